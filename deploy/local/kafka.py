@@ -1,0 +1,240 @@
+"""Apache Kafka, single node in KRaft mode, run from Maven Central artifacts with the machine's Java."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import shutil
+import subprocess
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Final
+
+from aiokafka import AIOKafkaClient
+from aiokafka.errors import KafkaError
+
+from deploy.local.errors import StackError
+from deploy.local.process import pid_alive, read_pid, run, terminate
+from deploy.local.status import ComponentStatus
+
+KAFKA_VERSION: Final = "4.1.1"
+POM: Final = Path(__file__).parent / "kafka" / "pom.xml"
+
+Log = Callable[[str], None]
+
+LOG4J2: Final = """\
+Configuration:
+  name: wearstream-kafka
+  Appenders:
+    RollingFile:
+      name: FILE
+      fileName: "{log_dir}/server.log"
+      filePattern: "{log_dir}/server.log.%i"
+      PatternLayout:
+        pattern: "[%d] %p %m (%c)%n"
+      Policies:
+        SizeBasedTriggeringPolicy:
+          size: 50MB
+      DefaultRolloverStrategy:
+        max: 3
+  Loggers:
+    Root:
+      level: INFO
+      AppenderRef:
+        - ref: FILE
+    Logger:
+      - name: kafka.request.logger
+        level: WARN
+      - name: org.apache.kafka.controller
+        level: INFO
+"""
+
+
+class KafkaBroker:
+    """One broker+controller node. State (data, logs, pid, config) lives in `<state_dir>/kafka`."""
+
+    name = "kafka"
+
+    def __init__(self, *, state_dir: Path, cache_dir: Path, port: int, controller_port: int, heap: str) -> None:
+        self.home = state_dir / "kafka"
+        self.libs = cache_dir / f"kafka-{KAFKA_VERSION}" / "libs"
+        self.port = port
+        self.controller_port = controller_port
+        self.heap = heap
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    @property
+    def pid_file(self) -> Path:
+        return self.home / "kafka.pid"
+
+    def install(self, log: Log) -> None:
+        """Fetches the broker's jars once into the cache (Maven resolves them from Maven Central)."""
+        marker = self.libs / ".complete"
+        if marker.exists():
+            return
+        for tool, package in (("java", "openjdk-17-jre-headless"), ("mvn", "maven")):
+            if shutil.which(tool) is None:
+                log(f"kafka: installing {package}")
+                run(["apt-get", "install", "-y", "-qq", "--no-install-recommends", package])
+        log(f"kafka: fetching Apache Kafka {KAFKA_VERSION} and its dependencies with Maven")
+        if self.libs.exists():
+            shutil.rmtree(self.libs)
+        self.libs.mkdir(parents=True)
+        run(
+            [
+                "mvn",
+                "-q",
+                "-B",
+                "-f",
+                POM,
+                f"-Dkafka.version={KAFKA_VERSION}",
+                "dependency:copy-dependencies",
+                "-DincludeScope=runtime",
+                f"-DoutputDirectory={self.libs}",
+            ]
+        )
+        marker.touch()
+
+    def _java(self, *args: str) -> list[str]:
+        return ["java", "-cp", f"{self.libs}/*", *args]
+
+    def _configure(self) -> Path:
+        data_dir = self.home / "data"
+        log_dir = self.home / "logs"
+        log_dir.mkdir(parents=True, exist_ok=True)
+        config = self.home / "server.properties"
+        config.write_text(
+            "\n".join(
+                [
+                    "process.roles=broker,controller",
+                    "node.id=1",
+                    f"controller.quorum.voters=1@127.0.0.1:{self.controller_port}",
+                    f"listeners=PLAINTEXT://127.0.0.1:{self.port},CONTROLLER://127.0.0.1:{self.controller_port}",
+                    f"advertised.listeners=PLAINTEXT://127.0.0.1:{self.port}",
+                    "controller.listener.names=CONTROLLER",
+                    "inter.broker.listener.name=PLAINTEXT",
+                    "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+                    f"log.dirs={data_dir}",
+                    "num.partitions=1",
+                    "offsets.topic.replication.factor=1",
+                    "offsets.topic.num.partitions=12",
+                    "transaction.state.log.replication.factor=1",
+                    "transaction.state.log.min.isr=1",
+                    "share.coordinator.state.topic.replication.factor=1",
+                    "share.coordinator.state.topic.min.isr=1",
+                    "group.initial.rebalance.delay.ms=0",
+                    "auto.create.topics.enable=false",
+                    "message.max.bytes=16777216",
+                    "log.retention.check.interval.ms=60000",
+                    "",
+                ]
+            )
+        )
+        (self.home / "log4j2.yaml").write_text(LOG4J2.format(log_dir=log_dir))
+        if not (data_dir / "meta.properties").exists():
+            cluster_id = run(self._java("kafka.tools.StorageTool", "random-uuid")).stdout.strip().splitlines()[-1]
+            run(self._java("kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(config)))
+        return config
+
+    def running_pid(self) -> int | None:
+        pid = read_pid(self.pid_file)
+        return pid if pid is not None and pid_alive(pid) else None
+
+    def start(self, log: Log, *, timeout_s: float = 90.0) -> None:
+        """Starts the broker unless ours is already running; returns once a metadata request succeeds."""
+        if self.running_pid() is not None:
+            self.wait_ready(timeout_s)
+            log(f"kafka: already running on {self.address}")
+            return
+        if probe_metadata(self.address, timeout_s=2.0):
+            raise StackError(
+                f"kafka: port {self.port} already serves a broker that this stack did not start; "
+                "stop it or set WEARSTREAM_KAFKA_PORT"
+            )
+        self.home.mkdir(parents=True, exist_ok=True)
+        config = self._configure()
+        log(f"kafka: starting Apache Kafka {KAFKA_VERSION} on {self.address}")
+        out = (self.home / "logs" / "kafka.out").open("ab")
+        env = dict(os.environ)
+        process = subprocess.Popen(
+            [
+                "java",
+                f"-Xms{self.heap}",
+                f"-Xmx{self.heap}",
+                "-XX:+UseG1GC",
+                "-XX:MaxGCPauseMillis=20",
+                "-Djava.awt.headless=true",
+                f"-Dlog4j2.configurationFile={self.home / 'log4j2.yaml'}",
+                f"-Dkafka.logs.dir={self.home / 'logs'}",
+                "-cp",
+                f"{self.libs}/*",
+                "kafka.Kafka",
+                str(config),
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+            env=env,
+        )
+        self.pid_file.write_text(f"{process.pid}\n")
+        (self.home / "version").write_text(KAFKA_VERSION)
+        self.wait_ready(timeout_s, process=process)
+
+    def wait_ready(self, timeout_s: float, process: subprocess.Popen[bytes] | None = None) -> None:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if process is not None and process.poll() is not None:
+                raise StackError(
+                    f"kafka exited with {process.returncode}; see {self.home / 'logs' / 'kafka.out'} "
+                    f"and {self.home / 'logs' / 'server.log'}"
+                )
+            if probe_metadata(self.address, timeout_s=3.0):
+                return
+            time.sleep(0.5)
+        raise StackError(f"kafka did not answer a metadata request on {self.address} in {timeout_s:.0f} s")
+
+    def stop(self, log: Log) -> None:
+        pid = self.running_pid()
+        if pid is None:
+            log("kafka: not running (nothing started by this stack)")
+            return
+        log(f"kafka: stopping pid {pid}")
+        terminate(pid, timeout_s=60)
+        self.pid_file.unlink(missing_ok=True)
+
+    def status(self) -> ComponentStatus:
+        pid = self.running_pid()
+        version_file = self.home / "version"
+        version = version_file.read_text().strip() if pid is not None and version_file.exists() else "unknown"
+        up = probe_metadata(self.address, timeout_s=3.0)
+        return ComponentStatus(name=self.name, address=self.address, version=version, up=up, managed=pid is not None)
+
+
+def probe_metadata(bootstrap_servers: str, *, timeout_s: float) -> bool:
+    """True when the broker answers a metadata request within `timeout_s`."""
+
+    # aiokafka logs every refused connection at ERROR; while waiting for start-up that is expected.
+    logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
+
+    async def probe() -> bool:
+        client = AIOKafkaClient(
+            bootstrap_servers=bootstrap_servers,
+            request_timeout_ms=int(timeout_s * 1000),
+            client_id=f"wearstream-probe-{uuid.uuid4().hex[:6]}",
+        )
+        try:
+            await asyncio.wait_for(client.bootstrap(), timeout_s)
+            return True
+        except (KafkaError, OSError, TimeoutError):
+            return False
+        finally:
+            await client.close()
+
+    return asyncio.run(probe())

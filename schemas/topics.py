@@ -1,0 +1,29 @@
+"""Kafka topic names, all derived from one configurable prefix (default `wearables`)."""
+
+from __future__ import annotations
+
+from schemas.metrics import METRICS
+
+
+def readings_topic(prefix: str, metric: str) -> str:
+    return f"{prefix}.readings.{metric}"
+
+
+def readings_topics(prefix: str) -> list[str]:
+    return [readings_topic(prefix, name) for name in METRICS]
+
+
+def participants_topic(prefix: str) -> str:
+    return f"{prefix}.participants"
+
+
+def gaps_topic(prefix: str) -> str:
+    return f"{prefix}.gaps"
+
+
+def live_topic(prefix: str) -> str:
+    return f"{prefix}.live"
+
+
+def deadletter_topic(prefix: str) -> str:
+    return f"{prefix}.deadletter"

@@ -1,0 +1,74 @@
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+import pytest
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+from deploy.local.stack import LocalStack
+from schemas.migrate import migrate
+from wearstream.settings import Settings
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        item.add_marker(pytest.mark.integration)
+
+
+@pytest.fixture(scope="session")
+def stack(settings: Settings) -> Iterator[LocalStack]:
+    """The real Kafka and TimescaleDB. A component that cannot start fails the run; nothing is skipped."""
+    local = LocalStack(settings.stack)
+    local.up(print)
+    return local
+
+
+def database_url(base_url: str, name: str) -> str:
+    parts = urlsplit(base_url)
+    return urlunsplit(parts._replace(path=f"/{name}"))
+
+
+@pytest.fixture(scope="module")
+async def database(stack: LocalStack, settings: Settings) -> AsyncIterator[str]:
+    """A fresh, migrated database for one test module; dropped afterwards. Yields its URL."""
+    name = f"test_{uuid.uuid4().hex[:12]}"
+    admin = await asyncpg.connect(settings.database.url)
+    try:
+        await admin.execute(f"CREATE DATABASE {name}")
+    finally:
+        await admin.close()
+    url = database_url(settings.database.url, name)
+    await migrate(url)
+    yield url
+    admin = await asyncpg.connect(settings.database.url)
+    try:
+        await admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    finally:
+        await admin.close()
+
+
+TopicFactory = Callable[..., Awaitable[str]]
+
+
+@pytest.fixture
+async def topic_factory(stack: LocalStack, settings: Settings) -> AsyncIterator[TopicFactory]:
+    """Creates uuid-named topics for one test and deletes them afterwards."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka.bootstrap_servers)
+    await admin.start()
+    created: list[str] = []
+
+    async def create(prefix: str = "test", partitions: int = 3, config: dict[str, str] | None = None) -> str:
+        name = f"{prefix}-{uuid.uuid4().hex[:12]}"
+        await admin.create_topics(
+            [NewTopic(name, num_partitions=partitions, replication_factor=1, topic_configs=config or {})]
+        )
+        created.append(name)
+        return name
+
+    yield create
+    if created:
+        await admin.delete_topics(created)
+    await admin.close()

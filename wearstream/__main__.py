@@ -1,0 +1,3 @@
+from wearstream.cli import app
+
+app()

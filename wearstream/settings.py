@@ -1,0 +1,98 @@
+"""The one settings object, read from `WEARSTREAM_*` environment variables once, at the entry point.
+
+Library code takes explicit arguments (a `KafkaSettings`, a DSN string, …), never reads the environment itself.
+Defaults point at the local stack started by `wearstream stack up`.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _default_state_dir() -> Path:
+    # As root, PostgreSQL runs as `postgres`, which cannot enter /root: keep the state where it can.
+    if os.geteuid() == 0:
+        return Path("/var/lib/wearstream")
+    return Path.home() / ".local" / "state" / "wearstream"
+
+
+def _default_cache_dir() -> Path:
+    return Path.home() / ".cache" / "wearstream"
+
+
+class StackSettings(BaseSettings):
+    """Where the local stack keeps its state and downloads, and which ports it listens on."""
+
+    model_config = SettingsConfigDict(env_prefix="WEARSTREAM_", frozen=True, extra="ignore")
+
+    state_dir: Path = Field(default_factory=_default_state_dir)
+    """Data, logs and pid files of the local stack (outside the source tree)."""
+    cache_dir: Path = Field(default_factory=_default_cache_dir)
+    """Kafka jars and the TimescaleDB source build, shared by every checkout."""
+    kafka_port: int = 9092
+    kafka_controller_port: int = 9093
+    kafka_heap: str = "768m"
+    pg_port: int = 5433
+    pg_major: int = 15
+
+
+class KafkaSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="WEARSTREAM_KAFKA_", frozen=True, extra="ignore")
+
+    bootstrap_servers: str = ""
+    """Empty: the local stack's broker (127.0.0.1:WEARSTREAM_KAFKA_PORT)."""
+    topic_prefix: str = "wearables"
+    partitions: int = 6
+    replication_factor: int = 1
+    retention_ms: int = 7 * 24 * 3600 * 1000
+    """Retention of the readings topics (the database is the long-term store)."""
+
+
+class DatabaseSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="WEARSTREAM_DATABASE_", frozen=True, extra="ignore")
+
+    url: str = ""
+    """Empty: the local stack's database (postgresql://wearstream@127.0.0.1:WEARSTREAM_PG_PORT/wearstream)."""
+    pool_size: int = 4
+
+
+class ApiSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="WEARSTREAM_API_", frozen=True, extra="ignore")
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+
+
+class TelemetrySettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="WEARSTREAM_TELEMETRY_", frozen=True, extra="ignore")
+
+    service_name: str = "wearstream"
+    log_level: str = "INFO"
+
+
+class Settings(BaseSettings):
+    """All of wearstream's configuration, nested per subsystem."""
+
+    model_config = SettingsConfigDict(frozen=True, extra="ignore")
+
+    stack: StackSettings = Field(default_factory=StackSettings)
+    kafka: KafkaSettings = Field(default_factory=KafkaSettings)
+    database: DatabaseSettings = Field(default_factory=DatabaseSettings)
+    api: ApiSettings = Field(default_factory=ApiSettings)
+    telemetry: TelemetrySettings = Field(default_factory=TelemetrySettings)
+
+
+def load_settings() -> Settings:
+    """Reads the environment; Kafka and database addresses left empty point at the local stack's ports."""
+    settings = Settings()
+    stack = settings.stack
+    kafka, database = settings.kafka, settings.database
+    if not kafka.bootstrap_servers:
+        kafka = kafka.model_copy(update={"bootstrap_servers": f"127.0.0.1:{stack.kafka_port}"})
+    if not database.url:
+        database = database.model_copy(update={"url": f"postgresql://wearstream@127.0.0.1:{stack.pg_port}/wearstream"})
+    return settings.model_copy(update={"kafka": kafka, "database": database})
