@@ -78,10 +78,15 @@ class KafkaBroker:
         marker = self.libs / ".complete"
         if marker.exists():
             return
-        for tool, package in (("java", "openjdk-17-jre-headless"), ("mvn", "maven")):
-            if shutil.which(tool) is None:
-                log(f"kafka: installing {package}")
-                run(["apt-get", "install", "-y", "-qq", "--no-install-recommends", package])
+        missing = [
+            package
+            for tool, package in (("java", "openjdk-17-jre-headless"), ("mvn", "maven"))
+            if not shutil.which(tool)
+        ]
+        if missing:
+            log(f"kafka: installing {' '.join(missing)}")
+            run(["apt-get", "update", "-qq"])
+            run(["apt-get", "install", "-y", "-qq", "--no-install-recommends", *missing])
         log(f"kafka: fetching Apache Kafka {KAFKA_VERSION} and its dependencies with Maven")
         if self.libs.exists():
             shutil.rmtree(self.libs)
