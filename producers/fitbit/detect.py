@@ -1,0 +1,91 @@
+"""Recognises what a response is from its top-level keys, independent of the file's name.
+
+| marker key (top level of a response)          | data type            | decoded as               |
+|-----------------------------------------------|----------------------|--------------------------|
+| `activities-heart-intraday`                   | heart_rate           | `HeartRateIntraday`      |
+| `heart_rate_day` (wearipedia's wrapper)       | heart_rate           | `WearipediaHeartRateDay` |
+| `activities-steps-intraday`                   | steps                | `StepsIntraday`          |
+| `activities-active-zone-minutes-intraday`     | active_zone_minutes  | `AzmIntraday`            |
+| `minutes` (with `dateTime`)                   | spo2                 | `Spo2Day`                |
+| `hrv`                                         | hrv                  | `HrvIntraday`            |
+| `br`                                          | breathing_rate       | `BreathingRate`          |
+| `sleep`                                       | sleep                | `SleepLogs`              |
+
+Daily summaries without intraday data (e.g. `activities-steps` alone, or wearipedia's `intraday_activity`
+elements `{"dateTime", "value"}`) are recognised and refused with a reason: a daily total cannot become
+per-minute readings. A Fitbit error body (`{"errors": [...]}`) is refused with Fitbit's message.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Final, NamedTuple
+
+import msgspec
+
+from producers.fitbit.errors import ShapeError
+from producers.fitbit.shapes import (
+    AzmIntraday,
+    BreathingRate,
+    DataType,
+    HeartRateIntraday,
+    HrvIntraday,
+    ResponseShape,
+    SleepLogs,
+    Spo2Day,
+    StepsIntraday,
+    WearipediaHeartRateDay,
+)
+
+
+class ResponseKind(NamedTuple):
+    marker: str
+    data_type: DataType
+    shape: type[ResponseShape]
+
+
+# Order matters: the first marker present wins (an intraday response also carries its daily summary key).
+KINDS: Final[tuple[ResponseKind, ...]] = (
+    ResponseKind("activities-heart-intraday", DataType.HEART_RATE, HeartRateIntraday),
+    ResponseKind("heart_rate_day", DataType.HEART_RATE, WearipediaHeartRateDay),
+    ResponseKind("activities-steps-intraday", DataType.STEPS, StepsIntraday),
+    ResponseKind("activities-active-zone-minutes-intraday", DataType.ACTIVE_ZONE_MINUTES, AzmIntraday),
+    ResponseKind("hrv", DataType.HRV, HrvIntraday),
+    ResponseKind("br", DataType.BREATHING_RATE, BreathingRate),
+    ResponseKind("sleep", DataType.SLEEP, SleepLogs),
+    ResponseKind("minutes", DataType.SPO2, Spo2Day),
+)
+
+_SUMMARY_ONLY: Final[dict[str, str]] = {
+    "activities-heart": "a daily heart-rate summary without `activities-heart-intraday`",
+    "activities-steps": "a daily steps summary without `activities-steps-intraday`",
+    "activities-active-zone-minutes": "a daily active-zone-minutes summary without intraday minutes",
+    "value": "a daily summary (`dateTime` + `value`) without intraday data",
+}
+
+DECODERS: Final[dict[type[ResponseShape], msgspec.json.Decoder[ResponseShape]]] = {
+    kind.shape: msgspec.json.Decoder(kind.shape) for kind in KINDS
+}
+
+
+def detect_kind(response: Mapping[str, msgspec.Raw], json_path: str) -> ResponseKind:
+    """Returns the kind of one response from its keys; raises `ShapeError` for anything not importable."""
+    for kind in KINDS:
+        if kind.marker in response:
+            return kind
+    if "errors" in response:
+        raise ShapeError(json_path, f"a Fitbit API error response, not data: {_api_error(response['errors'])}")
+    for key, what in _SUMMARY_ONLY.items():
+        if key in response:
+            raise ShapeError(json_path, f"{what} is not importable: export the intraday detail level (1sec / 1min)")
+    keys = ", ".join(f'"{key}"' for key in sorted(response)[:8]) or "none"
+    expected = ", ".join(f'"{kind.marker}"' for kind in KINDS)
+    raise ShapeError(json_path, f"unknown response shape (keys: {keys}); expected one of the keys {expected}")
+
+
+def _api_error(raw: msgspec.Raw) -> str:
+    try:
+        errors = msgspec.json.decode(raw)
+        return str(errors[0]["message"])
+    except (msgspec.DecodeError, LookupError, TypeError):
+        return msgspec.json.encode(raw).decode()[:200]

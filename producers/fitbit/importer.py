@@ -1,0 +1,187 @@
+"""Fitbit JSON files → ReadingBatches, all or nothing.
+
+Every file is read, decoded and parsed before any batch is built; the first bad file raises
+`ImportFileError` and nothing is returned, so a caller that publishes the result never publishes part of an
+import. Batches are cut deterministically from the data alone: re-importing the same files gives the same
+batch ids, whatever the sync time or the moment of the import.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import zoneinfo
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Final
+
+import msgspec
+import numpy as np
+import numpy.typing as npt
+
+from producers.fitbit.decode import Layout, decode_document
+from producers.fitbit.errors import ImportArgumentError, ImportFileError, ShapeError
+from producers.fitbit.localtime import MS_PER_DAY, zone_named
+from producers.fitbit.parse import Readings, parse_responses
+from producers.fitbit.shapes import DataType
+from schemas.metrics import METRICS, get_metric
+from schemas.readings import ReadingBatch, make_batch
+
+MS_PER_HOUR: Final = 3_600_000
+CHUNK_MS: Final[dict[str, int]] = {name: MS_PER_HOUR if name == "heart_rate" else MS_PER_DAY for name in METRICS}
+"""A batch holds one metric's readings of one UTC hour (heart rate, up to 3,600 at 1 Hz) or one UTC day (the
+others: at most 2,880 readings), roughly one device upload's worth."""
+
+KEY_COLUMNS: Final[dict[str, tuple[str, ...]]] = {"breathing_rate": ("stage",)}
+"""Extra columns that, with the timestamp, identify a reading: a night has one breathing rate per stage."""
+
+
+class FileSummary(msgspec.Struct, frozen=True, kw_only=True):
+    """What one file was found to hold."""
+
+    path: str
+    layout: Layout
+    data_type: DataType
+    metric: str
+    responses: int
+    """Responses read (days, for the wearipedia layout); a wearipedia `heart_rate_day` wrapper counts its days."""
+    readings: int
+    """Readings parsed from this file, before duplicates across the import are dropped."""
+
+
+class ImportResult(msgspec.Struct, frozen=True, kw_only=True):
+    """The batches of an import, in registry metric order then time order, with what went into them."""
+
+    batches: tuple[ReadingBatch, ...]
+    readings: dict[str, int]
+    """Readings per metric in `batches` (after duplicates were dropped)."""
+    duplicates: dict[str, int]
+    """Readings dropped per metric because a later one had the same timestamp (and stage, for breathing rate)."""
+    files: tuple[FileSummary, ...]
+
+
+def import_files(
+    paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]],
+    participant_id: str,
+    device_id: str,
+    timezone: str = "UTC",
+    sync_time: int | None = None,
+) -> ImportResult:
+    """Imports Fitbit JSON files (or one file) of one participant's device, timed in the IANA zone `timezone`.
+
+    Readings are converted to UTC epoch ms (DST rules in `producers.fitbit.localtime`), merged per metric
+    across all files, de-duplicated on equal timestamps (the last one, in file then entry order, is kept),
+    sorted, and cut into one batch per metric and UTC hour or day (`CHUNK_MS`). Values are in the
+    registry's wire dtype (integers rounded, and clipped to the dtype so an absurd value stays out of range
+    rather than wrapping); values outside the registry's range are kept for the validator to dead-letter.
+    `sync_time` (epoch ms) stamps every batch; by default each batch's own latest reading time.
+
+    Raises `ImportFileError` for the first unreadable or malformed file, before any batch is built, and
+    `ImportArgumentError` for an unknown time zone or an empty participant or device id.
+    """
+    if not participant_id or not device_id:
+        raise ImportArgumentError("participant_id and device_id must be non-empty")
+    zone = zone_named(timezone)
+    files = [paths] if isinstance(paths, str | os.PathLike) else list(paths)
+    parsed = [_read_file(os.fspath(path), zone) for path in files]
+
+    per_metric: dict[str, list[Readings]] = {}
+    for _, readings in parsed:
+        per_metric.setdefault(readings.metric, []).append(readings)
+    batches: list[ReadingBatch] = []
+    counts: dict[str, int] = {}
+    duplicates: dict[str, int] = {}
+    for metric in (name for name in METRICS if name in per_metric):
+        merged, dropped = _deduplicate(_concatenate(per_metric[metric]))
+        counts[metric], duplicates[metric] = len(merged), dropped
+        batches.extend(_cut(merged, participant_id, device_id, sync_time))
+    return ImportResult(
+        batches=tuple(batches),
+        readings=counts,
+        duplicates=duplicates,
+        files=tuple(summary for summary, _ in parsed),
+    )
+
+
+def _read_file(path: str, zone: zoneinfo.ZoneInfo) -> tuple[FileSummary, Readings]:
+    try:
+        content = Path(path).read_bytes()
+    except OSError as error:
+        raise ImportFileError(path, "$", f"cannot read the file: {error.strerror or error}") from None
+    try:
+        decoded = decode_document(content)
+        readings = parse_responses(decoded.data_type, decoded.responses, zone)
+    except ShapeError as error:
+        raise ImportFileError(path, error.json_path, error.reason) from None
+    summary = FileSummary(
+        path=path,
+        layout=decoded.layout,
+        data_type=decoded.data_type,
+        metric=readings.metric,
+        responses=len(decoded.responses),
+        readings=len(readings),
+    )
+    return summary, readings
+
+
+def _concatenate(parts: list[Readings]) -> Readings:
+    return Readings(
+        metric=parts[0].metric,
+        timestamps=np.concatenate([part.timestamps for part in parts]),
+        values=np.concatenate([part.values for part in parts]),
+        extra={column: np.concatenate([part.extra[column] for part in parts]) for column in parts[0].extra},
+    )
+
+
+def _deduplicate(readings: Readings) -> tuple[Readings, int]:
+    """Sorted by (timestamp, key columns), keeping the last of equal keys in input order; returns the drop count."""
+    size = len(readings)
+    keys = [readings.timestamps, *(readings.extra[column] for column in KEY_COLUMNS.get(readings.metric, ()))]
+    # lexsort's last key is the primary one; the input position breaks ties so "last" means last in input.
+    order = np.lexsort((np.arange(size), *reversed(keys)))
+    keep = np.ones(size, dtype=bool)
+    if size > 1:
+        same_as_next = np.ones(size - 1, dtype=bool)
+        for key in keys:
+            ordered = key[order]
+            same_as_next &= ordered[1:] == ordered[:-1]
+        keep[:-1] = ~same_as_next
+    chosen = order[keep]
+    deduplicated = Readings(
+        metric=readings.metric,
+        timestamps=readings.timestamps[chosen],
+        values=readings.values[chosen],
+        extra={column: values[chosen] for column, values in readings.extra.items()},
+    )
+    return deduplicated, size - int(chosen.size)
+
+
+def _cut(readings: Readings, participant_id: str, device_id: str, sync_time: int | None) -> list[ReadingBatch]:
+    timestamps = readings.timestamps
+    if timestamps.size == 0:
+        return []
+    values = _wire_values(readings.values, readings.metric)
+    chunks = timestamps // CHUNK_MS[readings.metric]
+    edges = [0, *(np.flatnonzero(np.diff(chunks)) + 1).tolist(), int(timestamps.size)]
+    return [
+        make_batch(
+            participant_id=participant_id,
+            metric=readings.metric,
+            device_id=device_id,
+            sync_time=int(timestamps[end - 1]) if sync_time is None else sync_time,
+            timestamps=timestamps[start:end],
+            values=values[start:end],
+            extra={column: column_values[start:end] for column, column_values in readings.extra.items()},
+        )
+        for start, end in itertools.pairwise(edges)
+    ]
+
+
+def _wire_values(values: npt.NDArray[np.float64], metric: str) -> npt.NDArray[np.generic]:
+    dtype = np.dtype(get_metric(metric).wire_dtype)
+    if dtype.kind in "iu":
+        # Clipping keeps an absurd value (e.g. 40,000 bpm) out of the valid range so the validator
+        # dead-letters it; a plain cast would wrap it around into a plausible-looking reading.
+        limits = np.iinfo(dtype)
+        return np.clip(np.rint(values), limits.min, limits.max).astype(dtype)
+    return values.astype(dtype)

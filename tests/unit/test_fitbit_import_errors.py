@@ -1,0 +1,248 @@
+"""Malformed input: every problem is one ImportFileError naming file, JSON path and reason, and no batches."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from producers.fitbit import FitbitImportError, ImportArgumentError, ImportFileError, import_files
+
+DATA = Path(__file__).resolve().parent.parent / "data" / "fitbit"
+WEB_API = DATA / "web_api"
+WEARIPEDIA = DATA / "wearipedia"
+
+
+def load(path: Path) -> Any:
+    return json.loads(path.read_text())
+
+
+def failure(*paths: Path) -> ImportFileError:
+    with pytest.raises(ImportFileError) as caught:
+        import_files(paths, participant_id="p-001", device_id="charge6-a")
+    return caught.value
+
+
+def write(path: Path, document: Any) -> Path:
+    path.write_text(json.dumps(document))
+    return path
+
+
+def test_wrong_type_deep_inside_a_wearipedia_file(tmp_path: Path) -> None:
+    document = load(WEARIPEDIA / "hr.json")
+    document[2]["heart_rate_day"][0]["activities-heart-intraday"]["dataset"][17]["value"] = "abc"
+    path = write(tmp_path / "hr.json", document)
+
+    error = failure(path)
+
+    json_path = '$[2]["heart_rate_day"][0]["activities-heart-intraday"]["dataset"][17]["value"]'
+    assert (error.path, error.json_path, error.reason) == (str(path), json_path, 'expected a number, got "abc"')
+    assert str(error) == f'{path}: {json_path}: expected a number, got "abc"'
+
+
+def test_wrong_type_in_a_web_api_response(tmp_path: Path) -> None:
+    document = load(WEB_API / "hrv_intraday.json")
+    document["hrv"][0]["minutes"][3]["value"]["coverage"] = None
+
+    error = failure(write(tmp_path / "hrv.json", document))
+
+    assert error.json_path == '$["hrv"][0]["minutes"][3]["value"]["coverage"]'
+    assert error.reason == "expected a number, got null"
+
+
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [
+        (b"", "empty file"),
+        (b"  \n\t", "empty file"),
+        (b'{"activities-heart": [', "invalid JSON: the file ends in the middle of a value"),
+        (b'{"sleep": []}\n{"sleep": tru}', "invalid JSON: trailing characters (near line 2, column 2)"),
+        (b'[\n {"br": [}\n]', "invalid JSON: invalid character (near line 2, column 10)"),
+        (b"42", "expected an object or an array, got 42"),
+        (b"[]", "no response to import: the array is empty or holds only empty objects"),
+        (b"[{}, {}]", "no response to import: the array is empty or holds only empty objects"),
+    ],
+)
+def test_unusable_documents_fail_at_the_root(tmp_path: Path, content: bytes, reason: str) -> None:
+    path = tmp_path / "export.json"
+    path.write_bytes(content)
+
+    error = failure(path)
+
+    assert (error.json_path, error.reason) == ("$", reason)
+
+
+def test_unknown_shape_names_its_keys(tmp_path: Path) -> None:
+    error = failure(write(tmp_path / "x.json", [{"br": []}, {"foo": 1, "bar": 2}]))
+
+    assert error.json_path == "$[1]"
+    assert error.reason.startswith('unknown response shape (keys: "bar", "foo"); expected one of the keys')
+
+
+def test_element_that_is_not_an_object(tmp_path: Path) -> None:
+    error = failure(write(tmp_path / "x.json", [{"br": []}, 3]))
+
+    assert (error.json_path, error.reason) == ("$[1]", "expected an object, got 3")
+
+
+@pytest.mark.parametrize(
+    ("document", "json_path", "reason_start"),
+    [
+        ([{"dateTime": "2024-01-01", "value": 3450}], "$[0]", "a daily summary (`dateTime` + `value`)"),
+        ({"activities-steps": [{"dateTime": "2024-01-01", "value": "3450"}]}, "$", "a daily steps summary"),
+        ({"errors": [{"errorType": "expired_token", "message": "Access token expired"}], "success": False}, "$", ""),
+    ],
+)
+def test_recognised_but_not_importable(tmp_path: Path, document: Any, json_path: str, reason_start: str) -> None:
+    error = failure(write(tmp_path / "x.json", document))
+
+    assert error.json_path == json_path
+    assert error.reason.startswith(reason_start)
+    assert "not importable" in error.reason or "Access token expired" in error.reason
+
+
+def test_wearipedia_activity_export_is_refused() -> None:
+    error = failure(WEARIPEDIA / "activity.json")
+
+    assert error.json_path == "$[0]"
+    assert "daily summary" in error.reason
+
+
+def test_mixed_data_types_in_one_array(tmp_path: Path) -> None:
+    spo2 = load(WEARIPEDIA / "spo2.json")
+    br = load(WEARIPEDIA / "br.json")
+
+    error = failure(write(tmp_path / "x.json", [spo2[0], br[0]]))
+
+    assert (error.json_path, error.reason) == ("$[1]", "a breathing_rate response, but $[0] is spo2")
+
+
+@pytest.mark.parametrize(
+    ("mutate", "json_path", "reason"),
+    [
+        (
+            lambda d: d["activities-heart-intraday"]["dataset"][5].update(time="25:00:00"),
+            '$["activities-heart-intraday"]["dataset"][5]["time"]',
+            'expected a time of day (HH:MM:SS), got "25:00:00"',
+        ),
+        (
+            lambda d: d["activities-heart"][0].update(dateTime="today"),
+            '$["activities-heart"][0]["dateTime"]',
+            'expected a date (YYYY-MM-DD), got "today"',
+        ),
+        (
+            lambda d: d["activities-heart-intraday"]["dataset"][0].pop("value"),
+            '$["activities-heart-intraday"]["dataset"][0]',
+            'missing required field "value"',
+        ),
+        (
+            lambda d: d["activities-heart-intraday"].update(dataset={"time": "00:00:00"}),
+            '$["activities-heart-intraday"]["dataset"]',
+            'expected an array, got {"time":"00:00:00"}',
+        ),
+        (
+            lambda d: d["activities-heart"].clear(),
+            '$["activities-heart"]',
+            "empty summary list: the intraday dataset has no date",
+        ),
+    ],
+)
+def test_bad_heart_rate_fields(tmp_path: Path, mutate: Any, json_path: str, reason: str) -> None:
+    document = copy.deepcopy(load(WEB_API / "heart_rate_intraday.json"))
+    mutate(document)
+
+    error = failure(write(tmp_path / "hr.json", document))
+
+    assert (error.json_path, error.reason) == (json_path, reason)
+
+
+def test_bad_times_in_other_shapes(tmp_path: Path) -> None:
+    azm = load(WEB_API / "azm_intraday.json")
+    azm["activities-active-zone-minutes-intraday"][0]["minutes"][9]["minute"] = "noon"
+    spo2 = load(WEB_API / "spo2_intraday.json")
+    spo2["minutes"][2]["minute"] = "2024-06-15T01:00:00Z"
+
+    azm_error = failure(write(tmp_path / "azm.json", azm))
+    spo2_error = failure(write(tmp_path / "spo2.json", spo2))
+
+    assert azm_error.json_path == '$["activities-active-zone-minutes-intraday"][0]["minutes"][9]["minute"]'
+    assert azm_error.reason.endswith('got "noon"')
+    assert spo2_error.json_path == '$["minutes"][2]["minute"]'
+    assert (
+        spo2_error.reason
+        == 'expected a local date-time (YYYY-MM-DDTHH:MM:SS) with no timezone component, got "2024-06-15T01:00:00Z"'
+    )
+
+
+@pytest.mark.parametrize(
+    ("mutate", "json_path", "reason"),
+    [
+        (
+            lambda d: d["sleep"][0]["levels"]["shortData"][1].update(level="dozing"),
+            '$["sleep"][0]["levels"]["shortData"][1]["level"]',
+            'unknown value "dozing"',
+        ),
+        (
+            lambda d: d["sleep"][1]["levels"]["data"][2].update(seconds=-30),
+            '$["sleep"][1]["levels"]["data"][2]["seconds"]',
+            "expected an integer >= 0, got -30",
+        ),
+        (
+            lambda d: d["sleep"][0]["levels"]["data"][0].update(seconds=30.5),
+            '$["sleep"][0]["levels"]["data"][0]["seconds"]',
+            "expected an integer, got 30.5",
+        ),
+        (lambda d: d["sleep"][1].pop("levels"), '$["sleep"][1]', 'missing required field "levels"'),
+        (
+            lambda d: d["sleep"][0]["levels"]["data"][-1].update(seconds=30 * 86_400),
+            '$["sleep"][0]["levels"]["data"]',
+            "the segments span 87051 epochs, more than 7 days",
+        ),
+    ],
+)
+def test_bad_sleep_logs(tmp_path: Path, mutate: Any, json_path: str, reason: str) -> None:
+    document = load(WEB_API / "sleep_v1.2.json")
+    mutate(document)
+
+    error = failure(write(tmp_path / "sleep.json", document))
+
+    assert (error.json_path, error.reason) == (json_path, reason)
+
+
+def test_breathing_rate_without_any_rate(tmp_path: Path) -> None:
+    error = failure(write(tmp_path / "br.json", {"br": [{"value": {}, "dateTime": "2024-01-01"}]}))
+
+    assert error.json_path == '$["br"][0]["value"]'
+    assert error.reason.startswith("no breathing rate")
+
+
+def test_one_bad_file_fails_the_whole_import(tmp_path: Path) -> None:
+    bad = tmp_path / "broken.json"
+    bad.write_text('{"sleep": [')
+    good = [WEB_API / "heart_rate_intraday.json", WEARIPEDIA / "sleep.json"]
+
+    for paths in ([*good, bad], [bad, *good], [good[0], bad, good[1]]):
+        assert failure(*paths).path == str(bad)
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    error = failure(tmp_path / "nope.json")
+
+    assert (error.json_path, error.reason) == ("$", "cannot read the file: No such file or directory")
+
+
+@pytest.mark.parametrize(
+    ("participant_id", "device_id", "timezone"),
+    [("p-001", "d", "Mars/Olympus_Mons"), ("", "d", "UTC"), ("p-001", "", "UTC"), ("p", "d", "../etc/passwd")],
+)
+def test_bad_arguments(participant_id: str, device_id: str, timezone: str) -> None:
+    with pytest.raises(ImportArgumentError):
+        import_files([WEB_API / "steps_intraday.json"], participant_id, device_id, timezone=timezone)
+
+
+def test_all_importer_errors_share_one_base() -> None:
+    assert issubclass(ImportFileError, FitbitImportError)
+    assert issubclass(ImportArgumentError, FitbitImportError)
