@@ -115,6 +115,35 @@ def topics_create(ctx: typer.Context) -> None:
     out.print(f"topics up to date ({len(created)} created now, prefix {settings.kafka.topic_prefix!r})")
 
 
+@app.command("process")
+def process(
+    ctx: typer.Context,
+    metrics_port: Annotated[
+        int | None, typer.Option(help="Prometheus /metrics port (default WEARSTREAM_PROCESSOR_METRICS_PORT; 0: none).")
+    ] = None,
+    log_level: Annotated[str, typer.Option(help="faust worker log level.")] = "warning",
+) -> None:
+    """Run a stream-processor worker (faust): validate, store, roll up, detect gaps, publish live updates.
+
+    Start several to share the work: they split the topics' partitions within one consumer group.
+    """
+    import faust
+    from prometheus_client import start_http_server
+
+    from stream_processors.app import create_app
+    from wearstream.topics import ensure_topics
+
+    settings = _settings(ctx)
+    asyncio.run(ensure_topics(settings.kafka))
+    port = settings.processor.metrics_port if metrics_port is None else metrics_port
+    if port:
+        start_http_server(port, addr="127.0.0.1")
+        console.print(f"metrics on http://127.0.0.1:{port}/metrics")
+    (settings.stack.state_dir / "processor").mkdir(parents=True, exist_ok=True)
+    worker = faust.Worker(create_app(settings), loglevel=log_level, quiet=True)
+    worker.execute_from_commandline()
+
+
 @app.callback()
 def main(
     ctx: typer.Context,

@@ -60,6 +60,26 @@ class DatabaseSettings(BaseSettings):
     pool_size: int = 4
 
 
+class ProcessorSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="WEARSTREAM_PROCESSOR_", frozen=True, extra="ignore")
+
+    group_id: str = "wearstream-processor"
+    """Kafka consumer group (faust app id) shared by all workers."""
+    take_max: int = 500
+    """Messages per group (one database transaction)."""
+    take_within_s: float = 0.5
+    """Longest wait to fill a group before processing what arrived."""
+    not_synced_after_s: int = 6 * 3600
+    """No upload for this long opens a `not_synced` gap."""
+    gap_check_interval_s: float = 60.0
+    future_tolerance_s: int = 24 * 3600
+    """Readings further than this in the future (relative to the worker's clock) are rejected."""
+    deadletter_max_ratio: float = 0.5
+    deadletter_window: int = 1000
+    metrics_port: int = 9102
+    """Prometheus /metrics port of a worker (0: none)."""
+
+
 class ApiSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="WEARSTREAM_API_", frozen=True, extra="ignore")
 
@@ -82,6 +102,7 @@ class Settings(BaseSettings):
     stack: StackSettings = Field(default_factory=StackSettings)
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
+    processor: ProcessorSettings = Field(default_factory=ProcessorSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
     telemetry: TelemetrySettings = Field(default_factory=TelemetrySettings)
 

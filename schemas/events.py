@@ -1,0 +1,65 @@
+"""Wire contracts of the output topics: `<prefix>.gaps` (GapEvent) and `<prefix>.live` (LiveUpdate), msgpack.
+
+Both are keyed by participant id. Times are epoch milliseconds.
+"""
+
+from __future__ import annotations
+
+from typing import Final, Literal
+
+import msgspec
+
+GapState = Literal["opened", "closed", "detected", "removed"]
+"""opened: an open gap appeared; closed: an open gap got its end; detected: a gap found already closed
+(late data); removed: late data filled a gap that had been reported."""
+
+
+class GapEvent(msgspec.Struct, frozen=True, kw_only=True, tag="gap"):
+    participant_id: str
+    kind: Literal["not_worn", "not_synced"]
+    state: GapState
+    start_ms: int
+    end_ms: int | None
+    detected_ms: int
+    event_ms: int
+
+
+class MinutePoint(msgspec.Struct, frozen=True, array_like=True):
+    """One 1-minute rollup: [bucket_ms, count, mean, min, max, sum]."""
+
+    bucket_ms: int
+    count: int
+    mean: float
+    min: float
+    max: float
+    sum: float
+
+
+class LiveUpdate(msgspec.Struct, frozen=True, kw_only=True, tag="live"):
+    """What one applied batch changed for one participant and metric: the merged 1-minute rollups, and for
+    heart rate the readings thinned to at most one per second."""
+
+    participant_id: str
+    metric: str
+    minutes: list[MinutePoint]
+    timestamps: list[int] = []
+    values: list[float] = []
+    emitted_ms: int = 0
+    trace_id: str | None = None
+
+
+_encoder: Final = msgspec.msgpack.Encoder()
+_gap_decoder: Final = msgspec.msgpack.Decoder(GapEvent)
+_live_decoder: Final = msgspec.msgpack.Decoder(LiveUpdate)
+
+
+def encode_event(event: GapEvent | LiveUpdate) -> bytes:
+    return _encoder.encode(event)
+
+
+def decode_gap_event(payload: bytes) -> GapEvent:
+    return _gap_decoder.decode(payload)
+
+
+def decode_live_update(payload: bytes) -> LiveUpdate:
+    return _live_decoder.decode(payload)

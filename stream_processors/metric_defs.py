@@ -1,0 +1,50 @@
+"""Every Prometheus metric of the stream processors, declared once. Dashboards and alerts use these names."""
+
+from __future__ import annotations
+
+from typing import Final
+
+from prometheus_client import Counter, Gauge, Histogram
+
+READINGS: Final = Counter("wearstream_processor_readings", "Readings stored (counter, readings)", ["metric"])
+BATCHES: Final = Counter("wearstream_processor_batches", "Batches stored (counter, batches)", ["metric"])
+DUPLICATES: Final = Counter(
+    "wearstream_processor_duplicate_batches", "Batches skipped as already applied (counter, batches)", ["metric"]
+)
+DEADLETTERED: Final = Counter(
+    "wearstream_processor_deadlettered",
+    "Messages sent to the dead-letter topic; kind=message (nothing stored) or partial (counter, messages)",
+    ["metric", "kind"],
+)
+REJECTED_READINGS: Final = Counter(
+    "wearstream_processor_rejected_readings", "Readings rejected by validation (counter, readings)", ["metric"]
+)
+GROUP_SECONDS: Final = Histogram(
+    "wearstream_processor_group_seconds",
+    "Time to process one group of messages, decode to commit (histogram, seconds)",
+    ["metric"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+DB_WRITE_SECONDS: Final = Histogram(
+    "wearstream_processor_db_write_seconds",
+    "Time of one sink transaction (histogram, seconds)",
+    ["metric"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+DB_RETRIES: Final = Counter(
+    "wearstream_processor_db_retries", "Sink transactions retried after a recoverable error (counter, retries)"
+)
+LAST_BATCH: Final = Gauge(
+    "wearstream_processor_last_batch_timestamp_seconds",
+    "When a batch of this metric was last stored (gauge, unix seconds)",
+    ["metric"],
+)
+END_TO_END_SECONDS: Final = Histogram(
+    "wearstream_processor_end_to_end_seconds",
+    "From the message being produced to Kafka to its readings committed in the database (histogram, seconds)",
+    ["metric"],
+    buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300),
+)
+GAP_EVENTS: Final = Counter(
+    "wearstream_processor_gap_events", "Gap changes published (counter, events)", ["kind", "state"]
+)

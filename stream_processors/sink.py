@@ -1,0 +1,267 @@
+"""The idempotent sink: one database transaction per group of batches.
+
+Raw segments, rollups (1 min, 1 h, local 1 day), uploads, participant state and gaps are written together;
+raw rows are the record of what was applied, so a redelivered batch finds its rows and changes nothing.
+The caller acknowledges the Kafka messages only after `apply` returned (the transaction committed).
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import Final
+
+import asyncpg
+import msgspec
+import numpy as np
+import numpy.typing as npt
+
+from schemas.events import GapEvent, LiveUpdate, MinutePoint
+from schemas.metrics import HEART_RATE
+from schemas.participants import Participant
+from stream_processors import gap_store
+from stream_processors.gaps import NOT_SYNCED, NOT_WORN
+from stream_processors.rollup_store import UPSERT_1D, UPSERT_1H, UPSERT_1M, RollupRows, claim_raw
+from stream_processors.rollups import HOUR_MS, MINUTE_MS, aggregate, fixed_buckets, local_day_buckets
+from stream_processors.segments import pack
+from stream_processors.validate import ValidBatch
+
+HR_GAP_MS: Final = (HEART_RATE.gap_threshold_s or 600) * 1000
+
+
+class Applied(msgspec.Struct, kw_only=True):
+    """What one transaction changed: for metrics, live updates and gap events."""
+
+    batches: int = 0
+    duplicates: int = 0
+    readings: int = 0
+    live: list[LiveUpdate] = []
+    gap_events: list[GapEvent] = []
+
+
+class ParticipantInfo(msgspec.Struct, frozen=True):
+    timezone: str
+    enrolment_start_ms: int
+
+
+class Sink:
+    def __init__(self, pool: asyncpg.Pool, *, not_synced_after_s: int) -> None:
+        self.pool = pool
+        self.not_synced_ms = not_synced_after_s * 1000
+        self._participants: dict[str, ParticipantInfo] = {}
+        self._loaded_at = 0.0
+
+    async def participants(self, *, max_age_s: float = 30.0) -> dict[str, ParticipantInfo]:
+        """Time zones and enrolment starts (local midnight, ms) of known participants, cached briefly."""
+        if time.monotonic() - self._loaded_at > max_age_s:
+            rows = await self.pool.fetch(
+                "SELECT participant_id, timezone,"
+                " ts_to_ms(enrolled_on::timestamp AT TIME ZONE timezone) AS enrolment_ms FROM participants"
+            )
+            self._participants = {r["participant_id"]: ParticipantInfo(r["timezone"], r["enrolment_ms"]) for r in rows}
+            self._loaded_at = time.monotonic()
+        return self._participants
+
+    def forget_participants(self) -> None:
+        self._loaded_at = 0.0
+
+    async def apply(self, group: Sequence[ValidBatch]) -> Applied:
+        """Stores a group of validated batches in one transaction; safe to call again with the same batches."""
+        unique = list({b.batch.batch_id: b for b in group}.values())
+        applied = Applied(duplicates=len(group) - len(unique))
+        if not unique:
+            return applied
+        timezones = {pid: info.timezone for pid, info in (await self.participants()).items()}
+        async with self.pool.acquire() as connection, connection.transaction():
+            segments = [
+                segment
+                for b in unique
+                for segment in pack(
+                    participant_id=b.batch.participant_id,
+                    metric_id=b.metric_id,
+                    batch_id=b.batch.batch_id,
+                    scale=b.metric.scale,
+                    timestamps=b.timestamps,
+                    values=b.values,
+                    extra=[b.extra[c] for c in b.metric.extra_columns],
+                )
+            ]
+            claimed = await claim_raw(connection, segments)
+            fresh = [b for b in unique if b.batch.batch_id in claimed]
+            applied.duplicates += len(unique) - len(fresh)
+            applied.batches = len(fresh)
+            applied.readings = sum(len(b.timestamps) for b in fresh)
+            by_metric: dict[str, list[ValidBatch]] = defaultdict(list)
+            for b in fresh:
+                by_metric[b.metric.name].append(b)
+            for metric_batches in by_metric.values():
+                await self._store_metric(connection, metric_batches, timezones, applied)
+            if fresh:
+                await self._store_uploads_and_state(connection, fresh, applied)
+        return applied
+
+    async def _store_metric(
+        self,
+        connection: asyncpg.Connection,
+        batches: list[ValidBatch],
+        timezones: dict[str, str],
+        applied: Applied,
+    ) -> None:
+        metric = batches[0].metric
+        metric_id = batches[0].metric_id
+        stages = metric.aggregate == "stage"
+        per_participant: dict[str, list[ValidBatch]] = defaultdict(list)
+        for b in batches:
+            per_participant[b.batch.participant_id].append(b)
+
+        minute_rows, hour_rows, day_rows = RollupRows(), RollupRows(), RollupRows()
+        readings: dict[str, tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]] = {}
+        for pid, own in per_participant.items():
+            ts = np.concatenate([b.timestamps for b in own])
+            values = np.concatenate([b.values for b in own])
+            order = np.argsort(ts, kind="stable")
+            ts, values = ts[order], values[order]
+            readings[pid] = (ts, values)
+            minute_rows.add(pid, aggregate(fixed_buckets(ts, MINUTE_MS), ts, values, stages=stages))
+        upserted = await minute_rows.upsert(connection, UPSERT_1M, metric_id, stages=stages)
+
+        new_minutes: dict[str, list[int]] = defaultdict(list)
+        for row in upserted:
+            if row["inserted"]:
+                new_minutes[row["participant_id"]].append(row["bucket_ms"])
+        for pid, (ts, values) in readings.items():
+            minutes = np.asarray(sorted(new_minutes.get(pid, [])), dtype=np.int64)
+            timezone = timezones.get(pid, "UTC")
+            hours = aggregate(fixed_buckets(ts, HOUR_MS), ts, values, stages=stages)
+            hour_rows.add(pid, hours, _count_in(hours.bucket_ms, fixed_buckets(minutes, HOUR_MS)))
+            days = aggregate(local_day_buckets(ts, timezone), ts, values, stages=stages)
+            day_rows.add(pid, days, _count_in(days.bucket_ms, local_day_buckets(minutes, timezone)))
+        await hour_rows.upsert(connection, UPSERT_1H, metric_id, stages=stages)
+        await day_rows.upsert(connection, UPSERT_1D, metric_id, stages=stages)
+
+        applied.live.extend(_live_updates(metric.name, upserted, readings))
+        if metric.name == HEART_RATE.name:
+            windows = [
+                (pid, int(ts[0] // MINUTE_MS * MINUTE_MS), int(ts[-1] // MINUTE_MS * MINUTE_MS))
+                for pid, (ts, _) in readings.items()
+            ]
+            applied.gap_events.extend(await gap_store.recompute(connection, NOT_WORN, windows, HR_GAP_MS))
+
+    async def _store_uploads_and_state(
+        self, connection: asyncpg.Connection, fresh: list[ValidBatch], applied: Applied
+    ) -> None:
+        uploads = sorted({(b.batch.participant_id, b.batch.sync_time) for b in fresh})
+        new_uploads = await connection.fetch(
+            "INSERT INTO uploads (participant_id, sync_time)"
+            " SELECT pid, ms_to_ts(t) FROM unnest($1::text[], $2::bigint[]) AS u (pid, t)"
+            " ON CONFLICT DO NOTHING RETURNING participant_id, ts_to_ms(sync_time) AS t",
+            [u[0] for u in uploads],
+            [u[1] for u in uploads],
+        )
+        state: dict[tuple[str, int], list[int]] = {}
+        for b in fresh:
+            key = (b.batch.participant_id, b.metric_id)
+            first, last, sync = int(b.timestamps[0]), int(b.timestamps[-1]), b.batch.sync_time
+            if key in state:
+                s = state[key]
+                state[key] = [min(s[0], first), max(s[1], last), max(s[2], sync), s[3] + len(b.timestamps)]
+            else:
+                state[key] = [first, last, sync, len(b.timestamps)]
+        keys = sorted(state)
+        await connection.execute(
+            "INSERT INTO participant_metric_state AS s"
+            " (participant_id, metric_id, first_reading, last_reading, last_upload, readings)"
+            " SELECT pid, mid, ms_to_ts(f), ms_to_ts(l), ms_to_ts(u), n"
+            " FROM unnest($1::text[], $2::int2[], $3::bigint[], $4::bigint[], $5::bigint[], $6::bigint[])"
+            " AS x (pid, mid, f, l, u, n)"
+            " ON CONFLICT (participant_id, metric_id) DO UPDATE SET"
+            " first_reading = least(s.first_reading, EXCLUDED.first_reading),"
+            " last_reading = greatest(s.last_reading, EXCLUDED.last_reading),"
+            " last_upload = greatest(s.last_upload, EXCLUDED.last_upload),"
+            " readings = s.readings + EXCLUDED.readings",
+            [k[0] for k in keys],
+            [k[1] for k in keys],
+            [state[k][0] for k in keys],
+            [state[k][1] for k in keys],
+            [state[k][2] for k in keys],
+            [state[k][3] for k in keys],
+        )
+        upload_windows: dict[str, list[int]] = defaultdict(list)
+        for row in new_uploads:
+            upload_windows[row["participant_id"]].append(row["t"])
+        windows = [(pid, min(ts), max(ts)) for pid, ts in sorted(upload_windows.items())]
+        applied.gap_events.extend(await gap_store.recompute(connection, NOT_SYNCED, windows, self.not_synced_ms))
+        participants = sorted({pid for pid, _ in keys})
+        applied.gap_events.extend(await gap_store.recompute_edges(connection, participants, HR_GAP_MS))
+
+    async def check_not_synced(self, now_ms: int) -> list[GapEvent]:
+        """Opens `not_synced` gaps for participants silent for the threshold at `now_ms` (the timer's job)."""
+        async with self.pool.acquire() as connection, connection.transaction():
+            return await gap_store.open_not_synced(connection, now_ms, self.not_synced_ms)
+
+    async def upsert_participants(self, participants: Sequence[Participant]) -> None:
+        """Materialises participant records (the latest wins, by updated_at)."""
+        latest = {p.participant_id: p for p in sorted(participants, key=lambda p: p.updated_at)}
+        await self.pool.executemany(
+            "INSERT INTO participants AS p (participant_id, enrolled_on, timezone, authorisation, device_id,"
+            " contact_email, updated_at) VALUES ($1, $2, $3, $4, $5, $6, ms_to_ts($7))"
+            " ON CONFLICT (participant_id) DO UPDATE SET enrolled_on = EXCLUDED.enrolled_on,"
+            " timezone = EXCLUDED.timezone, authorisation = EXCLUDED.authorisation,"
+            " device_id = EXCLUDED.device_id, contact_email = EXCLUDED.contact_email,"
+            " updated_at = EXCLUDED.updated_at WHERE p.updated_at <= EXCLUDED.updated_at",
+            [
+                (
+                    p.participant_id,
+                    p.enrolled_on,
+                    p.timezone,
+                    p.authorisation,
+                    p.device_id,
+                    p.contact_email,
+                    p.updated_at,
+                )
+                for p in latest.values()
+            ],
+        )
+        self.forget_participants()
+
+
+def _count_in(buckets: npt.NDArray[np.int64], members: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    """How many of `members` (bucket starts, each one of `buckets`) fall in each bucket."""
+    return np.bincount(np.searchsorted(buckets, members), minlength=len(buckets)).astype(np.int64)
+
+
+def _live_updates(
+    metric: str,
+    upserted: list[asyncpg.Record],
+    readings: dict[str, tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]],
+) -> list[LiveUpdate]:
+    """One update per participant: the 1-minute rollups this batch touched, as merged in the database, and
+    for heart rate the batch's readings thinned to at most one per second."""
+    points: dict[str, list[MinutePoint]] = defaultdict(list)
+    for row in upserted:
+        count, total = row["count"], row["sum"]
+        points[row["participant_id"]].append(
+            MinutePoint(row["bucket_ms"], count, total / count, row["min"], row["max"], total)
+        )
+    updates = []
+    emitted_ms = int(time.time() * 1000)
+    for pid, minutes in points.items():
+        thinned_ts: list[int] = []
+        thinned_values: list[float] = []
+        if metric == HEART_RATE.name:
+            ts, values = readings[pid]
+            seconds = ts // 1000
+            keep = np.r_[seconds[1:] != seconds[:-1], True]
+            thinned_ts, thinned_values = ts[keep].tolist(), values[keep].tolist()
+        updates.append(
+            LiveUpdate(
+                participant_id=pid,
+                metric=metric,
+                minutes=sorted(minutes, key=lambda p: p.bucket_ms),
+                timestamps=thinned_ts,
+                values=thinned_values,
+                emitted_ms=emitted_ms,
+            )
+        )
+    return updates

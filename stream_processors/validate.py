@@ -1,0 +1,136 @@
+"""Validate: decode a ReadingBatch and keep the readings that the registry allows.
+
+A message that cannot be used at all raises InvalidMessage (the whole message goes to the dead-letter topic).
+A partly bad batch keeps its good readings; the rejected ones are counted by reason and the original message
+is dead-lettered beside them, so nothing is silently lost.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Final
+
+import msgspec
+import numpy as np
+import numpy.typing as npt
+
+from schemas.metrics import METRIC_IDS, METRICS, Metric
+from schemas.readings import ReadingBatch, decode_batch
+from stream_processors.envelope import Envelope
+from stream_processors.errors import InvalidMessage
+
+DAY_MS: Final = 24 * 3600 * 1000
+MIN_PLAUSIBLE_MS: Final = 946_684_800_000  # 2000-01-01: earlier timestamps are unit or encoding errors
+
+
+class ValidBatch(msgspec.Struct, frozen=True, kw_only=True):
+    """The usable part of one message: readings sorted by time, unique timestamps, values as received."""
+
+    envelope: Envelope
+    batch: ReadingBatch
+    metric: Metric
+    metric_id: int
+    timestamps: npt.NDArray[np.int64]
+    values: npt.NDArray[np.float64]
+    extra: dict[str, npt.NDArray[np.float32]]
+    rejected: dict[str, int]
+    """Rejected readings by reason (empty when every reading was kept)."""
+
+    @property
+    def rejected_total(self) -> int:
+        return sum(self.rejected.values())
+
+    def rejection_summary(self) -> str:
+        details = ", ".join(f"{reason} ({count})" for reason, count in sorted(self.rejected.items()))
+        return f"{self.rejected_total} of {self.rejected_total + len(self.timestamps)} readings rejected: {details}"
+
+
+def validate(
+    envelope: Envelope,
+    *,
+    expected_metric: str | None,
+    now_ms: int,
+    enrolment_start_ms: dict[str, int] | None = None,
+    future_tolerance_ms: int = DAY_MS,
+) -> ValidBatch:
+    """Decodes and checks one message. Raises InvalidMessage when nothing in it can be used."""
+
+    def invalid(reason: str) -> InvalidMessage:
+        return InvalidMessage(topic=envelope.topic, partition=envelope.partition, offset=envelope.offset, reason=reason)
+
+    try:
+        batch = decode_batch(envelope.payload)
+    except msgspec.ValidationError as error:
+        raise invalid(f"schema: {error}") from None
+    except msgspec.DecodeError as error:
+        raise invalid(f"decode: {error}") from None
+    metric = METRICS.get(batch.metric)
+    if metric is None:
+        raise invalid(f"unknown metric {batch.metric!r}")
+    if expected_metric is not None and batch.metric != expected_metric:
+        raise invalid(f"metric {batch.metric!r} on the topic of {expected_metric!r}")
+    if not batch.participant_id.strip():
+        raise invalid("empty participant_id")
+
+    try:
+        timestamps, values, extra = _columns(batch, metric)
+    except ValueError as error:
+        raise invalid(str(error)) from None
+    if len(timestamps) == 0:
+        raise invalid("empty batch")
+
+    reasons = np.zeros(len(timestamps), dtype=np.int8)  # 0 = kept
+    codes = ["", "value not a number", f"value outside [{metric.min_value:g}, {metric.max_value:g}]"]
+    codes += ["timestamp in the future", "timestamp before enrolment", "duplicate timestamp"]
+    bad_value = ~np.isfinite(values)
+    reasons[bad_value] = 1
+    out_of_range = ~bad_value & ((values < metric.min_value) | (values > metric.max_value))
+    reasons[out_of_range & (reasons == 0)] = 2
+    too_late = timestamps > now_ms + future_tolerance_ms
+    reasons[(too_late | (timestamps < MIN_PLAUSIBLE_MS)) & (reasons == 0)] = 3
+    enrolled = (enrolment_start_ms or {}).get(batch.participant_id)
+    if enrolled is not None:
+        reasons[(timestamps < enrolled) & (reasons == 0)] = 4
+
+    # Among readings otherwise kept, a repeated timestamp keeps its first occurrence.
+    order = np.argsort(timestamps, kind="stable")
+    order = order[reasons[order] == 0]
+    sorted_ts = timestamps[order]
+    duplicate = np.zeros(len(order), dtype=bool)
+    duplicate[1:] = sorted_ts[1:] == sorted_ts[:-1]
+    reasons[order[duplicate]] = 5
+
+    keep = order[reasons[order] == 0]
+    rejected = Counter(codes[code] for code in reasons[reasons != 0].tolist())
+    if len(keep) == 0:
+        raise invalid("no valid readings: " + ", ".join(f"{r} ({n})" for r, n in sorted(rejected.items())))
+    return ValidBatch(
+        envelope=envelope,
+        batch=batch,
+        metric=metric,
+        metric_id=METRIC_IDS[metric.name],
+        timestamps=timestamps[keep],
+        values=values[keep],
+        extra={column: column_values[keep] for column, column_values in extra.items()},
+        rejected=dict(rejected),
+    )
+
+
+def _columns(
+    batch: ReadingBatch, metric: Metric
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64], dict[str, npt.NDArray[np.float32]]]:
+    """The batch's columns as arrays; raises ValueError naming what does not fit together."""
+    try:
+        timestamps = batch.timestamps_array()
+        values = batch.values_array().astype(np.float64)
+        extra = {column: batch.extra_array(column) for column in batch.extra}
+    except ValueError as error:
+        raise ValueError(f"column buffer: {error}") from None
+    if len(values) != len(timestamps):
+        raise ValueError(f"{len(timestamps)} timestamps but {len(values)} values")
+    if set(extra) != set(metric.extra_columns):
+        raise ValueError(f"extra columns {sorted(extra)}, expected {sorted(metric.extra_columns)}")
+    for column, column_values in extra.items():
+        if len(column_values) != len(timestamps):
+            raise ValueError(f"extra column {column!r} has {len(column_values)} values for {len(timestamps)} readings")
+    return timestamps, values, extra
