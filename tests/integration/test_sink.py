@@ -24,8 +24,7 @@ MIN = 60_000
 async def pool(database: str) -> AsyncIterator[asyncpg.Pool]:
     pool = await create_pool(database, size=2)
     await pool.execute(
-        "TRUNCATE raw_segments, rollup_1m, rollup_1h, rollup_1d, uploads, participant_metric_state, gaps,"
-        " participants"
+        "TRUNCATE raw_segments, rollup_1m, rollup_1h, rollup_1d, uploads, participant_metric_state, gaps, participants"
     )
     yield pool
     await pool.close()
@@ -33,7 +32,12 @@ async def pool(database: str) -> AsyncIterator[asyncpg.Pool]:
 
 def valid(participant: str, metric: str, ts: np.ndarray, values: np.ndarray, sync: int, **extra: object) -> ValidBatch:
     batch = make_batch(
-        participant_id=participant, metric=metric, device_id="dev", sync_time=sync, timestamps=ts, values=values,
+        participant_id=participant,
+        metric=metric,
+        device_id="dev",
+        sync_time=sync,
+        timestamps=ts,
+        values=values,
         extra=extra or None,  # type: ignore[arg-type]
     )
     envelope = Envelope(topic=f"t.{metric}", partition=0, offset=0, payload=encode_batch(batch))
@@ -129,7 +133,5 @@ async def test_not_synced_opens_on_the_clock_and_closes_on_upload(pool: asyncpg.
         (e.kind, e.state, e.start_ms, e.end_ms) for e in events
     ]
     # The day rollup uses the participant's local day (New York).
-    day = await pool.fetchval(
-        "SELECT bucket FROM rollup_1d WHERE participant_id = 'P0003' ORDER BY bucket LIMIT 1"
-    )
+    day = await pool.fetchval("SELECT bucket FROM rollup_1d WHERE participant_id = 'P0003' ORDER BY bucket LIMIT 1")
     assert day == dt.datetime(2026, 3, 1, 5, tzinfo=dt.UTC)
