@@ -27,3 +27,8 @@ def live_topic(prefix: str) -> str:
 
 def deadletter_topic(prefix: str) -> str:
     return f"{prefix}.deadletter"
+
+
+def watermarks_topic(prefix: str) -> str:
+    """Compacted: what the replay driver and the importer have published (delta-load)."""
+    return f"{prefix}.watermarks"

@@ -6,6 +6,8 @@ Settings are read from the environment here, once, and passed down explicitly.
 from __future__ import annotations
 
 import asyncio
+import time
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -113,6 +115,112 @@ def topics_create(ctx: typer.Context) -> None:
     settings = _settings(ctx)
     created = asyncio.run(ensure_topics(settings.kafka))
     out.print(f"topics up to date ({len(created)} created now, prefix {settings.kafka.topic_prefix!r})")
+
+
+@app.command("replay")
+def replay_command(
+    ctx: typer.Context,
+    participants: Annotated[int, typer.Option("--participants", "-n", min=1, help="Cohort size (P0001 …).")] = 20,
+    days: Annotated[int, typer.Option("--days", "-d", min=1, help="Days to publish (day 0 is --start).")] = 2,
+    start: Annotated[
+        str | None,
+        typer.Option(help="First day, YYYY-MM-DD (default: as recorded for this seed, else DAYS days ago)."),
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Simulator seed: the same seed gives the same cohort.")] = 1,
+    speed: Annotated[
+        float | None, typer.Option(min=0.001, help="Publish at SPEED × real time (default: as fast as possible).")
+    ] = None,
+    realtime: Annotated[bool, typer.Option("--realtime", help="The simulated clock is the wall clock.")] = False,
+    follow: Annotated[bool, typer.Option("--follow", help="With --realtime: keep going day after day.")] = False,
+) -> None:
+    """Publish a simulated cohort's days onto Kafka in device-upload-sized batches (delta-load: only what is new)."""
+    import datetime as dt
+
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    from producers.replay import ReplayConflictError, ReplayPlan, replay
+
+    if follow and not realtime:
+        raise _fail("--follow needs --realtime")
+    if speed is not None and realtime:
+        raise _fail("choose --speed or --realtime, not both")
+    try:
+        start_date = dt.date.fromisoformat(start) if start else None
+    except ValueError as error:
+        raise _fail(f"--start: {error}") from error
+    plan = ReplayPlan(
+        participants=participants,
+        days=None if follow else days,
+        seed=seed,
+        start=start_date,
+        speed=speed,
+        realtime=realtime,
+        follow=follow,
+    )
+    settings = _settings(ctx)
+    total = participants * days if not follow else None
+    started = time.perf_counter()
+    columns = (
+        TextColumn("[bold]replay[/bold]"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total} participant-days"),
+        TextColumn("{task.fields[rate]}"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=console, transient=False) as bar:
+        task = bar.add_task("replay", total=total, rate="")
+
+        def on_progress(done: int, readings: int) -> None:
+            rate = readings / max(time.perf_counter() - started, 1e-9)
+            bar.update(task, completed=done, rate=f"{readings:,} readings, {rate:,.0f}/s")
+
+        try:
+            report = asyncio.run(replay(settings, plan, progress=on_progress))
+        except ReplayConflictError as error:
+            raise _fail(str(error)) from error
+    out.print(
+        f"replayed {report.participant_days} participant-days from {report.start} "
+        f"({report.skipped_participant_days} already published): {report.total_readings:,} readings in "
+        f"{report.messages:,} batches, {report.seconds:.1f} s"
+        + (" — interrupted, progress saved" if report.interrupted else "")
+    )
+    for metric, count in report.readings.items():
+        out.print(f"  {metric:<20} {count:>12,}")
+    if report.interrupted:
+        raise typer.Exit(code=130)
+
+
+@app.command("import")
+def import_command(
+    ctx: typer.Context,
+    paths: Annotated[list[Path], typer.Argument(exists=True, dir_okay=False, help="Fitbit JSON export files.")],
+    participant: Annotated[str, typer.Option("--participant", help="Study code of the wearer, e.g. P0001.")],
+    timezone: Annotated[str, typer.Option(help="The wearer's IANA time zone (Fitbit times are local).")] = "UTC",
+    device_id: Annotated[str | None, typer.Option(help="Device id recorded with the readings.")] = None,
+) -> None:
+    """Publish Fitbit Web API / wearipedia JSON exports onto Kafka (the participant is created if new).
+
+    Every file is checked before anything is published; a malformed file fails with its JSON path and reason.
+    """
+    from producers.fitbit import FitbitImportError
+    from producers.import_job import import_exports
+
+    try:
+        report = asyncio.run(
+            import_exports(_settings(ctx), paths, participant_id=participant, timezone=timezone, device_id=device_id)
+        )
+    except FitbitImportError as error:
+        raise _fail(str(error)) from error
+    out.print(
+        f"imported {report.files} file(s) for {participant}: {sum(report.readings.values()):,} new readings "
+        f"in {report.messages:,} batches"
+    )
+    for metric in sorted(set(report.readings) | set(report.already_published)):
+        out.print(
+            f"  {metric:<20} {report.readings.get(metric, 0):>10,} new"
+            f" {report.already_published.get(metric, 0):>10,} already published"
+        )
 
 
 @app.command("process")
