@@ -49,6 +49,7 @@ def only_new(batch: ReadingBatch, until_ms: int) -> ReadingBatch | None:
         timestamps=timestamps[keep],
         values=batch.values_array()[keep],
         extra={column: batch.extra_array(column)[keep] for column in batch.extra},
+        timezone=batch.timezone,
     )
 
 

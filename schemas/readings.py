@@ -33,6 +33,8 @@ class ReadingBatch(msgspec.Struct, frozen=True, kw_only=True):
     timestamps: bytes
     values: bytes
     extra: dict[str, bytes] = {}
+    timezone: str = ""
+    """IANA time zone the device was set to ("" when unknown): decides the participant's local day."""
 
     def timestamps_array(self) -> npt.NDArray[np.int64]:
         return np.frombuffer(self.timestamps, dtype=TIMESTAMP_DTYPE)
@@ -76,6 +78,7 @@ def make_batch(
     timestamps: npt.ArrayLike,
     values: npt.ArrayLike,
     extra: dict[str, npt.ArrayLike] | None = None,
+    timezone: str = "",
 ) -> ReadingBatch:
     """Builds a batch from array-likes, converting each column to its wire dtype and deriving the batch id."""
     spec = get_metric(metric)
@@ -94,6 +97,7 @@ def make_batch(
         timestamps=ts,
         values=vals,
         extra=extra_bytes,
+        timezone=timezone,
     )
 
 

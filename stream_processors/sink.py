@@ -130,9 +130,11 @@ class Sink:
         for row in upserted:
             if row["inserted"]:
                 new_minutes[row["participant_id"]].append(row["bucket_ms"])
+        device_timezones = {b.batch.participant_id: b.batch.timezone for b in batches if b.batch.timezone}
         for pid, (ts, values) in readings.items():
             minutes = np.asarray(sorted(new_minutes.get(pid, [])), dtype=np.int64)
-            timezone = timezones.get(pid, "UTC")
+            # The participant's local day: the device's zone, else the study's record, else UTC.
+            timezone = device_timezones.get(pid) or timezones.get(pid, "UTC")
             hours = aggregate(fixed_buckets(ts, HOUR_MS), ts, values, stages=stages)
             hour_rows.add(pid, hours, _count_in(hours.bucket_ms, fixed_buckets(minutes, HOUR_MS)))
             days = aggregate(local_day_buckets(ts, timezone), ts, values, stages=stages)

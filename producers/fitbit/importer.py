@@ -94,7 +94,7 @@ def import_files(
     for metric in (name for name in METRICS if name in per_metric):
         merged, dropped = _deduplicate(_concatenate(per_metric[metric]))
         counts[metric], duplicates[metric] = len(merged), dropped
-        batches.extend(_cut(merged, participant_id, device_id, sync_time))
+        batches.extend(_cut(merged, participant_id, device_id, sync_time, timezone))
     return ImportResult(
         batches=tuple(batches),
         readings=counts,
@@ -156,7 +156,9 @@ def _deduplicate(readings: Readings) -> tuple[Readings, int]:
     return deduplicated, size - int(chosen.size)
 
 
-def _cut(readings: Readings, participant_id: str, device_id: str, sync_time: int | None) -> list[ReadingBatch]:
+def _cut(
+    readings: Readings, participant_id: str, device_id: str, sync_time: int | None, timezone: str
+) -> list[ReadingBatch]:
     timestamps = readings.timestamps
     if timestamps.size == 0:
         return []
@@ -172,6 +174,7 @@ def _cut(readings: Readings, participant_id: str, device_id: str, sync_time: int
             timestamps=timestamps[start:end],
             values=values[start:end],
             extra={column: column_values[start:end] for column, column_values in readings.extra.items()},
+            timezone=timezone,
         )
         for start, end in itertools.pairwise(edges)
     ]

@@ -101,7 +101,9 @@ class CohortSimulator:
         day_start = day_start_ms(self.start, day)
         facts = self._day_facts(traits, day, day_start)
         timeline = self._timeline(k)
-        batches = cut_batches(traits.participant_id, traits.device_id, facts.readings, timeline.carrying(day))
+        batches = cut_batches(
+            traits.participant_id, traits.device_id, facts.readings, timeline.carrying(day), traits.timezone
+        )
         hr_timestamps = facts.readings[HEART_RATE.name].timestamps
         authorised = traits.authorisation != "never" and (
             traits.authorised_until_day is None or day < traits.authorised_until_day

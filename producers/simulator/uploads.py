@@ -130,7 +130,11 @@ class UploadTimeline:
 
 
 def cut_batches(
-    participant_id: str, device_id: str, readings: dict[str, MetricReadings], uploads: Int64Array
+    participant_id: str,
+    device_id: str,
+    readings: dict[str, MetricReadings],
+    uploads: Int64Array,
+    timezone: str = "",
 ) -> list[ReadingBatch]:
     """One batch per upload × metric with readings: each reading goes to the first upload at or after it.
 
@@ -159,6 +163,7 @@ def cut_batches(
                     timestamps=timestamps[low:high],
                     values=metric_readings.values[low:high],
                     extra=extra or None,
+                    timezone=timezone,
                 )
             )
             low = high

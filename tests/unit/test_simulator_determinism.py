@@ -57,8 +57,10 @@ def test_batch_ids_are_the_deterministic_ids_of_their_content() -> None:
             timestamps=batch.timestamps_array(),
             values=batch.values_array(),
             extra={column: batch.extra_array(column) for column in batch.extra} or None,
+            timezone=batch.timezone,
         )
         assert rebuilt == batch
+        assert batch.timezone == simulator.traits(int(batch.participant_id[1:])).timezone
     assert len({b.batch_id for b in batches}) == len(batches)
 
 

@@ -97,3 +97,19 @@ def test_participant_round_trips() -> None:
         decode_participant(
             msgspec.msgpack.encode({"participant_id": "P1", "enrolled_on": "2026-01-01", "authorisation": "maybe"})
         )
+
+
+def test_device_timezone_travels_with_the_batch_but_not_in_its_id() -> None:
+    common = {
+        "participant_id": "P1",
+        "metric": "steps",
+        "device_id": "d",
+        "sync_time": 1,
+        "timestamps": [0],
+        "values": [3],
+    }
+    berlin = make_batch(**common, timezone="Europe/Berlin")  # type: ignore[arg-type]
+    unknown = make_batch(**common)  # type: ignore[arg-type]
+    assert decode_batch(encode_batch(berlin)).timezone == "Europe/Berlin"
+    assert unknown.timezone == ""
+    assert berlin.batch_id == unknown.batch_id
