@@ -62,6 +62,8 @@ def create_app(settings: Settings) -> faust.App:
         topic_replication_factor=kafka.replication_factor,
         consumer_auto_offset_reset="earliest",
         broker_commit_interval=1.0,
+        broker_session_timeout=processing.session_timeout_s,
+        broker_heartbeat_interval=max(1.0, processing.session_timeout_s / 10),
         producer_acks=-1,
         producer_compression_type="lz4",
         producer_linger=0.005,

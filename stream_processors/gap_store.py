@@ -74,6 +74,22 @@ RETURNING g.participant_id, ts_to_ms(g.start_time) AS start_ms, ts_to_ms(g.end_t
 """
 
 
+LOCK_NAMESPACE: Final = 0x5753
+
+
+async def lock_participants(connection: asyncpg.Connection, participant_ids: Sequence[str]) -> None:
+    """Serialises gap work per participant until the transaction ends (taken in sorted order: no deadlocks).
+
+    Without it two transactions could each add an upload or a reading the other cannot yet see, and both
+    decide the gaps around them from half the data.
+    """
+    await connection.execute(
+        "SELECT count(pg_advisory_xact_lock($2, hashtext(pid))) FROM unnest($1::text[]) AS pid",
+        sorted(set(participant_ids)),
+        LOCK_NAMESPACE,
+    )
+
+
 async def recompute(
     connection: asyncpg.Connection,
     kind: GapKind,
@@ -194,7 +210,10 @@ FROM participant_metric_state GROUP BY participant_id HAVING max(last_upload) <=
 
 async def open_not_synced(connection: asyncpg.Connection, now_ms: int, threshold_ms: int) -> list[GapEvent]:
     """Opens a `not_synced` gap for every participant whose last upload is ≥ threshold before `now_ms`."""
-    rows = await connection.fetch(_SILENT, now_ms - threshold_ms)
+    silent = [r["participant_id"] for r in await connection.fetch(_SILENT, now_ms - threshold_ms)]
+    await lock_participants(connection, silent)
+    # Uploads may have arrived while we waited for the locks: decide again on what is committed now.
+    rows = [r for r in await connection.fetch(_SILENT, now_ms - threshold_ms) if r["participant_id"] in set(silent)]
     ranges = [(r["participant_id"], r["last_upload"], r["last_upload"] + 1) for r in rows]
     holes = [(r["participant_id"], Hole(r["last_upload"], None)) for r in rows]
     return await replace(connection, NOT_SYNCED, ranges, holes)

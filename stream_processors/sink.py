@@ -92,6 +92,7 @@ class Sink:
             applied.duplicates += len(unique) - len(fresh)
             applied.batches = len(fresh)
             applied.readings = sum(len(b.timestamps) for b in fresh)
+            await gap_store.lock_participants(connection, [b.batch.participant_id for b in fresh])
             by_metric: dict[str, list[ValidBatch]] = defaultdict(list)
             for b in fresh:
                 by_metric[b.metric.name].append(b)

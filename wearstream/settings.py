@@ -78,6 +78,36 @@ class ProcessorSettings(BaseSettings):
     deadletter_window: int = 1000
     metrics_port: int = 9102
     """Prometheus /metrics port of a worker (0: none)."""
+    session_timeout_s: float = 30.0
+    """How long the group waits for a silent (e.g. killed) worker before giving its partitions to others."""
+
+
+class AdherenceSettings(BaseSettings):
+    """Thresholds of the adherence flags (the API's defaults; a request may override them)."""
+
+    model_config = SettingsConfigDict(env_prefix="WEARSTREAM_API_ADHERENCE_", frozen=True, extra="ignore")
+
+    window_days: int = 30
+    """Days in the adherence window when a request names no start."""
+    min_wear_pct: float = 70.0
+    """`low_wear`: wear time below this percentage of the window's minutes."""
+    max_upload_age_h: float = 48.0
+    """`no_recent_upload`: no upload for more than this many hours."""
+    min_sleep_pct: float = 50.0
+    """`low_sleep_data`: nights with sleep data below this percentage of the window's nights."""
+
+
+class LiveSettings(BaseSettings):
+    """The API's websocket fan-out: one Kafka consumer per process, a bounded queue per client."""
+
+    model_config = SettingsConfigDict(env_prefix="WEARSTREAM_API_LIVE_", frozen=True, extra="ignore")
+
+    enabled: bool = True
+    """Consume the live and gaps topics (off: the websockets accept clients but receive nothing)."""
+    queue_size: int = 1000
+    """Messages buffered per client; when full the oldest is dropped (and counted)."""
+    max_backfill_minutes: int = 1440
+    """Longest backfill a client may ask for on connect."""
 
 
 class ApiSettings(BaseSettings):
@@ -85,6 +115,29 @@ class ApiSettings(BaseSettings):
 
     host: str = "127.0.0.1"
     port: int = 8000
+    rate_limit_per_minute: int = 1200
+    """Requests per minute per API key (a token bucket of this size, refilled continuously; 0: no limit)."""
+    key_cache_s: float = 30.0
+    """How long a verified API key is trusted without reading the database again (revocation delay)."""
+    adherence: AdherenceSettings = Field(default_factory=AdherenceSettings)
+    live: LiveSettings = Field(default_factory=LiveSettings)
+
+
+class SmtpSettings(BaseSettings):
+    """The mail server that reminder notifications are sent through."""
+
+    model_config = SettingsConfigDict(env_prefix="WEARSTREAM_SMTP_", frozen=True, extra="ignore")
+
+    host: str = "127.0.0.1"
+    port: int = 25
+    username: str = ""
+    """Empty: no SMTP authentication."""
+    password: str = ""
+    starttls: bool = False
+    ssl: bool = False
+    """Implicit TLS (usually port 465); otherwise plain SMTP, upgraded with STARTTLS when `starttls`."""
+    from_address: str = "wearstream@localhost"
+    timeout_s: float = 10.0
 
 
 class TelemetrySettings(BaseSettings):
@@ -105,6 +158,7 @@ class Settings(BaseSettings):
     processor: ProcessorSettings = Field(default_factory=ProcessorSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
     telemetry: TelemetrySettings = Field(default_factory=TelemetrySettings)
+    smtp: SmtpSettings = Field(default_factory=SmtpSettings)
 
 
 def load_settings() -> Settings:
