@@ -87,12 +87,12 @@ class Sink:
                     extra=[b.extra[c] for c in b.metric.extra_columns],
                 )
             ]
+            await gap_store.lock_participants(connection, [b.batch.participant_id for b in unique])
             claimed = await claim_raw(connection, segments)
             fresh = [b for b in unique if b.batch.batch_id in claimed]
             applied.duplicates += len(unique) - len(fresh)
             applied.batches = len(fresh)
             applied.readings = sum(len(b.timestamps) for b in fresh)
-            await gap_store.lock_participants(connection, [b.batch.participant_id for b in fresh])
             by_metric: dict[str, list[ValidBatch]] = defaultdict(list)
             for b in fresh:
                 by_metric[b.metric.name].append(b)

@@ -90,7 +90,8 @@ def validate(
     reasons[(too_late | (timestamps < MIN_PLAUSIBLE_MS)) & (reasons == 0)] = 3
     enrolled = (enrolment_start_ms or {}).get(batch.participant_id)
     if enrolled is not None:
-        reasons[(timestamps < enrolled) & (reasons == 0)] = 4
+        # A day's grace: devices are often set up the evening before, or in another zone than recorded.
+        reasons[(timestamps < enrolled - DAY_MS) & (reasons == 0)] = 4
 
     # Among readings otherwise kept, a repeated timestamp keeps its first occurrence.
     order = np.argsort(timestamps, kind="stable")

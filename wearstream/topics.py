@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
@@ -31,6 +33,18 @@ def planned_topics(kafka: KafkaSettings) -> list[NewTopic]:
     return planned
 
 
+async def _wait_for_leaders(admin: AIOKafkaAdminClient, names: list[str], timeout_s: float = 30.0) -> None:
+    """New partitions answer only once they have a leader; producing before that just retries."""
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while names and asyncio.get_running_loop().time() < deadline:
+        described = await admin.describe_topics(names)
+        if all(p["leader"] >= 0 for topic in described for p in topic["partitions"]) and all(
+            topic["partitions"] for topic in described
+        ):
+            return
+        await asyncio.sleep(0.1)
+
+
 async def ensure_topics(kafka: KafkaSettings, extra: list[NewTopic] | None = None) -> list[str]:
     """Creates the topics that do not exist yet; returns the names created now. Safe to call twice."""
     admin = AIOKafkaAdminClient(bootstrap_servers=kafka.bootstrap_servers, client_id="wearstream-admin")
@@ -47,6 +61,7 @@ async def ensure_topics(kafka: KafkaSettings, extra: list[NewTopic] | None = Non
                 raise RuntimeError(f"creating topic {name} failed with Kafka error code {code}")
             if code == 0:
                 created.append(name)
+        await _wait_for_leaders(admin, created)
         return created
     finally:
         await admin.close()

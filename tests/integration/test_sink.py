@@ -135,3 +135,57 @@ async def test_not_synced_opens_on_the_clock_and_closes_on_upload(pool: asyncpg.
     # The day rollup uses the participant's local day (New York).
     day = await pool.fetchval("SELECT bucket FROM rollup_1d WHERE participant_id = 'P0003' ORDER BY bucket LIMIT 1")
     assert day == dt.datetime(2026, 3, 1, 5, tzinfo=dt.UTC)
+
+
+async def test_compaction_keeps_every_reading_and_still_recognises_redelivered_batches(pool: asyncpg.Pool) -> None:
+    from stream_processors.compaction import compact
+
+    sink = Sink(pool, not_synced_after_s=6 * 3600)
+    ts = np.arange(T0, T0 + 2 * 3_600_000, 5000)
+    values = 60 + (np.arange(len(ts)) % 50)
+    parts = np.array_split(np.arange(len(ts)), 8)
+    batches = [valid("P0004", "heart_rate", ts[p], values[p], sync=int(ts[p][-1]) + 1000) for p in parts]
+    await sink.apply(batches[:6])
+    before = await pool.fetch("SELECT * FROM rollup_1m WHERE participant_id = 'P0004' ORDER BY bucket")
+    segments_before = await pool.fetchval("SELECT count(*) FROM raw_segments WHERE participant_id = 'P0004'")
+
+    report = await compact(pool, settle_s=0, now_ms=T0 + 10 * 3_600_000)
+    assert report.periods == 2  # two clock hours
+    assert await pool.fetchval("SELECT count(*) FROM raw_segments WHERE participant_id = 'P0004'") == 2
+    assert segments_before > 2
+    # Redelivering compacted batches changes nothing; the two not yet applied are stored.
+    applied = await sink.apply(batches)
+    assert applied.batches == 2
+    assert applied.duplicates == 6
+    rows = await pool.fetch(
+        "SELECT ts_to_ms(time) AS t, value FROM raw_readings('P0004', 'heart_rate', ms_to_ts($1), ms_to_ts($2))",
+        T0,
+        T0 + 3 * 3_600_000,
+    )
+    assert [r["t"] for r in rows] == ts.tolist()
+    assert [r["value"] for r in rows] == values.astype(float).tolist()
+    after = await pool.fetch("SELECT * FROM rollup_1m WHERE participant_id = 'P0004' ORDER BY bucket")
+    assert after[: len(before)] == before or len(after) > len(before)
+    assert sum(r["count"] for r in after) == len(ts)
+    # The late batches are merged into the compacted hour on the next run.
+    again = await compact(pool, settle_s=0, now_ms=T0 + 10 * 3_600_000)
+    assert again.periods == 1
+    assert await pool.fetchval("SELECT count(*) FROM raw_segments WHERE participant_id = 'P0004'") == 2
+    assert await pool.fetchval("SELECT sum(n) FROM raw_segments WHERE participant_id = 'P0004'") == len(ts)
+
+
+async def test_retention_drops_only_chunks_past_each_tables_period(pool: asyncpg.Pool) -> None:
+    from stream_processors.retention import apply_retention
+
+    sink = Sink(pool, not_synced_after_s=6 * 3600)
+    ts = np.arange(T0, T0 + 3_600_000, 5000)
+    await sink.apply([valid("P0005", "heart_rate", ts, np.full(len(ts), 66), sync=int(ts[-1]))])
+    later = dt.datetime.fromtimestamp(T0 / 1000, tz=dt.UTC) + dt.timedelta(days=60)
+    async with pool.acquire() as connection:
+        dropped = await apply_retention(connection, {"rollup_1m": 30, "raw_segments": 0}, now=later)
+        with pytest.raises(ValueError, match="no retention"):
+            await apply_retention(connection, {"participants": 1})
+    assert dropped == {"rollup_1m": 1}
+    assert await pool.fetchval("SELECT count(*) FROM rollup_1m WHERE participant_id = 'P0005'") == 0
+    assert await pool.fetchval("SELECT sum(n) FROM raw_segments WHERE participant_id = 'P0005'") == len(ts)
+    assert await pool.fetchval("SELECT count(*) FROM rollup_1h WHERE participant_id = 'P0005'") == 1

@@ -47,7 +47,7 @@ def test_partly_bad_batch_keeps_good_readings_and_counts_reasons() -> None:
         envelope(hr_batch(ts, [60, 300, 61, 20, 70, 64])),
         expected_metric="heart_rate",
         now_ms=NOW,
-        enrolment_start_ms={"P0001": NOW - 3500},
+        enrolment_start_ms={"P0001": NOW - 3500 + 86_400_000},  # readings more than a day before are rejected
     )
     assert result.timestamps.tolist() == [NOW - 3000, NOW - 1000]
     assert result.values.tolist() == [61, 64]
