@@ -7,22 +7,29 @@ id. `send` never forgets a message: `flush` awaits every delivery and raises the
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Final
 
 from aiokafka import AIOKafkaProducer
 
-from producers.watermarks import Watermark, encode_watermark
+from producers import metric_defs as m
 from schemas import topics
 from schemas.participants import Participant, encode_participant
 from schemas.readings import ReadingBatch, encode_batch
+from schemas.watermarks import Watermark, encode_watermark
 from wearstream.settings import KafkaSettings
+from wearstream.telemetry import tracer
 
 MAX_REQUEST_BYTES: Final = 16 * 1024 * 1024
 
 
 class BatchPublisher:
-    def __init__(self, kafka: KafkaSettings, *, client_id: str = "wearstream-producer") -> None:
+    def __init__(
+        self, kafka: KafkaSettings, *, client_id: str = "wearstream-producer", source: str | None = None
+    ) -> None:
         self.prefix = kafka.topic_prefix
+        self.source = source or client_id.removeprefix("wearstream-")
+        """The `source` label of the producer metrics (`replay`, `import`)."""
         self._producer = AIOKafkaProducer(
             bootstrap_servers=kafka.bootstrap_servers,
             client_id=client_id,
@@ -49,13 +56,27 @@ class BatchPublisher:
 
     async def send(self, batch: ReadingBatch) -> None:
         payload = encode_batch(batch)
-        future = await self._producer.send(
-            topics.readings_topic(self.prefix, batch.metric), value=payload, key=batch.participant_id.encode()
-        )
+        # The span is the batch's trace root; the aiokafka instrumentation's send span (with `traceparent`
+        # in the message headers) nests under it, and the processor continues the trace from that header.
+        with tracer().start_as_current_span(
+            f"publish {batch.metric}",
+            attributes={
+                "wearstream.participant_id": batch.participant_id,
+                "wearstream.metric": batch.metric,
+                "wearstream.batch_id": batch.batch_id,
+                "wearstream.readings": len(batch),
+            },
+        ):
+            future = await self._producer.send(
+                topics.readings_topic(self.prefix, batch.metric), value=payload, key=batch.participant_id.encode()
+            )
         self._pending.append(future)
         self.messages += 1
         self.readings += len(batch)
         self.encoded_bytes += len(payload)
+        m.BATCHES.labels(self.source, batch.metric).inc()
+        m.READINGS.labels(self.source, batch.metric).inc(len(batch))
+        m.ENCODED_BYTES.labels(self.source).inc(len(payload))
         if len(self._pending) >= 10_000:
             await self.flush()
 
@@ -79,4 +100,11 @@ class BatchPublisher:
         """Returns once the broker acknowledged everything sent so far; raises the first delivery error."""
         pending, self._pending = self._pending, []
         if pending:
-            await asyncio.gather(*pending)
+            started = time.perf_counter()
+            results = await asyncio.gather(*pending, return_exceptions=True)
+            m.FLUSH_SECONDS.labels(self.source).observe(time.perf_counter() - started)
+            errors = [r for r in results if isinstance(r, BaseException)]
+            if errors:
+                m.SEND_ERRORS.labels(self.source).inc(len(errors))
+                raise errors[0]
+            m.LAST_PUBLISH.labels(self.source).set(time.time())

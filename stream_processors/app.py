@@ -18,15 +18,17 @@ import faust
 from schemas import topics
 from schemas.events import GapEvent, LiveUpdate, encode_event
 from schemas.metrics import METRICS
+from stream_processors import health
 from stream_processors.db import create_pool
 from stream_processors.deadletter import DeadLetter, DeadLetterLimit
 from stream_processors.envelope import Envelope
 from stream_processors.pipeline import Processor, Publisher
 from stream_processors.sink import Sink
-from wearstream.settings import Settings
+from wearstream.settings import Settings, retention_days
 
 log = logging.getLogger("wearstream.processor")
 EXIT_FATAL: Final = 70
+HEALTH_INTERVAL_S: Final = 15.0
 
 
 def envelope_of(event: faust.types.EventT[bytes]) -> Envelope:
@@ -96,7 +98,11 @@ def create_app(settings: Settings) -> faust.App:
             sink = Sink(pool, not_synced_after_s=processing.not_synced_after_s)
             limit = DeadLetterLimit(max_ratio=processing.deadletter_max_ratio, window=processing.deadletter_window)
             state["processor"] = Processor(
-                sink, publisher, limit=limit, future_tolerance_ms=processing.future_tolerance_s * 1000
+                sink,
+                publisher,
+                limit=limit,
+                future_tolerance_ms=processing.future_tolerance_s * 1000,
+                live_window_ms=processing.live_window_s * 1000,
             )
         return state["processor"]
 
@@ -136,4 +142,36 @@ def create_app(settings: Settings) -> faust.App:
             fatal(error)
 
     app.timer(interval=processing.gap_check_interval_s, on_leader=True, name="not-synced")(check_not_synced)
+
+    async def compact_raw() -> None:
+        try:
+            worker = await processor()
+            report = await worker.compact(settle_s=processing.compaction_settle_s)
+            if report.periods:
+                log.info("compacted %d periods (%d segments)", report.periods, report.segments_merged)
+            dropped = await worker.apply_retention(retention_days(processing))
+            if any(dropped.values()):
+                log.info("retention dropped chunks: %s", dropped)
+        except Exception as error:
+            fatal(error)
+
+    app.timer(interval=processing.compaction_interval_s, on_leader=True, name="compaction")(compact_raw)
+
+    watched = [*topics.readings_topics(prefix), topics.participants_topic(prefix)]
+
+    async def report_health() -> None:
+        pool = None
+        try:
+            pool = (await processor()).sink.pool
+        except Exception as error:  # the database is away at start-up: report it, don't stop
+            log.warning("no database pool: %s", error)
+        await health.report(
+            pool,
+            leader=app.is_leader(),
+            bootstrap_servers=kafka.bootstrap_servers,
+            group=processing.group_id,
+            topics=watched,
+        )
+
+    app.timer(interval=min(HEALTH_INTERVAL_S, processing.gap_check_interval_s), name="health")(report_health)
     return app

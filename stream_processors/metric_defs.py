@@ -48,3 +48,21 @@ END_TO_END_SECONDS: Final = Histogram(
 GAP_EVENTS: Final = Counter(
     "wearstream_processor_gap_events", "Gap changes published (counter, events)", ["kind", "state"]
 )
+DATABASE_UP: Final = Gauge(
+    "wearstream_processor_database_up", "1 when the worker's last database probe (SELECT 1) succeeded (gauge, 0/1)"
+)
+CONSUMER_LAG: Final = Gauge(
+    "wearstream_processor_consumer_lag",
+    "Messages in the topic partition not yet committed by the consumer group (gauge, messages)",
+    ["topic", "partition"],
+)
+PARTICIPANT_LAST_UPLOAD: Final = Gauge(
+    "wearstream_processor_participant_last_upload_timestamp_seconds",
+    "A participant's last device upload, or enrolment when none; leader only, the longest silent "
+    "authorised participants, at most stream_processors.health.MAX_PARTICIPANT_SERIES (gauge, unix seconds)",
+    ["participant"],
+)
+PARTICIPANTS_EXPORTED: Final = Gauge(
+    "wearstream_processor_participants_exported",
+    "Participants in the last-upload gauge (gauge, participants)",
+)

@@ -151,7 +151,7 @@ class KafkaBroker:
         pid = read_pid(self.pid_file)
         return pid if pid is not None and pid_alive(pid) else None
 
-    def start(self, log: Log, *, timeout_s: float = 90.0) -> None:
+    def start(self, log: Log, *, timeout_s: float = 300.0) -> None:
         """Starts the broker unless ours is already running; returns once a metadata request succeeds."""
         if self.running_pid() is not None:
             self.wait_ready(timeout_s)

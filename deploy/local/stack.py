@@ -2,7 +2,8 @@
 
 `up` installs what is missing (Kafka jars via Maven, PostgreSQL + TimescaleDB via apt and a source build),
 then starts each component unless it already runs; running it twice is harmless. `down` stops only the
-processes that this stack started (pid files in the state dir). The integration tests start the stack with
+processes that this stack started (pid files in the state dir),
+including a demo's processor and API. The integration tests start the stack with
 this same code.
 """
 
@@ -11,7 +12,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from deploy.local.kafka import KafkaBroker
+from deploy.local.monitoring import LocalMonitoring
 from deploy.local.postgres import TimescaleCluster
+from deploy.local.services import services
 from deploy.local.status import ComponentStatus
 from wearstream.settings import StackSettings
 
@@ -19,7 +22,11 @@ Log = Callable[[str], None]
 
 
 class LocalStack:
-    def __init__(self, settings: StackSettings) -> None:
+    """Kafka and TimescaleDB; with `monitoring`, also Prometheus and Alertmanager (started after them)."""
+
+    def __init__(self, settings: StackSettings, *, monitoring: LocalMonitoring | None = None) -> None:
+        self.monitoring = monitoring
+        self.state_dir = settings.state_dir
         settings.state_dir.mkdir(parents=True, exist_ok=True)
         self.kafka = KafkaBroker(
             state_dir=settings.state_dir,
@@ -40,10 +47,18 @@ class LocalStack:
             component.install(log)
         self.postgres.start(log)
         self.kafka.start(log)
+        if self.monitoring is not None:
+            self.monitoring.install(log)
+            self.monitoring.start(log)
 
     def down(self, log: Log) -> None:
+        for service in services(self.state_dir):
+            service.stop(log)
+        if self.monitoring is not None:
+            self.monitoring.stop(log)
         self.kafka.stop(log)
         self.postgres.stop(log)
 
     def status(self) -> list[ComponentStatus]:
-        return [self.kafka.status(), self.postgres.status()]
+        own = [self.kafka.status(), self.postgres.status()]
+        return own + (self.monitoring.status() if self.monitoring is not None else [])

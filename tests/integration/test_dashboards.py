@@ -1,0 +1,270 @@
+"""Every SQL query of the Grafana dashboards, run against the real TimescaleDB after a simulated load.
+
+Queries are taken out of the dashboard JSON (panels, template variables, annotations), their variables and
+Grafana's PostgreSQL macros expanded the way Grafana does (frontend variables first, then the backend macro
+engine, TimescaleDB mode as provisioned), and each must return rows with the columns its panel needs. The
+participant's panels run at the three zoom levels that pick the 1-minute, 1-hour and 1-day rollups.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import asyncpg
+import msgspec
+import pytest
+import yaml
+
+from producers.simulator import CohortSimulator
+from schemas.readings import encode_batch
+from stream_processors.db import create_pool
+from stream_processors.envelope import Envelope
+from stream_processors.sink import Sink
+from stream_processors.validate import ValidBatch, validate
+
+ROOT = Path(__file__).resolve().parents[2]
+DASHBOARDS = sorted((ROOT / "grafana" / "dashboards").glob("*.json"))
+DATASOURCES = yaml.safe_load((ROOT / "grafana" / "provisioning" / "datasources" / "wearstream.yaml").read_text())
+PG_UID = "wearstream-timescaledb"
+
+START = dt.date(2026, 9, 1)
+DAYS = 3
+PARTICIPANTS = 3
+SEED = 5
+REVOKED = "P0003"
+
+
+def utc(day: dt.date, days: int = 0) -> dt.datetime:
+    return dt.datetime.combine(day + dt.timedelta(days=days), dt.time(), tzinfo=dt.UTC)
+
+
+# ---------------------------------------------------------------------------------------------------- Grafana
+INTERVAL_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, "y": 31536000}
+
+
+def interval_seconds(text: str) -> float:
+    match = re.fullmatch(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w|y)", text.strip().strip("'"))
+    assert match, f"Grafana cannot parse the interval {text!r}"
+    return float(match.group(1)) * INTERVAL_UNITS[match.group(2)]
+
+
+def rfc3339(moment: dt.datetime) -> str:
+    """Go's time.RFC3339Nano in UTC, as Grafana formats $__timeFrom()."""
+    text = moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%f").rstrip("0").rstrip(".")
+    return text + "Z"
+
+
+class View(msgspec.Struct, frozen=True):
+    """What Grafana substitutes: the time range, the interval, and the dashboard variables' values."""
+
+    start: dt.datetime
+    end: dt.datetime
+    interval: str
+    variables: dict[str, str]
+
+
+def interpolate_variables(sql: str, view: View) -> str:
+    """The frontend's step: $__interval, $__interval_ms, and dashboard variables ($name or ${name})."""
+    seconds = interval_seconds(view.interval)
+    sql = sql.replace("$__interval_ms", str(int(seconds * 1000))).replace("${__interval_ms}", str(int(seconds * 1000)))
+    sql = sql.replace("$__interval", view.interval).replace("${__interval}", view.interval)
+    for name, value in sorted(view.variables.items(), key=lambda item: -len(item[0])):
+        # A single-value variable in a SQL datasource: single quotes doubled, not quoted (SqlDatasource).
+        escaped = value.replace("'", "''")
+        sql = re.sub(r"\$\{" + name + r"\}|\$" + name + r"\b", lambda _, text=escaped: text, sql)
+    leftover = re.findall(r"\$(?!__)\w+|\$\{\w+\}", sql)
+    assert not leftover, f"undefined variables {leftover}"
+    return sql
+
+
+def expand_macros(sql: str, view: View, *, timescaledb: bool) -> str:
+    """The backend's step: grafana-postgresql-datasource's macro engine (macros.go)."""
+
+    def evaluate(match: re.Match[str]) -> str:
+        name, args = match.group(1), [a.strip() for a in match.group(2).split(",")]
+        frm, to = rfc3339(view.start), rfc3339(view.end)
+        if name == "__time":
+            return f'{args[0]} AS "time"'
+        if name == "__timeEpoch":
+            return f'extract(epoch from {args[0]}) as "time"'
+        if name == "__timeFilter":
+            return f"{args[0]} BETWEEN '{frm}' AND '{to}'"
+        if name == "__timeFrom":
+            return f"'{frm}'"
+        if name == "__timeTo":
+            return f"'{to}'"
+        if name in {"__timeGroup", "__timeGroupAlias"}:
+            seconds = interval_seconds(args[1])
+            group = (
+                f"time_bucket('{seconds:.3f}s',{args[0]})"
+                if timescaledb
+                else f"floor(extract(epoch from {args[0]})/{seconds:g})*{seconds:g}"
+            )
+            return group + (' AS "time"' if name == "__timeGroupAlias" else "")
+        if name == "__unixEpochFilter":
+            return f"{args[0]} >= {int(view.start.timestamp())} AND {args[0]} <= {int(view.end.timestamp())}"
+        raise AssertionError(f"macro ${name} is not expanded by this test")
+
+    return re.sub(r"\$([_a-zA-Z0-9]+)\(([^)]*)\)", evaluate, sql)
+
+
+class Query(msgspec.Struct, frozen=True):
+    dashboard: str
+    where: str
+    sql: str
+    format: str
+    """time_series, table, annotation or variable."""
+    link_fields: tuple[str, ...] = ()
+
+
+def sql_queries(path: Path) -> Iterator[Query]:
+    dashboard = json.loads(path.read_text())
+    for panel in dashboard["panels"]:
+        links = tuple(
+            override["matcher"]["options"]
+            for override in panel["fieldConfig"]["overrides"]
+            if any(prop["id"] == "links" for prop in override["properties"])
+        )
+        for target in panel["targets"]:
+            if target["datasource"]["uid"] == PG_UID:
+                yield Query(dashboard["uid"], panel["title"], target["rawSql"], target["format"], links)
+    for variable in dashboard["templating"]["list"]:
+        if variable["type"] == "query" and variable["datasource"]["uid"] == PG_UID:
+            yield Query(dashboard["uid"], f"variable {variable['name']}", variable["query"], "variable")
+    for annotation in dashboard["annotations"]["list"]:
+        if annotation.get("datasource", {}).get("uid") == PG_UID:
+            yield Query(
+                dashboard["uid"], f"annotation {annotation['name']}", annotation["target"]["rawSql"], "annotation"
+            )
+
+
+QUERIES = [query for path in DASHBOARDS for query in sql_queries(path)]
+
+
+def variable_defaults(dashboard_uid: str) -> dict[str, str]:
+    dashboard = next(json.loads(p.read_text()) for p in DASHBOARDS if json.loads(p.read_text())["uid"] == dashboard_uid)
+    return {v["name"]: v["query"] for v in dashboard["templating"]["list"] if v["type"] in {"textbox", "constant"}}
+
+
+# ---------------------------------------------------------------------------------------------------- data
+async def load_cohort(database_url: str) -> None:
+    """A small simulated cohort written through the real sink; one participant's authorisation revoked."""
+    simulator = CohortSimulator(seed=SEED, start=START)
+    pool = await create_pool(database_url, size=2)
+    try:
+        sink = Sink(pool, not_synced_after_s=6 * 3600)
+        records = [simulator.participant_record(k, as_of_day=DAYS - 1) for k in range(1, PARTICIPANTS + 1)]
+        records = [
+            msgspec.structs.replace(r, authorisation="revoked") if r.participant_id == REVOKED else r for r in records
+        ]
+        await sink.upsert_participants(records)
+        now_ms = int(utc(START, DAYS + 1).timestamp() * 1000)
+        for day in range(DAYS):
+            by_metric: dict[str, list[ValidBatch]] = {}
+            for k in range(1, PARTICIPANTS + 1):
+                for batch in simulator.simulate_day(k, day).batches:
+                    envelope = Envelope(topic=f"t.{batch.metric}", partition=0, offset=0, payload=encode_batch(batch))
+                    valid = validate(envelope, expected_metric=batch.metric, now_ms=now_ms)
+                    by_metric.setdefault(batch.metric, []).append(valid)
+            for group in by_metric.values():
+                await sink.apply(group)
+        await sink.check_not_synced(now_ms)
+    finally:
+        await pool.close()
+
+
+@pytest.fixture(scope="module")
+async def loaded(database: str) -> AsyncIterator[asyncpg.Connection]:
+    await load_cohort(database)
+    connection = await asyncpg.connect(database)
+    try:
+        yield connection
+    finally:
+        await connection.close()
+
+
+# ---------------------------------------------------------------------------------------------------- tests
+def views(query: Query) -> list[View]:
+    variables = {**variable_defaults(query.dashboard), "participant": "P0001"}
+    start, end = utc(START), utc(START, DAYS)
+    if "$__interval_ms" in query.sql:
+        # Zoom levels that select each rollup table (the interval Grafana derives from range / max points).
+        return [View(start, end, interval, variables) for interval in ("1m", "2h", "1d")]
+    return [View(start, end, "5m", variables)]
+
+
+def check_columns(query: Query, records: list[asyncpg.Record], columns: list[str]) -> None:
+    if query.format == "time_series":
+        assert columns[0] == "time", columns
+        for record in records[:50]:
+            assert isinstance(record["time"], dt.datetime | int | float)
+            for name in columns[1:]:
+                if name == "metric":
+                    assert isinstance(record[name], str)
+                else:
+                    assert record[name] is None or isinstance(record[name], int | float), (name, record[name])
+        assert any(all(record[name] is not None for name in columns[1:]) for record in records), (
+            "every value column has data somewhere"
+        )
+    elif query.format == "annotation":
+        assert {"time", "timeend", "text", "tags"} <= set(columns)
+    elif query.format == "variable":
+        assert len(columns) == 1
+        assert "P0001" in [record[0] for record in records]
+    for field in query.link_fields:
+        assert field in columns, f"the link on {field} needs the column"
+
+
+@pytest.mark.parametrize("query", QUERIES, ids=[f"{q.dashboard}: {q.where}" for q in QUERIES])
+async def test_dashboard_query_runs_and_returns_rows(loaded: asyncpg.Connection, query: Query) -> None:
+    timescaledb = next(d for d in DATASOURCES["datasources"] if d["uid"] == PG_UID)["jsonData"]["timescaledb"]
+    for view in views(query):
+        sql = expand_macros(interpolate_variables(query.sql, view), view, timescaledb=timescaledb)
+        assert "$" not in sql.replace("$$", ""), sql
+        statement = await loaded.prepare(sql)
+        columns = [attribute.name for attribute in statement.get_attributes()]
+        records = await statement.fetch()
+        assert records, f"{query.where} at {view.interval}: no rows"
+        check_columns(query, records, columns)
+
+
+async def test_the_cohort_flags_name_the_revoked_participant_and_gaps_are_open(loaded: asyncpg.Connection) -> None:
+    (flags,) = [q for q in QUERIES if q.where.startswith("Flags")]
+    view = View(utc(START), utc(START, DAYS), "5m", variable_defaults(flags.dashboard))
+    rows = await loaded.fetch(expand_macros(interpolate_variables(flags.sql, view), view, timescaledb=True))
+    by_participant = {row["participant_id"]: row["flags"] for row in rows}
+    assert "no authorisation" in by_participant[REVOKED]
+    (gaps,) = [q for q in QUERIES if q.where == "Open gaps"]
+    open_gaps = await loaded.fetch(expand_macros(interpolate_variables(gaps.sql, view), view, timescaledb=True))
+    assert {row["kind"] for row in open_gaps} >= {"not_synced"}
+
+
+def test_every_dashboard_query_is_covered_and_uses_provisioned_datasources() -> None:
+    uids = {d["uid"] for d in DATASOURCES["datasources"]}
+    assert uids == {"wearstream-timescaledb", "wearstream-prometheus"}
+    dashboards = [json.loads(p.read_text()) for p in DASHBOARDS]
+    assert {d["uid"] for d in dashboards} == {"wearstream-cohort", "wearstream-participant", "wearstream-pipeline"}
+    text = "\n".join(p.read_text() for p in DASHBOARDS)
+    for uid in re.findall(r'"uid": "([^"]+)"', text):
+        assert uid in uids | {d["uid"] for d in dashboards} | {"-- Grafana --"}, uid
+    for target in re.findall(r"/d/([\w-]+)/", text):
+        assert target in {d["uid"] for d in dashboards}, f"link to unknown dashboard {target}"
+    panels = sum(1 for d in dashboards for p in d["panels"] for t in p["targets"] if t["datasource"]["uid"] == PG_UID)
+    assert len([q for q in QUERIES if q.format in {"time_series", "table"}]) == panels
+
+
+def test_the_macro_expansion_matches_grafana() -> None:
+    view = View(
+        dt.datetime(2026, 9, 1, tzinfo=dt.UTC), dt.datetime(2026, 9, 2, 0, 0, 1, 500_000, tzinfo=dt.UTC), "1m", {}
+    )
+    sql = "SELECT $__timeGroupAlias(b, $__interval), x FROM t WHERE $__timeFilter(b) AND $__interval_ms < 10"
+    expanded = expand_macros(interpolate_variables(sql, view), view, timescaledb=True)
+    assert expanded == (
+        "SELECT time_bucket('60.000s',b) AS \"time\", x FROM t WHERE b BETWEEN '2026-09-01T00:00:00Z'"
+        " AND '2026-09-02T00:00:01.5Z' AND 60000 < 10"
+    )
+    assert expand_macros("$__timeGroup(b, '5m')", view, timescaledb=False) == "floor(extract(epoch from b)/300)*300"
