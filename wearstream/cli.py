@@ -8,13 +8,17 @@ from __future__ import annotations
 import asyncio
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 
 from deploy.local.errors import StackError
 from wearstream.settings import Settings, load_settings
+from wearstream.telemetry import IMPORT_METRICS_PORT, REPLAY_METRICS_PORT
+
+if TYPE_CHECKING:
+    from deploy.local.stack import LocalStack
 
 app = typer.Typer(
     name="wearstream",
@@ -39,42 +43,71 @@ def _settings(ctx: typer.Context) -> Settings:
     return ctx.obj
 
 
+MetricsHost = Annotated[str, typer.Option(help="Address the /metrics server listens on (0.0.0.0 in containers).")]
+
+
+def _serve_metrics(port: int, host: str) -> None:
+    """Serves Prometheus /metrics in a background thread; a busy port is reported, not fatal."""
+    if not port:
+        return
+    from prometheus_client import start_http_server
+
+    try:
+        start_http_server(port, addr=host)
+    except OSError as error:
+        console.print(f"[yellow]warning:[/yellow] no /metrics on {host}:{port}: {error}")
+        return
+    console.print(f"metrics on http://{host}:{port}/metrics")
+
+
 def _fail(message: str) -> typer.Exit:
     console.print(f"[red]error:[/red] {message}")
     return typer.Exit(code=1)
 
 
-@stack_app.command("up")
-def stack_up(ctx: typer.Context) -> None:
-    """Install what is missing, then start Kafka and TimescaleDB (harmless when already running)."""
+WithMonitoring = Annotated[
+    bool,
+    typer.Option(
+        "--with-monitoring",
+        help="Also Prometheus and Alertmanager (Debian packages), scraping the local processes' /metrics.",
+    ),
+]
+
+
+def _local_stack(settings: Settings, *, with_monitoring: bool, if_running: bool = False) -> LocalStack:
+    from deploy.local.monitoring import LocalMonitoring
     from deploy.local.stack import LocalStack
 
+    monitoring = LocalMonitoring.from_settings(settings)
+    wanted = with_monitoring or (if_running and monitoring.running())
+    return LocalStack(settings.stack, monitoring=monitoring if wanted else None)
+
+
+@stack_app.command("up")
+def stack_up(ctx: typer.Context, with_monitoring: WithMonitoring = False) -> None:
+    """Install what is missing, then start Kafka and TimescaleDB (harmless when already running)."""
     settings = _settings(ctx)
     try:
-        LocalStack(settings.stack).up(console.print)
+        _local_stack(settings, with_monitoring=with_monitoring).up(console.print)
     except StackError as error:
         raise _fail(str(error)) from error
-    for status in LocalStack(settings.stack).status():
+    for status in _local_stack(settings, with_monitoring=with_monitoring).status():
         out.print(status.line())
 
 
 @stack_app.command("down")
-def stack_down(ctx: typer.Context) -> None:
-    """Stop the components this stack started (others are left alone)."""
-    from deploy.local.stack import LocalStack
-
+def stack_down(ctx: typer.Context, with_monitoring: WithMonitoring = False) -> None:
+    """Stop the components this stack started (others are left alone; monitoring too when it runs)."""
     try:
-        LocalStack(_settings(ctx).stack).down(console.print)
+        _local_stack(_settings(ctx), with_monitoring=with_monitoring, if_running=True).down(console.print)
     except StackError as error:
         raise _fail(str(error)) from error
 
 
 @stack_app.command("status")
-def stack_status(ctx: typer.Context) -> None:
+def stack_status(ctx: typer.Context, with_monitoring: WithMonitoring = False) -> None:
     """One line per component: name, address, version. Exits non-zero if any component is down."""
-    from deploy.local.stack import LocalStack
-
-    statuses = LocalStack(_settings(ctx).stack).status()
+    statuses = _local_stack(_settings(ctx), with_monitoring=with_monitoring).status()
     for status in statuses:
         out.print(status.line())
     if not all(s.up for s in statuses):
@@ -107,6 +140,55 @@ def db_migrate(ctx: typer.Context) -> None:
     out.print(f"database up to date ({len(applied)} migration(s) applied now)")
 
 
+@db_app.command("compact")
+def db_compact(
+    ctx: typer.Context,
+    settle: Annotated[int, typer.Option(help="Only periods that ended at least this many seconds ago.")] = 7200,
+) -> None:
+    """Merge the per-batch raw segments of finished periods into one compressed row each (workers also do this)."""
+    from stream_processors.compaction import compact
+    from stream_processors.db import create_pool
+
+    async def run() -> tuple[int, int, int]:
+        pool = await create_pool(_settings(ctx).database.url, size=2)
+        totals = [0, 0, 0]
+        try:
+            while True:
+                report = await compact(pool, settle_s=settle)
+                totals = [totals[0] + report.periods, totals[1] + report.segments_merged, totals[2] + report.readings]
+                if report.periods == 0:
+                    return totals[0], totals[1], totals[2]
+                console.print(f"compacted {totals[0]:,} periods so far")
+        finally:
+            await pool.close()
+
+    periods, segments, readings = asyncio.run(run())
+    out.print(f"compacted {periods:,} periods: {segments:,} segments merged, {readings:,} readings")
+
+
+@db_app.command("retention")
+def db_retention(ctx: typer.Context) -> None:
+    """Drop chunks past each table's retention (WEARSTREAM_PROCESSOR_RETENTION_*_DAYS; workers also do this)."""
+    import asyncpg
+
+    from stream_processors.retention import apply_retention
+    from wearstream.settings import retention_days
+
+    settings = _settings(ctx)
+
+    async def run() -> dict[str, int]:
+        connection = await asyncpg.connect(settings.database.url)
+        try:
+            return await apply_retention(connection, retention_days(settings.processor))
+        finally:
+            await connection.close()
+
+    dropped = asyncio.run(run())
+    out.print(
+        "chunks dropped: " + (", ".join(f"{t} {n}" for t, n in dropped.items()) or "none (nothing has retention)")
+    )
+
+
 @topics_app.command("create")
 def topics_create(ctx: typer.Context) -> None:
     """Create the readings, participants, gaps, live and dead-letter topics that are missing."""
@@ -132,6 +214,8 @@ def replay_command(
     ] = None,
     realtime: Annotated[bool, typer.Option("--realtime", help="The simulated clock is the wall clock.")] = False,
     follow: Annotated[bool, typer.Option("--follow", help="With --realtime: keep going day after day.")] = False,
+    metrics_port: Annotated[int, typer.Option(help="Prometheus /metrics port (0: none).")] = REPLAY_METRICS_PORT,
+    metrics_host: MetricsHost = "127.0.0.1",
 ) -> None:
     """Publish a simulated cohort's days onto Kafka in device-upload-sized batches (delta-load: only what is new)."""
     import datetime as dt
@@ -148,6 +232,7 @@ def replay_command(
         start_date = dt.date.fromisoformat(start) if start else None
     except ValueError as error:
         raise _fail(f"--start: {error}") from error
+    _serve_metrics(metrics_port, metrics_host)
     plan = ReplayPlan(
         participants=participants,
         days=None if follow else days,
@@ -198,6 +283,8 @@ def import_command(
     participant: Annotated[str, typer.Option("--participant", help="Study code of the wearer, e.g. P0001.")],
     timezone: Annotated[str, typer.Option(help="The wearer's IANA time zone (Fitbit times are local).")] = "UTC",
     device_id: Annotated[str | None, typer.Option(help="Device id recorded with the readings.")] = None,
+    metrics_port: Annotated[int, typer.Option(help="Prometheus /metrics port (0: none).")] = IMPORT_METRICS_PORT,
+    metrics_host: MetricsHost = "127.0.0.1",
 ) -> None:
     """Publish Fitbit Web API / wearipedia JSON exports onto Kafka (the participant is created if new).
 
@@ -206,6 +293,7 @@ def import_command(
     from producers.fitbit import FitbitImportError
     from producers.import_job import import_exports
 
+    _serve_metrics(metrics_port, metrics_host)
     try:
         report = asyncio.run(
             import_exports(_settings(ctx), paths, participant_id=participant, timezone=timezone, device_id=device_id)
@@ -230,13 +318,13 @@ def process(
         int | None, typer.Option(help="Prometheus /metrics port (default WEARSTREAM_PROCESSOR_METRICS_PORT; 0: none).")
     ] = None,
     log_level: Annotated[str, typer.Option(help="faust worker log level.")] = "warning",
+    metrics_host: MetricsHost = "127.0.0.1",
 ) -> None:
     """Run a stream-processor worker (faust): validate, store, roll up, detect gaps, publish live updates.
 
     Start several to share the work: they split the topics' partitions within one consumer group.
     """
     import faust
-    from prometheus_client import start_http_server
 
     from stream_processors.app import create_app
     from wearstream.topics import ensure_topics
@@ -244,12 +332,126 @@ def process(
     settings = _settings(ctx)
     asyncio.run(ensure_topics(settings.kafka))
     port = settings.processor.metrics_port if metrics_port is None else metrics_port
-    if port:
-        start_http_server(port, addr="127.0.0.1")
-        console.print(f"metrics on http://127.0.0.1:{port}/metrics")
+    _serve_metrics(port, metrics_host)
     (settings.stack.state_dir / "processor").mkdir(parents=True, exist_ok=True)
     worker = faust.Worker(create_app(settings), loglevel=log_level, quiet=True)
     worker.execute_from_commandline()
+
+
+# Commands whose process is traced when OTEL_* configures an exporter: (component, instrumentations).
+@app.command("demo")
+def demo_command(
+    ctx: typer.Context,
+    participants: Annotated[int, typer.Option("--participants", "-n", min=1, help="Cohort size.")] = 20,
+    days: Annotated[int, typer.Option("--days", "-d", min=1, help="Days to replay (up to yesterday).")] = 2,
+) -> None:
+    """Run the whole pipeline here: stack, processor, API, a replay, then a summary and the URLs to open.
+
+    Everything keeps running afterwards; `wearstream stack down` stops it all.
+    """
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from wearstream.demo import run_demo
+
+    settings = _settings(ctx)
+    columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[info]}"), TimeElapsedColumn())
+    with Progress(*columns, console=console) as bar:
+        replaying = bar.add_task("replay ", total=participants * days, info="")
+        storing = bar.add_task("stored ", total=None, info="")
+
+        def on_replay(done: int, readings: int) -> None:
+            bar.update(replaying, completed=done, info=f"{readings:,} readings published")
+
+        def on_store(stored: int) -> None:
+            bar.update(storing, info=f"{stored:,} readings in TimescaleDB")
+
+        try:
+            summary = asyncio.run(
+                run_demo(
+                    settings,
+                    participants=participants,
+                    days=days,
+                    log=console.print,
+                    replay_progress=on_replay,
+                    store_progress=on_store,
+                )
+            )
+        except (StackError, RuntimeError, OSError) as error:
+            raise _fail(str(error)) from error
+    out.print(f"\n[bold]Stored readings[/bold] ({summary.replay.total_readings:,} published by this replay)")
+    for metric, count in summary.stored.items():
+        out.print(f"  {metric:<20} {count:>12,}")
+    out.print("[bold]Gaps[/bold]")
+    for kind, count in summary.gaps.items() or {"none": 0}.items():
+        out.print(f"  {kind:<20} {count:>12,}")
+    out.print(f"[bold]Adherence flags[/bold] ({summary.flagged_participants} of {participants} participants flagged)")
+    for flag, count in sorted(summary.flags.items()):
+        out.print(f"  {flag:<20} {count:>12,}")
+    out.print("[bold]Open[/bold]")
+    for name, url in summary.urls.items():
+        out.print(f"  {name:<20} {url}")
+    out.print(f"  {'admin API key':<20} {summary.admin_key}")
+    out.print("Everything keeps running; stop it with: .venv/bin/wearstream stack down")
+
+
+@app.command("estimate")
+def estimate_command(
+    ctx: typer.Context,
+    participants: Annotated[int, typer.Option("--participants", "-n", min=1, help="Study size.")] = 1000,
+    years: Annotated[float, typer.Option(min=0.01, help="Study duration in years.")] = 2.0,
+    metrics: Annotated[str | None, typer.Option(help="Comma-separated metrics (default: all in the registry).")] = None,
+    kafka_retention_days: Annotated[float, typer.Option(help="Days of readings Kafka keeps.")] = 7.0,
+) -> None:
+    """Capacity estimate: readings, raw and stored bytes, rollups and Kafka retention for a study."""
+    from schemas.metrics import METRICS
+    from wearstream.capacity import compute, daily_profile, human_bytes, measured_sources
+
+    chosen = [m.strip() for m in metrics.split(",")] if metrics else list(METRICS)
+    unknown = [m for m in chosen if m not in METRICS]
+    if unknown:
+        raise _fail(f"--metrics: unknown metric(s) {', '.join(unknown)}; known: {', '.join(METRICS)}")
+    sources = asyncio.run(measured_sources(_settings(ctx).database.url))
+    result = compute(
+        participants=participants,
+        years=years,
+        metrics=chosen,
+        profile=daily_profile(),
+        sources=sources,
+        kafka_retention_days=kafka_retention_days,
+        rollup_1m_retention_days=_settings(ctx).processor.retention_rollup_1m_days,
+    )
+    out.print(f"[bold]{participants:,} participants × {years:g} years[/bold] ({', '.join(chosen)})")
+    for metric, per_day in result.readings_per_day.items():
+        out.print(f"  {metric:<20} {per_day:>10,.0f} readings per participant-day")
+    out.print(f"  readings             {result.readings:>14,.0f}")
+    out.print(f"  raw bytes            {human_bytes(result.raw_bytes):>14}  (16 B per reading as devices send them)")
+    out.print(
+        f"  stored raw           {human_bytes(result.stored_bytes):>14}  (bytes/reading from {sources.stored_from})"
+    )
+    out.print(
+        f"  rollups              {human_bytes(result.rollup_bytes):>14}  ({result.rollup_rows:,.0f} rows; 1-minute"
+        f" rows kept {_settings(ctx).processor.retention_rollup_1m_days or 'all'} days)"
+    )
+    out.print(
+        f"  Kafka retention      {human_bytes(result.kafka_bytes):>14}  ({kafka_retention_days:g} days,"
+        f" {sources.wire_bytes:.1f} B/reading encoded, from {sources.wire_from}; lz4 on the wire shrinks it)"
+    )
+
+
+@app.command("bench", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def bench_command(ctx: typer.Context) -> None:
+    """Run the benchmarks on the local stack (`wearstream bench --help` for options); results in bench/results/."""
+    from bench.runner import main as run_benchmarks
+
+    run_benchmarks(list(ctx.args))
+
+
+TRACED_COMMANDS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "process": ("processor", ("asyncpg",)),
+    "replay": ("replay", ("aiokafka",)),
+    "import": ("import", ("aiokafka",)),
+    "api": ("api", ("asyncpg",)),
+}
 
 
 @app.callback()
@@ -262,3 +464,14 @@ def main(
         import logging
 
         logging.basicConfig(level=logging.INFO)
+    traced = TRACED_COMMANDS.get(ctx.invoked_subcommand or "")
+    if traced is not None:
+        from wearstream.telemetry import setup_telemetry
+
+        component, instrumentations = traced
+        setup_telemetry(ctx.obj.telemetry, component=component, instrument=instrumentations)
+
+
+from api.cli import register as register_api_commands  # noqa: E402
+
+register_api_commands(app)

@@ -38,6 +38,10 @@ class StackSettings(BaseSettings):
     kafka_heap: str = "768m"
     pg_port: int = 5433
     pg_major: int = 15
+    prometheus_port: int = 9090
+    """Local Prometheus (`stack up --with-monitoring`)."""
+    alertmanager_port: int = 9095
+    """Local Alertmanager (9093 is Kafka's controller port, 9094 Alertmanager's cluster port)."""
 
 
 class KafkaSettings(BaseSettings):
@@ -65,13 +69,26 @@ class ProcessorSettings(BaseSettings):
 
     group_id: str = "wearstream-processor"
     """Kafka consumer group (faust app id) shared by all workers."""
-    take_max: int = 500
+    take_max: int = 1000
     """Messages per group (one database transaction)."""
     take_within_s: float = 0.5
     """Longest wait to fill a group before processing what arrived."""
     not_synced_after_s: int = 6 * 3600
     """No upload for this long opens a `not_synced` gap."""
     gap_check_interval_s: float = 60.0
+    live_window_s: int = 3600
+    """Only batches with readings this recent are published on the live topic (history is not re-broadcast)."""
+    compaction_interval_s: float = 300.0
+    """How often the leader worker compacts finished periods of raw segments."""
+    compaction_settle_s: int = 7200
+    """A period (an hour of heart rate, a day of other metrics) is compacted this long after it ended."""
+    retention_raw_days: int = 0
+    """Raw readings are kept this many days (0: for ever)."""
+    retention_rollup_1m_days: int = 180
+    """1-minute rollups are kept this many days (0: for ever); hours, days and raw answer older ranges."""
+    retention_rollup_1h_days: int = 0
+    retention_rollup_1d_days: int = 0
+    retention_gaps_days: int = 0
     future_tolerance_s: int = 24 * 3600
     """Readings further than this in the future (relative to the worker's clock) are rejected."""
     deadletter_max_ratio: float = 0.5
@@ -108,6 +125,16 @@ class LiveSettings(BaseSettings):
     """Messages buffered per client; when full the oldest is dropped (and counted)."""
     max_backfill_minutes: int = 1440
     """Longest backfill a client may ask for on connect."""
+
+
+def retention_days(processing: ProcessorSettings) -> dict[str, int | None]:
+    return {
+        "raw_segments": processing.retention_raw_days,
+        "rollup_1m": processing.retention_rollup_1m_days,
+        "rollup_1h": processing.retention_rollup_1h_days,
+        "rollup_1d": processing.retention_rollup_1d_days,
+        "gaps": processing.retention_gaps_days,
+    }
 
 
 class ApiSettings(BaseSettings):

@@ -1,0 +1,155 @@
+"""`GET /v1/participants/{participant_id}/series/{metric}`: history at any zoom, paged, or exported."""
+
+from __future__ import annotations
+
+from typing import Annotated, Final, cast
+
+import asyncpg
+from litestar import Controller, Response, get
+from litestar.di import NamedDependency
+from litestar.openapi.datastructures import ResponseSpec
+from litestar.params import FromPath, FromQuery, Parameter
+from litestar.response import Stream
+
+from api import cursor as cursors
+from api import metric_defs
+from api.auth.guards import participant_guard
+from api.errors import not_found
+from api.params import check_range, parse_instant, to_ms
+from api.participants.services import require_participant
+from api.series import export, services
+from api.series.levels import ROLLUPS, bin_factor, choose_level
+from api.series.schemas import ExportFormat, Point, Resolution, SeriesPage
+from schemas.metrics import METRICS
+
+RAW_AUTO_CAP_FACTOR: Final = 4
+"""`auto` on raw readings gives up (and uses 1-minute rollups) past this many times its row budget."""
+
+_DOC: Final = """Readings of one participant and metric in [start, end).
+
+`resolution`: `raw` readings, stored rollups (`1m`, `1h`, `1d` — the day is the participant's local day), or
+`auto`: the finest stored resolution that serves the range within 10 × `max_points` rows, reduced to at most
+`max_points` points without losing peaks (rollup buckets merged into equal bins that keep their exact count,
+sum, min and max; raw readings thinned with MinMaxLTTB, always keeping the range's minimum and maximum).
+`raw`, `1m`, `1h` and `1d` return pages of `max_points` items; pass `next_cursor` back as `cursor` for the
+next page (exact at page boundaries while new data arrives). `start`/`end` default to the metric's first
+reading and the instant after its last one. `format=csv|parquet` streams the whole range instead (`auto`
+exports raw readings)."""
+
+
+class SeriesController(Controller):
+    path = "/v1/participants/{participant_id:str}/series"
+    tags = ("series",)
+
+    @get(
+        "/{metric:str}",
+        guards=[participant_guard],
+        summary="A time series",
+        description=_DOC,
+        responses={
+            200: ResponseSpec(
+                data_container=SeriesPage,
+                description="JSON page; with format=csv text/csv, with format=parquet application/vnd.apache.parquet",
+            )
+        },
+    )
+    async def series(
+        self,
+        pool: NamedDependency[asyncpg.Pool],
+        participant_id: FromPath[str],
+        metric: FromPath[str],
+        start: Annotated[str | None, Parameter(description="Date (participant-local midnight) or RFC 3339")] = None,
+        end: Annotated[str | None, Parameter(description="Exclusive; date or RFC 3339")] = None,
+        resolution: FromQuery[Resolution] = "auto",
+        max_points: Annotated[int, Parameter(ge=10, le=100_000, description="Points (auto) or page size")] = 1000,
+        cursor: Annotated[str | None, Parameter(max_length=512)] = None,
+        format: FromQuery[ExportFormat] = "json",
+    ) -> Response[SeriesPage]:
+        definition = METRICS.get(metric)
+        if definition is None:
+            raise not_found("metric", metric)
+        participant = await require_participant(pool, participant_id)
+        low = parse_instant("start", start, participant.timezone) if start is not None else None
+        high = parse_instant("end", end, participant.timezone) if end is not None else None
+        if low is not None and high is not None:
+            check_range(low, high)
+        else:
+            first, after_last = await services.stored_bounds(pool, participant_id, definition)
+            low = low or first
+            high = max(high or after_last, low)  # no data (or none in the range): empty
+        query = services.SeriesQuery(participant_id=participant_id, metric=definition, start=low, end=high)
+
+        if format != "json":
+            level = None if resolution in ("auto", "raw") else ROLLUPS[resolution]
+            columns, chunks = export.rows_of(pool, query, level)
+            name = export.filename(query, level.name if level else "raw", format)
+            body = export.csv_stream(columns, chunks) if format == "csv" else export.parquet_stream(columns, chunks)
+            media_type = "text/csv" if format == "csv" else "application/vnd.apache.parquet"
+            stream = Stream(
+                body, media_type=media_type, headers={"Content-Disposition": f'attachment; filename="{name}"'}
+            )
+            return cast("Response[SeriesPage]", stream)
+
+        page = await self._page(pool, query, resolution, max_points, cursor)
+        metric_defs.SERIES_POINTS.labels(resolution=resolution).observe(len(page.points))
+        return Response(page)
+
+    async def _page(
+        self,
+        pool: NamedDependency[asyncpg.Pool],
+        query: services.SeriesQuery,
+        resolution: Resolution,
+        max_points: int,
+        cursor: str | None,
+    ) -> SeriesPage:
+        fingerprint = cursors.fingerprint(query.participant_id, query.metric.name, resolution)
+        position = cursors.decode(cursor, fingerprint) if cursor else None
+        points: list[Point] = []
+        next_cursor: str | None = None
+        bucket_seconds: int | None = None
+        range_ms = query.end_ms - query.start_ms
+        level = resolution
+        if range_ms <= 0:
+            level = "raw" if resolution == "auto" else resolution
+        elif resolution == "auto":
+            level = choose_level(query.metric, range_ms, max_points)
+            raw = None
+            if level == "raw":
+                cap = RAW_AUTO_CAP_FACTOR * 10 * max_points
+                raw = await services.raw_reduced(pool, query, max_points, cap)
+                if raw is None:
+                    level = "1m"
+            if raw is not None:
+                points = list(raw)
+            else:
+                rollup = ROLLUPS[level]
+                covered_ms = query.end_ms - to_ms(services.first_bucket_bound(query, rollup))
+                factor = bin_factor(covered_ms, rollup.width_ms, max_points)
+                points = list(await services.rollup_binned(pool, query, rollup, factor, max_points))
+                bucket_seconds = rollup.width_ms * factor // 1000
+        elif resolution == "raw":
+            start = services.RawPosition(position.after, position.skip) if position else None
+            rows, after = await services.raw_page(pool, query, start, max_points)
+            points = [services.raw_point(row, query.metric) for row in rows]
+            if after is not None:
+                next_cursor = cursors.encode(cursors.Position(q=fingerprint, after=after.after_ms, skip=after.skip))
+        else:
+            rollup = ROLLUPS[resolution]
+            rows, more = await services.rollup_page(
+                pool, query, rollup, position.after if position else None, max_points
+            )
+            points = [services.rollup_point(row, query.metric) for row in rows]
+            bucket_seconds = rollup.width_ms // 1000
+            if more:
+                next_cursor = cursors.encode(cursors.Position(q=fingerprint, after=rows[-1]["t"]))
+        return SeriesPage(
+            participant_id=query.participant_id,
+            metric=query.metric.name,
+            unit=query.metric.unit,
+            start=query.start,
+            end=query.end,
+            resolution=level,  # type: ignore[arg-type]
+            bucket_seconds=bucket_seconds,
+            points=points,
+            next_cursor=next_cursor,
+        )

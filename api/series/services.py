@@ -1,0 +1,199 @@
+"""The SQL behind time series: rollup buckets (as stored, merged into coarser bins, or paged by key) and raw
+readings (unpacked by `raw_readings`, paged by a (time, readings-at-that-time) position)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import Final
+
+import asyncpg
+import msgspec
+import numpy as np
+
+from api.params import from_ms, to_ms
+from api.series.downsample import reduce_indices
+from api.series.levels import RollupLevel, raw_interval_ms
+from api.series.schemas import Point
+from schemas.metrics import METRIC_IDS, Metric
+
+_COLUMNS: Final = "ts_to_ms(bucket) AS t, count, sum, min, max, stage_epochs"
+_BINNED: Final = """
+SELECT ts_to_ms(time_bucket($5::interval, bucket, $6::timestamptz)) AS t, sum(count)::bigint AS count,
+       sum(sum) AS sum, min(min) AS min, max(max) AS max,
+       CASE WHEN bool_or(stage_epochs IS NOT NULL) THEN ARRAY[sum(stage_epochs[1]), sum(stage_epochs[2]),
+            sum(stage_epochs[3]), sum(stage_epochs[4])]::int[] END AS stage_epochs
+FROM {table} WHERE participant_id = $1 AND metric_id = $2 AND bucket >= $3 AND bucket < $4
+GROUP BY 1 ORDER BY 1
+"""
+_RAW: Final = (
+    "SELECT ts_to_ms(time) AS t, value, extra FROM raw_readings($1, $2, ms_to_ts($3), ms_to_ts($4))"
+    " ORDER BY time, value"
+)
+MAX_WINDOW_MS: Final = 86_400_000
+
+
+class SeriesQuery(msgspec.Struct, frozen=True, kw_only=True):
+    participant_id: str
+    metric: Metric
+    start: dt.datetime
+    end: dt.datetime
+
+    @property
+    def metric_id(self) -> int:
+        return METRIC_IDS[self.metric.name]
+
+    @property
+    def start_ms(self) -> int:
+        return to_ms(self.start)
+
+    @property
+    def end_ms(self) -> int:
+        return to_ms(self.end)
+
+
+async def stored_bounds(pool: asyncpg.Pool, participant_id: str, metric: Metric) -> tuple[dt.datetime, dt.datetime]:
+    """[first reading, last reading + 1 ms) of the metric; an empty range at now when nothing is stored."""
+    row = await pool.fetchrow(
+        "SELECT first_reading, last_reading FROM participant_metric_state WHERE participant_id = $1 AND metric_id = $2",
+        participant_id,
+        METRIC_IDS[metric.name],
+    )
+    if row is None:
+        now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+        return now, now
+    return row["first_reading"], row["last_reading"] + dt.timedelta(milliseconds=1)
+
+
+def rollup_point(row: asyncpg.Record, metric: Metric) -> Point:
+    count, total = row["count"], row["sum"]
+    return Point(
+        time=from_ms(row["t"]),
+        count=count,
+        min=row["min"],
+        max=row["max"],
+        mean=total / count,
+        sum=total if metric.aggregate == "sum" else None,
+        stage_epochs=list(row["stage_epochs"]) if row["stage_epochs"] is not None else None,
+    )
+
+
+def raw_point(row: asyncpg.Record, metric: Metric) -> Point:
+    extra = row["extra"]
+    return Point(
+        time=from_ms(row["t"]),
+        value=row["value"],
+        extra=dict(zip(metric.extra_columns, extra, strict=False)) if extra is not None else None,
+    )
+
+
+def first_bucket_bound(query: SeriesQuery, level: RollupLevel) -> dt.datetime:
+    """Buckets starting after this instant overlap [start, end): a bucket holding `start` is included."""
+    return query.start - dt.timedelta(milliseconds=level.width_ms - 1)
+
+
+async def rollup_binned(
+    pool: asyncpg.Pool, query: SeriesQuery, level: RollupLevel, factor: int, limit: int
+) -> list[Point]:
+    """Buckets of `level` overlapping [start, end), merged `factor` at a time into bins of equal width (count,
+    sum, min, max merge exactly, so every bin keeps the true extremes of its readings)."""
+    args = (query.participant_id, query.metric_id, first_bucket_bound(query, level), query.end)
+    if factor == 1:
+        rows = await pool.fetch(
+            f"SELECT {_COLUMNS} FROM {level.table} WHERE participant_id = $1 AND metric_id = $2"
+            " AND bucket >= $3 AND bucket < $4 ORDER BY bucket LIMIT $5",
+            *args,
+            limit,
+        )
+    else:
+        width = dt.timedelta(milliseconds=level.width_ms * factor)
+        # Bins start on the level's own grid (UTC minutes and hours; for local days, at `start`).
+        origin = query.start if level.name == "1d" else from_ms(query.start_ms - query.start_ms % level.width_ms)
+        rows = await pool.fetch(_BINNED.format(table=level.table), *args, width, origin)
+    return [rollup_point(row, query.metric) for row in rows]
+
+
+async def rollup_page(
+    connection: asyncpg.Pool | asyncpg.Connection,
+    query: SeriesQuery,
+    level: RollupLevel,
+    after_ms: int | None,
+    limit: int,
+) -> tuple[list[asyncpg.Record], bool]:
+    """Up to `limit` stored buckets after `after_ms` (or from start); and whether more follow."""
+    lower = from_ms(after_ms) if after_ms is not None else first_bucket_bound(query, level)
+    comparison = ">" if after_ms is not None else ">="
+    rows: list[asyncpg.Record] = await connection.fetch(
+        f"SELECT {_COLUMNS} FROM {level.table} WHERE participant_id = $1 AND metric_id = $2"
+        f" AND bucket {comparison} $3 AND bucket < $4 ORDER BY bucket LIMIT $5",
+        query.participant_id,
+        query.metric_id,
+        lower,
+        query.end,
+        limit + 1,
+    )
+    return rows[:limit], len(rows) > limit
+
+
+async def raw_window(
+    connection: asyncpg.Pool | asyncpg.Connection, query: SeriesQuery, low_ms: int, high_ms: int
+) -> list[asyncpg.Record]:
+    rows: list[asyncpg.Record] = await connection.fetch(_RAW, query.participant_id, query.metric.name, low_ms, high_ms)
+    return rows
+
+
+async def raw_reduced(pool: asyncpg.Pool, query: SeriesQuery, max_points: int, cap: int) -> list[Point] | None:
+    """Raw readings of the range reduced to ≤ max_points (peaks kept); None when there are more than `cap`."""
+    rows = await pool.fetch(
+        _RAW + " LIMIT $5", query.participant_id, query.metric.name, query.start_ms, query.end_ms, cap + 1
+    )
+    if len(rows) > cap:
+        return None
+    if len(rows) <= max_points:
+        return [raw_point(row, query.metric) for row in rows]
+    times = np.fromiter((row["t"] for row in rows), dtype=np.int64, count=len(rows))
+    values = np.fromiter((row["value"] for row in rows), dtype=np.float64, count=len(rows))
+    return [raw_point(rows[i], query.metric) for i in reduce_indices(times, values, max_points).tolist()]
+
+
+class RawPosition(msgspec.Struct, frozen=True):
+    after_ms: int
+    """Time of the last reading returned."""
+    skip: int
+    """Readings at exactly `after_ms` already returned."""
+
+
+async def raw_page(
+    pool: asyncpg.Pool, query: SeriesQuery, position: RawPosition | None, limit: int
+) -> tuple[list[asyncpg.Record], RawPosition | None]:
+    """The next `limit` raw readings from `position` (or start), read in growing time windows; and the position
+    after them, None when the range is exhausted. Exact at page boundaries even when readings share a time."""
+    low = position.after_ms if position is not None else query.start_ms
+    skip = position.skip if position is not None else 0
+    window = max(60_000, min(MAX_WINDOW_MS, int(limit * raw_interval_ms(query.metric) * 1.2)))
+    collected: list[asyncpg.Record] = []
+    cursor_ms = low
+    async with pool.acquire() as connection:
+        while cursor_ms < query.end_ms and len(collected) <= limit:
+            high = min(query.end_ms, cursor_ms + window)
+            rows = await raw_window(connection, query, cursor_ms, high)
+            if cursor_ms == low and skip:
+                rows = rows[_leading_at(rows, low, skip) :]
+            collected.extend(rows)
+            cursor_ms = high
+            if len(rows) < limit // 2:
+                window = min(MAX_WINDOW_MS, window * 2)
+    page = collected[:limit]
+    if len(collected) <= limit:
+        return page, None
+    last = page[-1]["t"]
+    at_last = sum(1 for row in page if row["t"] == last) + (skip if last == low else 0)
+    return page, RawPosition(last, at_last)
+
+
+def _leading_at(rows: Sequence[asyncpg.Record], at_ms: int, skip: int) -> int:
+    """How many of the first `skip` rows are at exactly `at_ms` (those were returned by the previous page)."""
+    n = 0
+    while n < min(skip, len(rows)) and rows[n]["t"] == at_ms:
+        n += 1
+    return n
