@@ -2,7 +2,7 @@
 .DEFAULT_GOAL := help
 VENV := .venv/bin
 
-.PHONY: help setup demo test lint stack-up stack-down
+.PHONY: help setup demo test lint bench stack-up stack-down
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -10,12 +10,8 @@ help: ## List the targets
 setup: ## Create .venv/ from the lock file (installs the pinned uv if missing)
 	@bash deploy/local/setup-venv.sh
 
-demo: setup ## Start the local stack, migrate, create topics and check the stack end to end
-	$(VENV)/wearstream stack up
-	$(VENV)/wearstream db migrate
-	$(VENV)/wearstream topics create
-	$(VENV)/wearstream stack smoke
-	@echo "The stack keeps running; stop it with: $(VENV)/wearstream stack down"
+demo: setup ## The whole pipeline here: stack, processor, API, a replay of 20 participants × 2 days, a summary
+	$(VENV)/wearstream demo
 
 lint: setup ## ruff (lint + format check) and mypy (strict)
 	$(VENV)/ruff check .
@@ -24,6 +20,10 @@ lint: setup ## ruff (lint + format check) and mypy (strict)
 
 test: lint ## Lint, type-check, then all tests (starts the real local stack if it is not running)
 	$(VENV)/pytest -q
+
+bench: setup ## Every benchmark on the local stack; results in bench/results/ and the README
+	$(VENV)/wearstream stack up
+	$(VENV)/wearstream bench
 
 stack-up: setup ## Start the local stack
 	$(VENV)/wearstream stack up

@@ -17,9 +17,10 @@ import numpy as np
 
 from producers.fitbit import ImportResult, import_files
 from producers.publisher import BatchPublisher
-from producers.watermarks import Watermark, load_watermarks
+from producers.watermarks import load_watermarks
 from schemas.participants import Participant
 from schemas.readings import ReadingBatch, make_batch
+from schemas.watermarks import Watermark
 from wearstream.settings import Settings
 from wearstream.topics import ensure_topics
 

@@ -23,9 +23,10 @@ import msgspec
 
 from producers.publisher import BatchPublisher
 from producers.simulator import CohortSimulator
-from producers.watermarks import Watermark, load_watermarks
+from producers.watermarks import load_watermarks
 from schemas.metrics import METRICS
 from schemas.readings import ReadingBatch
+from schemas.watermarks import Watermark
 from wearstream.settings import Settings
 from wearstream.topics import ensure_topics
 
@@ -44,6 +45,8 @@ class ReplayPlan(msgspec.Struct, frozen=True, kw_only=True):
     """None: as fast as possible; else the simulated clock runs `speed` times faster than the wall clock."""
     realtime: bool = False
     follow: bool = False
+    metrics: tuple[str, ...] | None = None
+    """Only these metrics (None: all)."""
 
 
 class ReplayReport(msgspec.Struct, kw_only=True):
@@ -130,8 +133,10 @@ def _days(plan: ReplayPlan) -> Iterator[int]:
     return iter(range(plan.days)) if plan.days is not None else itertools.count()
 
 
-def _pending_metrics(done_days: dict[tuple[str, str], int], participant_id: str, day: int) -> set[str]:
-    return {metric for metric in METRICS if done_days.get((participant_id, metric), 0) <= day}
+def _pending_metrics(
+    done_days: dict[tuple[str, str], int], participant_id: str, day: int, only: tuple[str, ...] | None = None
+) -> set[str]:
+    return {metric for metric in (only or METRICS) if done_days.get((participant_id, metric), 0) <= day}
 
 
 def _marks(plan: ReplayPlan, start: dt.date, participant_id: str, metrics: set[str], days_done: int) -> list[Watermark]:
@@ -173,7 +178,7 @@ async def _run_asap(
             if stop.is_set():
                 break
             participant_id = simulator.traits(k).participant_id
-            pending = _pending_metrics(done_days, participant_id, day)
+            pending = _pending_metrics(done_days, participant_id, day, plan.metrics)
             if not pending:
                 report.skipped_participant_days += 1
             else:
@@ -223,7 +228,7 @@ async def _run_paced(
         if next_day is not None and (not queue or queue[0][0] >= next_day_start):  # type: ignore[operator]
             for k in range(1, plan.participants + 1):
                 participant_id = simulator.traits(k).participant_id
-                pending = _pending_metrics(done_days, participant_id, next_day)
+                pending = _pending_metrics(done_days, participant_id, next_day, plan.metrics)
                 if not pending:
                     report.skipped_participant_days += 1
                     continue

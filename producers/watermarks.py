@@ -6,39 +6,11 @@ The key is `<source>|<participant>|<metric>`; the latest record per key wins.
 
 from __future__ import annotations
 
-import datetime as dt
-from typing import Final
-
-import msgspec
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from schemas.topics import watermarks_topic
+from schemas.watermarks import Watermark, decode_watermark
 from wearstream.settings import KafkaSettings
-
-
-class Watermark(msgspec.Struct, frozen=True, kw_only=True):
-    source: str
-    """`replay` (the simulator) or `import` (device exports)."""
-    participant_id: str
-    metric: str
-    seed: int | None = None
-    start: dt.date | None = None
-    days_done: int = 0
-    """replay: days 0 … days_done-1 published completely."""
-    until_ms: int = 0
-    """import: readings up to and including this time published."""
-
-    @property
-    def key(self) -> str:
-        return f"{self.source}|{self.participant_id}|{self.metric}"
-
-
-_encoder: Final = msgspec.msgpack.Encoder()
-_decoder: Final = msgspec.msgpack.Decoder(Watermark)
-
-
-def encode_watermark(mark: Watermark) -> bytes:
-    return _encoder.encode(mark)
 
 
 async def load_watermarks(kafka: KafkaSettings, source: str) -> dict[tuple[str, str], Watermark]:
@@ -63,7 +35,7 @@ async def load_watermarks(kafka: KafkaSettings, source: str) -> dict[tuple[str, 
             for tp, records in batches.items():
                 for record in records:
                     if record.value is not None:
-                        mark = _decoder.decode(record.value)
+                        mark = decode_watermark(record.value)
                         if mark.source == source:
                             found[(mark.participant_id, mark.metric)] = mark
                     if record.offset + 1 >= ends[tp]:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from urllib.parse import urlsplit, urlunsplit
@@ -10,6 +11,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from deploy.local.stack import LocalStack
 from schemas.migrate import migrate
+from tests.integration.cleanup import created_prefixes, delete_topics
 from wearstream.settings import Settings
 
 
@@ -23,7 +25,9 @@ def stack(settings: Settings) -> Iterator[LocalStack]:
     """The real Kafka and TimescaleDB. A component that cannot start fails the run; nothing is skipped."""
     local = LocalStack(settings.stack)
     local.up(print)
-    return local
+    yield local
+    # The topics this session's tests created (their uuid prefixes and consumer groups' internal topics).
+    asyncio.run(delete_topics(settings.kafka.bootstrap_servers, created_prefixes))
 
 
 def database_url(base_url: str, name: str) -> str:

@@ -21,6 +21,7 @@ from producers.simulator import CohortSimulator
 from schemas.metrics import HEART_RATE, METRIC_IDS, METRICS
 from stream_processors.gaps import Hole, holes_between_instants, trailing_hole
 from stream_processors.rollups import aggregate, fixed_buckets, local_day_buckets
+from tests.integration.cleanup import created_prefixes
 from wearstream.settings import Settings
 
 NOT_SYNCED_S = 6 * 3600
@@ -34,6 +35,7 @@ class Isolated(msgspec.Struct, frozen=True):
 def isolated(settings: Settings, database_url: str, partitions: int = 3) -> Isolated:
     prefix = f"t{uuid.uuid4().hex[:10]}"
     group = f"g{uuid.uuid4().hex[:10]}"
+    created_prefixes.update({f"{prefix}.", group})
     kafka = settings.kafka.model_copy(update={"topic_prefix": prefix, "partitions": partitions})
     database = settings.database.model_copy(update={"url": database_url})
     processor = settings.processor.model_copy(update={"group_id": group})

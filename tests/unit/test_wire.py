@@ -113,3 +113,11 @@ def test_device_timezone_travels_with_the_batch_but_not_in_its_id() -> None:
     assert decode_batch(encode_batch(berlin)).timezone == "Europe/Berlin"
     assert unknown.timezone == ""
     assert berlin.batch_id == unknown.batch_id
+
+
+def test_committed_json_schemas_are_up_to_date() -> None:
+    from schemas.jsonschema import DOCS, rendered
+
+    for name, text in rendered().items():
+        assert (DOCS / name).read_text() == text, f"run `python -m schemas.jsonschema` ({name} changed)"
+    assert '"timestamps"' in rendered()["reading_batch.schema.json"]

@@ -1,0 +1,5 @@
+"""`python -m bench` — the same as `wearstream bench`."""
+
+from bench.runner import main
+
+main()

@@ -1,0 +1,161 @@
+"""What every benchmark shares: a fresh database and topics, timing, and summary statistics."""
+
+from __future__ import annotations
+
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import asyncpg
+import msgspec
+
+from schemas.migrate import migrate
+from wearstream.settings import Settings
+from wearstream.topics import ensure_topics
+
+
+class Measurement(msgspec.Struct, kw_only=True):
+    """One benchmark's result: a value (median of the repeats), its spread, and what it was measured on."""
+
+    name: str
+    value: float
+    unit: str
+    repeats: list[float] = []
+    data: str = ""
+    note: str = ""
+
+    @property
+    def spread(self) -> float:
+        return (max(self.repeats) - min(self.repeats)) if len(self.repeats) > 1 else 0.0
+
+
+def summarise(name: str, samples: list[float], unit: str, *, data: str, note: str = "") -> Measurement:
+    return Measurement(name=name, value=statistics.median(samples), unit=unit, repeats=samples, data=data, note=note)
+
+
+def percentile(samples: list[float], q: float) -> float:
+    ordered = sorted(samples)
+    index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def machine() -> dict[str, str]:
+    memory_kb = next(
+        (
+            int(line.split()[1])
+            for line in Path("/proc/meminfo").read_text().splitlines()
+            if line.startswith("MemTotal")
+        ),
+        0,
+    )
+    return {
+        "cores": str(os.cpu_count()),
+        "memory_gib": f"{memory_kb / 1024 / 1024:.0f}",
+        "python": platform.python_version(),
+        "platform": platform.platform(terse=True),
+    }
+
+
+class Environment(msgspec.Struct, frozen=True):
+    settings: Settings
+    env: dict[str, str]
+    database_url: str
+
+
+@asynccontextmanager
+async def environment(settings: Settings, *, partitions: int = 6) -> AsyncIterator[Environment]:
+    """A fresh migrated database and topic prefix (dropped afterwards), and the env for worker processes."""
+    name = f"bench_{uuid.uuid4().hex[:10]}"
+    admin = await asyncpg.connect(settings.database.url)
+    await admin.execute(f"CREATE DATABASE {name}")
+    await admin.close()
+    url = settings.database.url.rsplit("/", 1)[0] + "/" + name
+    await migrate(url)
+    prefix = f"bench{uuid.uuid4().hex[:8]}"
+    group = f"bench-{uuid.uuid4().hex[:8]}"
+    kafka = settings.kafka.model_copy(update={"topic_prefix": prefix, "partitions": partitions})
+    database = settings.database.model_copy(update={"url": url})
+    processor = settings.processor.model_copy(update={"group_id": group})
+    isolated = settings.model_copy(update={"kafka": kafka, "database": database, "processor": processor})
+    await ensure_topics(kafka)
+    env = {
+        **os.environ,
+        "WEARSTREAM_KAFKA_TOPIC_PREFIX": prefix,
+        "WEARSTREAM_KAFKA_PARTITIONS": str(partitions),
+        "WEARSTREAM_DATABASE_URL": url,
+        "WEARSTREAM_PROCESSOR_GROUP_ID": group,
+        "WEARSTREAM_PROCESSOR_METRICS_PORT": "0",
+        "WEARSTREAM_PROCESSOR_SESSION_TIMEOUT_S": "10",
+    }
+    try:
+        yield Environment(settings=isolated, env=env, database_url=url)
+    finally:
+        admin = await asyncpg.connect(settings.database.url)
+        await admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        await admin.close()
+        await _delete_topics(settings.kafka.bootstrap_servers, (f"{prefix}.", f"{group}-"))
+
+
+async def _delete_topics(bootstrap_servers: str, prefixes: tuple[str, ...]) -> None:
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    client = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
+    await client.start()
+    try:
+        names = [t for t in await client.list_topics() if t.startswith(prefixes)]
+        if names:
+            await client.delete_topics(names)
+    finally:
+        await client.close()
+
+
+def start_workers(env: dict[str, str], count: int, log_dir: Path) -> list[subprocess.Popen[bytes]]:
+    log_dir.mkdir(parents=True, exist_ok=True)
+    return [
+        subprocess.Popen(
+            [sys.executable, "-m", "wearstream", "process", "--log-level", "warning"],
+            env=env,
+            stdout=(log_dir / f"worker-{i}.log").open("ab"),
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
+        for i in range(count)
+    ]
+
+
+def stop_workers(workers: list[subprocess.Popen[bytes]]) -> None:
+    for worker in workers:
+        if worker.poll() is None:
+            worker.terminate()
+    for worker in workers:
+        try:
+            worker.wait(30)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+
+
+async def stored_readings(connection: asyncpg.Connection) -> int:
+    return int(await connection.fetchval("SELECT coalesce(sum(n), 0) FROM raw_segments"))
+
+
+async def wait_until(check: Callable[[], object], *, timeout_s: float, poll_s: float = 0.05) -> float:
+    """Polls an async `check` until it returns truthy; returns the monotonic time it did."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if await check():  # type: ignore[misc]
+            return time.monotonic()
+        await _sleep(poll_s)
+    raise TimeoutError(f"not done within {timeout_s} s")
+
+
+async def _sleep(seconds: float) -> None:
+    import asyncio
+
+    await asyncio.sleep(seconds)

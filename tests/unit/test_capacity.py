@@ -1,0 +1,66 @@
+"""`wearstream estimate`'s arithmetic, checked by hand."""
+
+from __future__ import annotations
+
+import pytest
+
+from wearstream.capacity import DailyProfile, Sources, compute, daily_profile, human_bytes
+
+
+def estimate_profile() -> DailyProfile:
+    return DailyProfile(
+        readings={"heart_rate": 20_000.0, "steps": 1440.0}, minutes={"heart_rate": 1300.0, "steps": 1440.0}
+    )
+
+
+def test_arithmetic_matches_a_hand_check() -> None:
+    sources = Sources(
+        stored_bytes={"heart_rate": 2.0, "steps": 4.0},
+        stored_from="test",
+        rollup_row_bytes=100.0,
+        wire_bytes=10.0,
+        wire_from="test",
+    )
+    estimate = compute(
+        participants=1000,
+        years=2,
+        metrics=["heart_rate", "steps"],
+        profile=DailyProfile(
+            readings={"heart_rate": 20_000.0, "steps": 1440.0}, minutes={"heart_rate": 1300.0, "steps": 1440.0}
+        ),
+        sources=sources,
+        kafka_retention_days=7,
+    )
+    days = 2 * 365.25
+    # 1,000 participants × 730.5 days × (20,000 + 1,440) readings a day
+    assert estimate.readings == pytest.approx(1000 * days * 21_440)
+    assert estimate.raw_bytes == pytest.approx(1000 * days * 21_440 * 16)
+    assert estimate.stored_bytes == pytest.approx(1000 * days * (20_000 * 2.0 + 1440 * 4.0))
+    # one 1-minute row per minute with data (1,300 + 1,440 a day), plus hour and day rows
+    assert estimate.rollup_rows == pytest.approx(1000 * days * 2740 * (1 + 1 / 60 + 1 / 1440))
+    kept = compute(
+        participants=1000,
+        years=2,
+        metrics=["heart_rate", "steps"],
+        profile=estimate_profile(),
+        sources=sources,
+        kafka_retention_days=7,
+        rollup_1m_retention_days=180,
+    )
+    assert kept.rollup_rows == pytest.approx(1000 * 2740 * (180 + days * (1 / 60 + 1 / 1440)))
+    assert estimate.rollup_bytes == pytest.approx(estimate.rollup_rows * 100.0)
+    assert estimate.kafka_bytes == pytest.approx(21_440 * 1000 * 7 * 10.0)
+
+
+def test_simulated_readings_per_day_are_plausible() -> None:
+    profile = daily_profile(sample_participants=5, days=2)
+    assert 10_000 < profile.readings["heart_rate"] < 60_000
+    assert profile.readings["steps"] == pytest.approx(1440, rel=0.05)
+    assert 600 < profile.minutes["heart_rate"] <= 1440
+    assert profile.minutes["sleep_stage"] == pytest.approx(profile.readings["sleep_stage"] / 2, rel=0.05)
+
+
+def test_human_bytes() -> None:
+    assert human_bytes(999) == "999.0 B"
+    assert human_bytes(1_500_000) == "1.5 MB"
+    assert human_bytes(2.5e15) == "2.5 PB"
