@@ -8,6 +8,7 @@ with partitions and worker processes.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 from collections.abc import Callable, Coroutine, Mapping
@@ -142,6 +143,14 @@ def create_app(settings: Settings) -> faust.App:
             fatal(error)
 
     app.timer(interval=processing.gap_check_interval_s, on_leader=True, name="not-synced")(check_not_synced)
+
+    async def check_not_synced_at_start() -> None:
+        # A timer first fires one interval after start; silent participants are known at once. Any worker
+        # may run this: opening a gap that is already open changes nothing.
+        await asyncio.sleep(5)
+        await check_not_synced()
+
+    app.task(check_not_synced_at_start)
 
     async def compact_raw() -> None:
         try:

@@ -8,6 +8,7 @@ gaps found, the adherence flags (asked of the running API), and the URLs to open
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -108,7 +109,7 @@ async def run_demo(
     plan = ReplayPlan(participants=participants, days=days, seed=1)
     report = await replay(settings, plan, progress=replay_progress)
     await _wait_for_storage(settings.database.url, stored_before + report.total_readings, store_progress)
-    await asyncio.sleep(3)  # the not-synced timer's first pass
+    await asyncio.sleep(6)  # the processor's first not-synced check runs 5 s after it starts
 
     connection = await asyncpg.connect(settings.database.url)
     try:
@@ -122,7 +123,9 @@ async def run_demo(
     finally:
         await connection.close()
     async with httpx.AsyncClient(headers={"Authorization": f"Bearer {admin_key}"}, timeout=30) as client:
-        adherence = (await client.get(f"{base_url}/v1/adherence")).json()
+        # Adherence over the replayed days (its default window is the last 30 days up to today).
+        window = {"start": str(report.start), "end": str(report.start + dt.timedelta(days=days))}
+        adherence = (await client.get(f"{base_url}/v1/adherence", params=window)).json()
     flags = Counter(flag for item in adherence.get("items", []) for flag in item.get("flags", []))
     return DemoSummary(
         replay=report,
