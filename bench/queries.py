@@ -125,6 +125,15 @@ async def prepare(env: Environment, *, cohort: int) -> str:
     return key
 
 
+def stop(process: subprocess.Popen[bytes]) -> None:
+    process.terminate()
+    try:
+        process.wait(30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 def start_api(env: Environment, port: int, log: Path) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         [sys.executable, "-m", "wearstream", "api", "--port", str(port), "--log-level", "warning"],
@@ -201,8 +210,7 @@ async def query_benchmarks(settings: Settings, *, cohort: int, repeats: int, log
                         exported += chunk.count(b"\n")
                 export_rate = exported / (time.perf_counter() - started)
         finally:
-            api.terminate()
-            api.wait(30)
+            stop(api)
     label_year = "1 participant × 365 days of heart rate rollups, auto resolution, max_points 1,000"
     label_cohort = f"{cohort:,} participants × 30 days (rollups, uploads every 15 min)"
     return [
@@ -283,8 +291,7 @@ async def websocket_latency(settings: Settings, *, clients: int, messages: int, 
             done.set()
             await asyncio.gather(*tasks, return_exceptions=True)
         finally:
-            api.terminate()
-            api.wait(30)
+            stop(api)
     expected = messages * clients // len(participants)
     label = (
         f"{clients:,} websocket clients on one API process, {messages:,} updates at 100/s (~{expected:,} deliveries)"

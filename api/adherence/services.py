@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import itertools
 from collections.abc import Sequence
 from typing import Final
 
@@ -24,8 +25,9 @@ SLEEP_ID: Final = METRIC_IDS[SLEEP_STAGE.name]
 # day's night). Local midnights and noons are computed once per time zone and date, then joined.
 ADHERENCE_CTE: Final = f"""
 WITH p AS (
-    -- Byte-order ("C") comparisons of ids: the sorts and groups below are several times faster.
-    SELECT participant_id COLLATE "C" AS participant_id, timezone, enrolled_on, authorisation, contact_email,
+    -- `key`: the id compared byte by byte ("C"), for fast grouping; `participant_id` keeps the collation the
+    -- tables' indexes use, for index lookups.
+    SELECT participant_id, participant_id COLLATE "C" AS key, timezone, enrolled_on, authorisation, contact_email,
            greatest($1::date, enrolled_on) AS first_day,
            greatest($1::date, enrolled_on)::timestamp AT TIME ZONE timezone AS w_start,
            $2::date::timestamp AT TIME ZONE timezone AS w_end
@@ -37,42 +39,44 @@ WITH p AS (
     FROM (SELECT DISTINCT timezone FROM p) z
     CROSS JOIN (SELECT $1::date - 1 + i AS day FROM generate_series(0, $2::date - $1::date) i) d
 ), hr AS (
-    SELECT p.participant_id, sum(r.minutes)::bigint AS worn,
-           array_agg(l.day ORDER BY l.day) AS worn_days, array_agg(r.minutes ORDER BY l.day) AS worn_minutes
+    SELECT p.key, sum(r.minutes)::bigint AS worn, array_agg(r.bucket) AS worn_buckets,
+           array_agg(r.minutes) AS worn_minutes
+    FROM rollup_1d r JOIN p ON p.participant_id = r.participant_id
+    WHERE r.metric_id = {HR_ID} AND r.bucket >= $5 AND r.bucket < $6 AND r.bucket >= p.w_start AND r.bucket < p.w_end
+    GROUP BY p.key
+), sleep AS (
+    -- A sleep day rollup opens the night ending that day (an epoch before local noon) and closes the next one
+    -- (an epoch at or after noon).
+    SELECT p.key,
+           array_agg(l.day) FILTER (WHERE r.first_time < l.noon) AS mornings,
+           array_agg(l.day + 1) FILTER (WHERE r.last_time >= l.noon) AS evenings
     FROM rollup_1d r
     JOIN p ON p.participant_id = r.participant_id
     JOIN local_days l ON l.timezone = p.timezone AND l.midnight = r.bucket
-    WHERE r.metric_id = {HR_ID} AND r.bucket >= $5 AND r.bucket < $6 AND l.day >= p.first_day AND l.day < $2::date
-    GROUP BY p.participant_id
-), nights AS (
-    SELECT p.participant_id, array_agg(DISTINCT n.night) AS night_dates
-    FROM rollup_1d r
-    JOIN p ON p.participant_id = r.participant_id
-    JOIN local_days l ON l.timezone = p.timezone AND l.midnight = r.bucket
-    CROSS JOIN LATERAL (VALUES
-        (CASE WHEN r.first_time < l.noon THEN l.day END),
-        (CASE WHEN r.last_time >= l.noon THEN l.day + 1 END)
-    ) n (night)
     WHERE r.metric_id = {SLEEP_ID} AND r.bucket >= $5 - interval '1 day' AND r.bucket < $6
-      AND n.night >= p.first_day AND n.night < $2::date
-    GROUP BY p.participant_id
+    GROUP BY p.key
+), nights AS (
+    SELECT s.key, s.mornings, s.evenings, (
+        SELECT count(DISTINCT n) FROM unnest(s.mornings || s.evenings) n WHERE n >= p.first_day AND n < $2::date
+    )::int AS nights
+    FROM sleep s JOIN p ON p.key = s.key
 ), summary AS (
     SELECT p.participant_id, p.timezone, p.enrolled_on, p.authorisation, p.contact_email, p.first_day,
            greatest($2::date - p.first_day, 0) AS days,
-           coalesce(cardinality(nights.night_dates), 0) AS nights,
+           coalesce(nights.nights, 0) AS nights,
            CASE WHEN p.first_day < $2::date
                 THEN 100.0 * coalesce(hr.worn, 0) / (extract(epoch FROM p.w_end - p.w_start) / 60) END::float8
                AS wear_pct,
            CASE WHEN p.first_day < $2::date
-                THEN 100.0 * coalesce(cardinality(nights.night_dates), 0) / ($2::date - p.first_day) END::float8
+                THEN 100.0 * coalesce(nights.nights, 0) / ($2::date - p.first_day) END::float8
                AS sleep_pct,
-           hr.worn_days, hr.worn_minutes, nights.night_dates,
+           hr.worn_buckets, hr.worn_minutes, nights.mornings, nights.evenings,
            up.last_upload,
            (extract(epoch FROM $3 - up.last_upload) / 3600)::float8 AS hours_since_last_upload,
            EXISTS (SELECT 1 FROM participant_metric_state s WHERE s.participant_id = p.participant_id) AS has_data
     FROM p
-    LEFT JOIN hr ON hr.participant_id = p.participant_id
-    LEFT JOIN nights ON nights.participant_id = p.participant_id
+    LEFT JOIN hr ON hr.key = p.key
+    LEFT JOIN nights ON nights.key = p.key
     LEFT JOIN LATERAL (
         SELECT max(u.sync_time) AS last_upload FROM uploads u
         WHERE u.participant_id = p.participant_id AND u.sync_time <= $3
@@ -121,34 +125,38 @@ def rounded(value: float | None, digits: int = 2) -> float | None:
     return None if value is None else round(value, digits)
 
 
-@functools.lru_cache(maxsize=65_536)
-def day_minutes(timezone: str, date: dt.date) -> int:
-    """Minutes in the local day (1,380–1,500 where daylight saving changes)."""
+@functools.lru_cache(maxsize=4096)
+def window_days(timezone: str, start: dt.date, end: dt.date) -> tuple[tuple[dt.date, int], ...]:
+    """The local dates of [start, end) with the minutes in each (1,380–1,500 where daylight saving changes)."""
     zone = params.zone(timezone)
-    start = dt.datetime.combine(date, dt.time(), tzinfo=zone)
-    end = dt.datetime.combine(date + dt.timedelta(days=1), dt.time(), tzinfo=zone)
-    return int((end - start).total_seconds()) // 60
+    midnights = [
+        dt.datetime.combine(start + dt.timedelta(days=i), dt.time(), tzinfo=zone) for i in range((end - start).days + 1)
+    ]
+    return tuple((day.date(), int((after - day).total_seconds()) // 60) for day, after in itertools.pairwise(midnights))
+
+
+@functools.lru_cache(maxsize=65_536)
+def local_date(timezone: str, instant: dt.datetime) -> dt.date:
+    return instant.astimezone(params.zone(timezone)).date()
 
 
 def daily_breakdown(row: asyncpg.Record, end: dt.date) -> list[AdherenceDay]:
-    worn = dict(zip(row["worn_days"] or (), row["worn_minutes"] or (), strict=True))
-    nights = set(row["night_dates"] or ())
-    days: list[AdherenceDay] = []
-    date = row["first_day"]
-    while date < end:
-        minutes = day_minutes(row["timezone"], date)
-        worn_minutes = worn.get(date, 0)
-        days.append(
-            AdherenceDay(
-                date=date,
-                worn_minutes=worn_minutes,
-                day_minutes=minutes,
-                wear_pct=round(100 * worn_minutes / minutes, 2),
-                sleep=date in nights,
-            )
+    timezone = row["timezone"]
+    worn = {
+        local_date(timezone, bucket): minutes
+        for bucket, minutes in zip(row["worn_buckets"] or (), row["worn_minutes"] or (), strict=True)
+    }
+    nights = set(row["mornings"] or ()) | set(row["evenings"] or ())
+    return [
+        AdherenceDay(
+            date=date,
+            worn_minutes=(worn_minutes := worn.get(date, 0)),
+            day_minutes=minutes,
+            wear_pct=100 * worn_minutes / minutes,
+            sleep=date in nights,
         )
-        date += dt.timedelta(days=1)
-    return days
+        for date, minutes in window_days(timezone, row["first_day"], end)
+    ]
 
 
 def participant_adherence(row: asyncpg.Record, *, end: dt.date, daily: bool) -> ParticipantAdherence:
