@@ -24,7 +24,7 @@ from stream_processors import metric_defs as m
 from stream_processors.compaction import CompactionReport, compact
 from stream_processors.deadletter import DeadLetter, DeadLetterLimit
 from stream_processors.envelope import Envelope
-from stream_processors.errors import InvalidMessage
+from stream_processors.errors import InvalidMessage, RecoverableError
 from stream_processors.retention import apply_retention
 from stream_processors.sink import Applied, Sink
 from stream_processors.validate import ValidBatch, validate
@@ -40,7 +40,8 @@ RECOVERABLE_SQLSTATE_CLASSES: Final = ("08", "40", "53", "57")  # connection, ro
 
 
 def is_recoverable(error: BaseException) -> bool:
-    if isinstance(error, OSError | TimeoutError | asyncpg.InterfaceError | ConnectionError):
+    """Broker or database briefly away (or a RecoverableError): retry. Anything else is a bug or bad config."""
+    if isinstance(error, RecoverableError | OSError | TimeoutError | asyncpg.InterfaceError | ConnectionError):
         return True
     if isinstance(error, asyncpg.PostgresError):
         sqlstate = getattr(error, "sqlstate", "") or ""

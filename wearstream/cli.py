@@ -27,7 +27,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 stack_app = typer.Typer(help="The local stack without Docker: Apache Kafka (KRaft) and PostgreSQL + TimescaleDB.")
-db_app = typer.Typer(help="Database schema.")
+db_app = typer.Typer(help="Database: migrations, compaction of raw segments, retention.")
 topics_app = typer.Typer(help="Kafka topics.")
 app.add_typer(stack_app, name="stack")
 app.add_typer(db_app, name="db")

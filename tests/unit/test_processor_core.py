@@ -205,3 +205,17 @@ def test_holes_are_found_between_spans_and_at_the_trailing_edge() -> None:
     assert trailing_hole(100, 699, 600) is None
     assert trailing_hole(100, 700, 600) == Hole(100, None)
     assert trailing_hole(None, 700, 600) is None
+
+
+def test_recoverable_errors_are_told_from_bugs() -> None:
+    import asyncpg
+
+    from stream_processors.errors import RecoverableError
+    from stream_processors.pipeline import is_recoverable
+
+    assert is_recoverable(ConnectionRefusedError())
+    assert is_recoverable(RecoverableError("broker away"))
+    assert is_recoverable(asyncpg.exceptions.DeadlockDetectedError())  # SQLSTATE 40P01
+    assert is_recoverable(asyncpg.exceptions.CannotConnectNowError())  # 57P03
+    assert not is_recoverable(asyncpg.exceptions.UndefinedColumnError())  # 42703: a bug
+    assert not is_recoverable(ValueError("bad config"))
