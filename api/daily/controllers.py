@@ -12,8 +12,7 @@ from litestar.params import FromPath, Parameter
 from api.auth.guards import participant_guard
 from api.daily import services
 from api.daily.schemas import DailyReport
-from api.params import date_window
-from api.participants.services import data_end_date, require_participant
+from api.participants.services import participant_dates
 
 MAX_DAYS: Final = 366
 _DATE = "Local date YYYY-MM-DD (or a date-time: its local date)"
@@ -33,14 +32,6 @@ class DailyController(Controller):
     ) -> DailyReport:
         """Wear, coverage, resting HR, steps, AZM, the night's sleep and uploads per local date in [start, end)
         (definitions in the README's API section)."""
-        participant = await require_participant(pool, participant_id)
-        first, last = date_window(
-            start,
-            end,
-            participant.timezone,
-            default_end=await data_end_date(pool, participant),
-            default_days=30,
-            max_days=MAX_DAYS,
-        )
+        participant, first, last = await participant_dates(pool, participant_id, start, end, max_days=MAX_DAYS)
         days = await services.daily(pool, participant_id, participant.timezone, first, last)
         return DailyReport(participant_id=participant_id, timezone=participant.timezone, days=days)

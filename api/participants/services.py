@@ -11,7 +11,7 @@ import msgspec
 from api.adherence import services as adherence
 from api.adherence.schemas import Thresholds
 from api.errors import not_found
-from api.params import valid_participant_id, zone
+from api.params import date_window, valid_participant_id, zone
 from api.participants.schemas import MetricState, ParticipantDetail, ParticipantSummary, SortKey
 from schemas.metrics import METRIC_IDS
 
@@ -54,6 +54,23 @@ async def data_end_date(pool: asyncpg.Pool, participant: ParticipantRef) -> dt.d
     )
     moment = last if last is not None else dt.datetime.now(dt.UTC)
     return moment.astimezone(zone(participant.timezone)).date() + dt.timedelta(days=1)
+
+
+async def participant_dates(
+    pool: asyncpg.Pool, participant_id: str, start: str | None, end: str | None, *, max_days: int
+) -> tuple[ParticipantRef, dt.date, dt.date]:
+    """The participant and the local dates [first, last) asked for: by default the 30 dates up to the day
+    after the last stored reading. Raises 404 for an unknown participant, 400 for a bad window."""
+    participant = await require_participant(pool, participant_id)
+    first, last = date_window(
+        start,
+        end,
+        participant.timezone,
+        default_end=await data_end_date(pool, participant),
+        default_days=30,
+        max_days=max_days,
+    )
+    return participant, first, last
 
 
 _VIEW: Final = (

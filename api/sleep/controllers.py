@@ -10,8 +10,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, Parameter
 
 from api.auth.guards import participant_guard
-from api.params import date_window
-from api.participants.services import data_end_date, require_participant
+from api.participants.services import participant_dates
 from api.sleep import services
 from api.sleep.schemas import SleepReport
 
@@ -33,14 +32,6 @@ class SleepController(Controller):
     ) -> SleepReport:
         """Stage minutes, efficiency, onset/offset, SpO2, HRV and breathing rate of each night whose sleep date
         is in [start, end); a night runs from 12:00 the day before to 12:00 local."""
-        participant = await require_participant(pool, participant_id)
-        first, last = date_window(
-            start,
-            end,
-            participant.timezone,
-            default_end=await data_end_date(pool, participant),
-            default_days=30,
-            max_days=MAX_NIGHTS,
-        )
+        participant, first, last = await participant_dates(pool, participant_id, start, end, max_days=MAX_NIGHTS)
         nights = await services.nights(pool, participant_id, participant.timezone, first, last)
         return SleepReport(participant_id=participant_id, timezone=participant.timezone, nights=nights)
