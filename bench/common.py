@@ -18,7 +18,7 @@ import msgspec
 
 from schemas.migrate import migrate
 from wearstream.settings import Settings
-from wearstream.topics import ensure_topics
+from wearstream.topics import delete_topics, ensure_topics
 
 
 class Measurement(msgspec.Struct, kw_only=True):
@@ -100,20 +100,7 @@ async def environment(settings: Settings, *, partitions: int = 6) -> AsyncIterat
         admin = await asyncpg.connect(settings.database.url)
         await admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
         await admin.close()
-        await _delete_topics(settings.kafka.bootstrap_servers, (f"{prefix}.", f"{group}-"))
-
-
-async def _delete_topics(bootstrap_servers: str, prefixes: tuple[str, ...]) -> None:
-    from aiokafka.admin import AIOKafkaAdminClient
-
-    client = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
-    await client.start()
-    try:
-        names = [t for t in await client.list_topics() if t.startswith(prefixes)]
-        if names:
-            await client.delete_topics(names)
-    finally:
-        await client.close()
+        await delete_topics(settings.kafka.bootstrap_servers, (f"{prefix}.", f"{group}-"))
 
 
 def start_workers(env: dict[str, str], count: int, log_dir: Path) -> list[subprocess.Popen[bytes]]:

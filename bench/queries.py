@@ -33,6 +33,7 @@ from stream_processors.db import create_pool
 from stream_processors.envelope import Envelope
 from stream_processors.sink import Sink
 from stream_processors.validate import validate
+from wearstream.demo import wait_for_api
 from wearstream.settings import Settings
 
 HR: Final = METRIC_IDS[HEART_RATE.name]
@@ -164,14 +165,8 @@ async def query_benchmarks(settings: Settings, *, cohort: int, repeats: int, log
         api = start_api(env, port, log_dir / "api.log")
         base = f"http://127.0.0.1:{port}"
         try:
+            await wait_for_api(base)
             async with httpx.AsyncClient(base_url=base, headers={"Authorization": f"Bearer {key}"}, timeout=60) as c:
-                for _ in range(120):
-                    try:
-                        if (await c.get("/healthz")).status_code == 200:
-                            break
-                    except httpx.HTTPError:
-                        pass
-                    await asyncio.sleep(0.5)
                 year: dict[str, str | int] = {
                     "start": YEAR_START.isoformat(),
                     "end": (YEAR_START + dt.timedelta(days=365)).isoformat(),
@@ -250,14 +245,7 @@ async def websocket_latency(settings: Settings, *, clients: int, messages: int, 
         api = start_api(env, port, log_dir / "api-ws.log")
         received: list[float] = []
         try:
-            async with httpx.AsyncClient() as probe:
-                for _ in range(120):
-                    try:
-                        if (await probe.get(f"http://127.0.0.1:{port}/healthz")).status_code == 200:
-                            break
-                    except httpx.HTTPError:
-                        pass
-                    await asyncio.sleep(0.5)
+            await wait_for_api(f"http://127.0.0.1:{port}")
             participants = [f"C{k:05d}" for k in range(1, 51) if k % 50 != 0]
             done = asyncio.Event()
 

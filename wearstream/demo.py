@@ -48,7 +48,8 @@ async def _create_admin_key(database_url: str) -> str:
         await connection.close()
 
 
-async def _wait_for_api(base_url: str, timeout_s: float = 60.0) -> None:
+async def wait_for_api(base_url: str, timeout_s: float = 60.0) -> None:
+    """Returns once `<base_url>/healthz` answers 200; raises RuntimeError after `timeout_s`."""
     deadline = time.monotonic() + timeout_s
     async with httpx.AsyncClient() as client:
         while time.monotonic() < deadline:
@@ -94,7 +95,7 @@ async def run_demo(
     for service in services(settings.stack.state_dir):
         service.start(log)
     base_url = f"http://{settings.api.host}:{settings.api.port}"
-    await _wait_for_api(base_url)
+    await wait_for_api(base_url)
     admin_key = await _create_admin_key(settings.database.url)
 
     connection = await asyncpg.connect(settings.database.url)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterable
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
@@ -63,5 +64,21 @@ async def ensure_topics(kafka: KafkaSettings, extra: list[NewTopic] | None = Non
                 created.append(name)
         await _wait_for_leaders(admin, created)
         return created
+    finally:
+        await admin.close()
+
+
+async def delete_topics(bootstrap_servers: str, prefixes: Iterable[str]) -> int:
+    """Deletes every topic whose name starts with one of `prefixes`; returns how many."""
+    wanted = tuple(prefixes)
+    if not wanted:
+        return 0
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
+    await admin.start()
+    try:
+        names = [t for t in await admin.list_topics() if t.startswith(wanted)]
+        for start in range(0, len(names), 200):
+            await admin.delete_topics(names[start : start + 200])
+        return len(names)
     finally:
         await admin.close()

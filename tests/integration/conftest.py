@@ -11,8 +11,9 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from deploy.local.stack import LocalStack
 from schemas.migrate import migrate
-from tests.integration.cleanup import created_prefixes, delete_topics
+from tests.integration.cleanup import created_prefixes
 from wearstream.settings import Settings
+from wearstream.topics import delete_topics
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
