@@ -103,21 +103,24 @@ async def environment(settings: Settings, *, partitions: int = 6) -> AsyncIterat
         await delete_topics(settings.kafka.bootstrap_servers, (f"{prefix}.", f"{group}-"))
 
 
+def start_worker(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    """A `wearstream process` worker with `env`, its output appended to `log`."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "wearstream", "process", "--log-level", "warning"],
+        env=env,
+        stdout=log.open("ab"),
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+    )
+
+
 def start_workers(env: dict[str, str], count: int, log_dir: Path) -> list[subprocess.Popen[bytes]]:
     log_dir.mkdir(parents=True, exist_ok=True)
-    return [
-        subprocess.Popen(
-            [sys.executable, "-m", "wearstream", "process", "--log-level", "warning"],
-            env=env,
-            stdout=(log_dir / f"worker-{i}.log").open("ab"),
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-        )
-        for i in range(count)
-    ]
+    return [start_worker(env, log_dir / f"worker-{i}.log") for i in range(count)]
 
 
 def stop_workers(workers: list[subprocess.Popen[bytes]]) -> None:
+    """SIGTERM to each running worker, SIGKILL to those still there after 30 s."""
     for worker in workers:
         if worker.poll() is None:
             worker.terminate()
@@ -126,6 +129,7 @@ def stop_workers(workers: list[subprocess.Popen[bytes]]) -> None:
             worker.wait(30)
         except subprocess.TimeoutExpired:
             worker.kill()
+            worker.wait()
 
 
 async def stored_readings(connection: asyncpg.Connection) -> int:

@@ -6,7 +6,6 @@ import asyncio
 import datetime as dt
 import os
 import subprocess
-import sys
 import time
 import uuid
 from collections import defaultdict
@@ -17,6 +16,7 @@ import msgspec
 import numpy as np
 import numpy.typing as npt
 
+from bench.common import start_worker, stop_workers
 from producers.simulator import CohortSimulator
 from schemas.metrics import HEART_RATE, METRIC_IDS, METRICS
 from stream_processors.gaps import Hole, holes_between_instants, trailing_hole
@@ -56,23 +56,11 @@ def isolated(settings: Settings, database_url: str, partitions: int = 3) -> Isol
 
 
 def start_processor(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "wearstream", "process", "--log-level", "warning"],
-        env=env,
-        stdout=log.open("ab"),
-        stderr=subprocess.STDOUT,
-        stdin=subprocess.DEVNULL,
-    )
+    return start_worker(env, log)
 
 
 def stop_processor(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+    stop_workers([process])
 
 
 async def stored_readings(database_url: str) -> int:
