@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import socket
 import subprocess
 import sys
 import uuid
+from pathlib import Path
 
 import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
@@ -21,9 +25,14 @@ from wearstream.settings import Settings
 from wearstream.topics import ensure_topics
 
 
-def wearstream(*args: str) -> subprocess.CompletedProcess[str]:
+def wearstream(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "wearstream", *args], capture_output=True, text=True, timeout=300, check=False
+        [sys.executable, "-m", "wearstream", *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        env=env,
     )
 
 
@@ -136,13 +145,45 @@ async def test_topics_created_idempotently(settings: Settings, stack: LocalStack
         await admin.close()
 
 
-def test_up_twice_then_down_then_up(stack: LocalStack) -> None:
-    first = wearstream("stack", "up")
-    assert first.returncode == 0, first.stderr
-    assert "already running" in first.stderr
-    down = wearstream("stack", "down")
-    assert down.returncode == 0, down.stderr
-    assert wearstream("stack", "status").returncode == 1
-    again = wearstream("stack", "up")
-    assert again.returncode == 0, again.stderr
+def test_up_twice_then_down_then_up(stack: LocalStack, tmp_path: Path) -> None:
+    """On a stack of its own (own state dir and ports): the shared stack other tests and a demo use keeps running."""
+    ports = free_ports(3)
+    own = {
+        **os.environ,
+        "WEARSTREAM_STATE_DIR": str(tmp_path / "state"),
+        "WEARSTREAM_KAFKA_PORT": str(ports[0]),
+        "WEARSTREAM_KAFKA_CONTROLLER_PORT": str(ports[1]),
+        "WEARSTREAM_PG_PORT": str(ports[2]),
+    }
+    own.pop("WEARSTREAM_KAFKA_BOOTSTRAP_SERVERS", None)
+    own.pop("WEARSTREAM_DATABASE_URL", None)
+    if os.geteuid() == 0:  # PostgreSQL runs as `postgres`, which must reach the state dir
+        shutil.chown(tmp_path, "postgres")
+        tmp_path.chmod(0o755)
+    try:
+        first = wearstream("stack", "up", env=own)
+        assert first.returncode == 0, first.stderr
+        second = wearstream("stack", "up", env=own)
+        assert second.returncode == 0, second.stderr
+        assert "already running" in second.stderr
+        down = wearstream("stack", "down", env=own)
+        assert down.returncode == 0, down.stderr
+        assert wearstream("stack", "status", env=own).returncode == 1
+        again = wearstream("stack", "up", env=own)
+        assert again.returncode == 0, again.stderr
+        assert wearstream("stack", "status", env=own).returncode == 0
+    finally:
+        wearstream("stack", "down", env=own)
+    # The shared stack was never touched.
     assert wearstream("stack", "status").returncode == 0
+
+
+def free_ports(count: int) -> list[int]:
+    sockets = [socket.socket() for _ in range(count)]
+    try:
+        for s in sockets:
+            s.bind(("127.0.0.1", 0))
+        return [s.getsockname()[1] for s in sockets]
+    finally:
+        for s in sockets:
+            s.close()
