@@ -8,7 +8,6 @@ import socket
 import subprocess
 import sys
 import uuid
-from pathlib import Path
 
 import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
@@ -145,21 +144,20 @@ async def test_topics_created_idempotently(settings: Settings, stack: LocalStack
         await admin.close()
 
 
-def test_up_twice_then_down_then_up(stack: LocalStack, tmp_path: Path) -> None:
+def test_up_twice_then_down_then_up(stack: LocalStack) -> None:
     """On a stack of its own (own state dir and ports): the shared stack other tests and a demo use keeps running."""
+    # Beside the shared state dir, where the `postgres` user can reach it (pytest's tmp_path is private to root).
+    state_dir = stack.state_dir.parent / f"{stack.state_dir.name}-test-{uuid.uuid4().hex[:8]}"
     ports = free_ports(3)
     own = {
         **os.environ,
-        "WEARSTREAM_STATE_DIR": str(tmp_path / "state"),
+        "WEARSTREAM_STATE_DIR": str(state_dir),
         "WEARSTREAM_KAFKA_PORT": str(ports[0]),
         "WEARSTREAM_KAFKA_CONTROLLER_PORT": str(ports[1]),
         "WEARSTREAM_PG_PORT": str(ports[2]),
     }
     own.pop("WEARSTREAM_KAFKA_BOOTSTRAP_SERVERS", None)
     own.pop("WEARSTREAM_DATABASE_URL", None)
-    if os.geteuid() == 0:  # PostgreSQL runs as `postgres`, which must reach the state dir
-        shutil.chown(tmp_path, "postgres")
-        tmp_path.chmod(0o755)
     try:
         first = wearstream("stack", "up", env=own)
         assert first.returncode == 0, first.stderr
@@ -174,6 +172,7 @@ def test_up_twice_then_down_then_up(stack: LocalStack, tmp_path: Path) -> None:
         assert wearstream("stack", "status", env=own).returncode == 0
     finally:
         wearstream("stack", "down", env=own)
+        shutil.rmtree(state_dir, ignore_errors=True)
     # The shared stack was never touched.
     assert wearstream("stack", "status").returncode == 0
 
