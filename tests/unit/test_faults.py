@@ -5,16 +5,20 @@ from __future__ import annotations
 
 import io
 import json
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
 from api.live.hub import LiveHub, RecentIds
 from schemas.events import GapEvent, LiveUpdate, MinutePoint, encode_event
-from stream_processors.deadletter import DeadLetterLimit
+from stream_processors.deadletter import DeadLetter, DeadLetterLimit
 from stream_processors.envelope import Envelope
 from stream_processors.errors import DeadLetterLimitExceeded
 from stream_processors.health import WorkerHealth, health_app
+from stream_processors.pipeline import APPLY_ATTEMPTS, Processor, Publisher
+from stream_processors.sink import Applied, Sink
+from stream_processors.validate import ValidBatch
+from tests.hostile import HostileGenerator
 from wearstream.settings import KafkaSettings
 
 
@@ -98,3 +102,56 @@ def test_envelopes_carry_the_kafka_key() -> None:
     envelope = Envelope(topic="t", partition=0, offset=0, payload=b"", key=b"P0001")
     assert envelope.key == b"P0001"
     assert Envelope(topic="t", partition=0, offset=0, payload=b"").key is None
+
+
+class PoisonedSink:
+    """A sink whose transaction fails (not recoverably) whenever the group holds the poisoned participant."""
+
+    pool = None
+
+    def __init__(self) -> None:
+        self.attempts: list[int] = []
+        self.stored: list[str] = []
+
+    async def participants(self) -> dict[str, object]:
+        return {}
+
+    async def apply(self, group: list[ValidBatch], *, stage_events: object = None) -> Applied:
+        self.attempts.append(len(group))
+        if any(b.batch.participant_id == "POISON" for b in group):
+            raise ValueError("day rollup: no time zone found")
+        self.stored.extend(b.batch.participant_id for b in group)
+        return Applied(batches=len(group), readings=sum(len(b.timestamps) for b in group))
+
+
+async def test_a_batch_that_keeps_failing_is_isolated_retried_and_dead_lettered() -> None:
+    now = 1_780_000_000_000
+    generator = HostileGenerator(seed=1, now_ms=now)
+    pids = [f"P{i:03d}" for i in range(16)]
+    pids[11] = "POISON"
+    envelopes = [
+        Envelope(
+            topic="t.heart_rate", partition=0, offset=i, payload=generator.good("heart_rate", participant_id=p).payload
+        )
+        for i, p in enumerate(pids)
+    ]
+    letters: list[DeadLetter] = []
+
+    async def dead_letter(letter: DeadLetter) -> None:
+        letters.append(letter)
+
+    async def ignore(_: object) -> None:
+        return None
+
+    sink = PoisonedSink()
+    processor = Processor(cast(Sink, sink), Publisher(dead_letter=dead_letter, live=ignore, gap=ignore))
+    applied = await processor.process_group("heart_rate", envelopes)
+    assert sorted(sink.stored) == sorted(p for p in pids if p != "POISON")  # the rest goes on
+    assert applied.batches == 15
+    assert [(letter.envelope.offset, letter.reason) for letter in letters] == [
+        (11, "apply: ValueError: day rollup: no time zone found")
+    ]
+    # Halved down to the poisoned batch (16, 8, 4, 2, 1), which alone is tried APPLY_ATTEMPTS times.
+    assert sink.attempts.count(1) >= APPLY_ATTEMPTS
+    assert sink.attempts[:4] == [16, 8, 8, 4]
+    assert not processor.paused
