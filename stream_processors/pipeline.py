@@ -22,6 +22,7 @@ from typing import Final, TypeVar
 
 import asyncpg
 import msgspec
+from aiokafka.errors import KafkaError, KafkaTimeoutError, MessageSizeTooLargeError
 from opentelemetry import trace
 from opentelemetry.context import Context
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, wait_exponential_jitter
@@ -54,6 +55,8 @@ def is_recoverable(error: BaseException) -> bool:
     """Broker or database briefly away (or a RecoverableError): retry. Anything else is a bug or bad config."""
     if isinstance(error, RecoverableError | OSError | TimeoutError | asyncpg.InterfaceError | ConnectionError):
         return True
+    if isinstance(error, KafkaError):
+        return isinstance(error, KafkaTimeoutError) or bool(error.retriable)
     if isinstance(error, asyncpg.PostgresError):
         sqlstate = getattr(error, "sqlstate", "") or ""
         return sqlstate[:2] in RECOVERABLE_SQLSTATE_CLASSES
@@ -149,7 +152,7 @@ class Processor:
             if batch.rejected:
                 m.DEADLETTERED.labels(metric, "partial").inc()
                 m.REJECTED_READINGS.labels(metric).inc(batch.rejected_total)
-                await self.publisher.dead_letter(
+                await self._send_dead_letter(
                     DeadLetter(
                         envelope=envelope, reason=batch.rejection_summary(), partial=True, rejected=batch.rejected_total
                     )
@@ -237,8 +240,24 @@ class Processor:
     async def _dead_letter(self, metric: str, envelope: Envelope, reason: str) -> None:
         """Publishes the whole message to the dead-letter topic and counts it against its topic's limit."""
         m.DEADLETTERED.labels(metric, "message").inc()
-        await self.publisher.dead_letter(DeadLetter(envelope=envelope, reason=reason))
+        await self._send_dead_letter(DeadLetter(envelope=envelope, reason=reason))
         self._count(envelope.topic, invalid=True)
+
+    async def _send_dead_letter(self, letter: DeadLetter) -> None:
+        """Publishes a dead letter (retrying while the broker is away). One the broker refuses as too large
+        goes without its payload, and its reason says so and where the original is."""
+        try:
+            await self._retrying(lambda: self.publisher.dead_letter(letter))
+        except MessageSizeTooLargeError:
+            source = letter.envelope
+            reason = (
+                f"{letter.reason} (payload of {len(source.payload)} bytes too large for the dead-letter topic;"
+                f" the original is at {source.topic}[{source.partition}]@{source.offset})"
+            )
+            stripped = msgspec.structs.replace(
+                letter, envelope=msgspec.structs.replace(source, payload=b""), reason=reason
+            )
+            await self._retrying(lambda: self.publisher.dead_letter(stripped))
 
     def _count(self, topic: str, *, invalid: bool) -> None:
         limit = self._limits.get(topic)

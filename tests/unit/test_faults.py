@@ -8,6 +8,7 @@ import json
 from typing import Any, cast
 
 import pytest
+from aiokafka.errors import MessageSizeTooLargeError
 
 from api.live.hub import LiveHub, RecentIds
 from schemas.events import GapEvent, LiveUpdate, MinutePoint, encode_event
@@ -155,3 +156,23 @@ async def test_a_batch_that_keeps_failing_is_isolated_retried_and_dead_lettered(
     assert sink.attempts.count(1) >= APPLY_ATTEMPTS
     assert sink.attempts[:4] == [16, 8, 8, 4]
     assert not processor.paused
+
+
+async def test_a_dead_letter_too_large_for_the_broker_goes_without_its_payload_and_says_so() -> None:
+    letters: list[DeadLetter] = []
+
+    async def dead_letter(letter: DeadLetter) -> None:
+        if letter.envelope.payload:
+            raise MessageSizeTooLargeError()
+        letters.append(letter)
+
+    async def ignore(_: object) -> None:
+        return None
+
+    processor = Processor(cast(Sink, PoisonedSink()), Publisher(dead_letter=dead_letter, live=ignore, gap=ignore))
+    envelope = Envelope(topic="t.steps", partition=1, offset=7, payload=b"\xc1" * 1000, key=b"P1")
+    await processor.process_group("steps", [envelope])
+    [letter] = letters
+    assert letter.envelope.key == b"P1"
+    assert letter.reason.startswith("decode: ")
+    assert "payload of 1000 bytes too large for the dead-letter topic; the original is at t.steps[1]@7" in letter.reason

@@ -209,6 +209,7 @@ def test_holes_are_found_between_spans_and_at_the_trailing_edge() -> None:
 
 def test_recoverable_errors_are_told_from_bugs() -> None:
     import asyncpg
+    from aiokafka.errors import KafkaConnectionError, KafkaTimeoutError, MessageSizeTooLargeError
 
     from stream_processors.errors import RecoverableError
     from stream_processors.pipeline import is_recoverable
@@ -219,3 +220,6 @@ def test_recoverable_errors_are_told_from_bugs() -> None:
     assert is_recoverable(asyncpg.exceptions.CannotConnectNowError())  # 57P03
     assert not is_recoverable(asyncpg.exceptions.UndefinedColumnError())  # 42703: a bug
     assert not is_recoverable(ValueError("bad config"))
+    assert is_recoverable(KafkaTimeoutError())  # the broker did not answer in time
+    assert is_recoverable(KafkaConnectionError())
+    assert not is_recoverable(MessageSizeTooLargeError())
