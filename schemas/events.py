@@ -1,6 +1,7 @@
 """Wire contracts of the output topics: `<prefix>.gaps` (GapEvent) and `<prefix>.live` (LiveUpdate), msgpack.
 
-Both are keyed by participant id. Times are epoch milliseconds.
+Both are keyed by participant id. Times are epoch milliseconds. Events are published from the processor's outbox
+at least once: the same `event_id` may arrive twice, and consumers de-duplicate on it.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ class GapEvent(msgspec.Struct, frozen=True, kw_only=True, tag="gap"):
     end_ms: int | None
     detected_ms: int
     event_ms: int
+    event_id: str = ""
+    """Stable id of this event (a uuid, given when it is written to the outbox): consumers de-duplicate on it."""
 
 
 class MinutePoint(msgspec.Struct, frozen=True, array_like=True):
@@ -46,6 +49,8 @@ class LiveUpdate(msgspec.Struct, frozen=True, kw_only=True, tag="live"):
     values: list[float] = []
     emitted_ms: int = 0
     trace_id: str | None = None
+    event_id: str = ""
+    """Stable id of this update (a uuid, given when it is written to the outbox): consumers de-duplicate on it."""
 
 
 _encoder: Final = msgspec.msgpack.Encoder()

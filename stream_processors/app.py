@@ -1,9 +1,13 @@
-"""The faust-streaming app: one agent per metric topic, one for participants, and the not-synced timer.
+"""The faust-streaming app: one agent per metric topic, one for participants, the not-synced timer and the
+outbox drain.
 
 Each agent takes groups of events (`take_events`) and hands them to the Processor; faust acknowledges a
-group when the loop body returns, so the body retries recoverable errors itself and, on anything else, ends
-the process at once (os._exit) so that nothing it holds is acknowledged. `concurrency=1` per agent: scale
-with partitions and worker processes.
+group when the loop body returns. The Processor retries recoverable errors and dead-letters what keeps
+failing, so a message cannot stop the worker; on anything else (a bug, bad configuration) the body ends the
+process at once (os._exit) so that nothing it holds is acknowledged. When a topic's dead-letter limit trips,
+its agent acknowledges and commits the group it holds (its dead letters are never published again) and then
+takes nothing more until the worker restarts; the other agents go on. `concurrency=1` per agent: scale with
+partitions and worker processes.
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from typing import Any, Final, cast
 
 import faust
@@ -20,6 +24,7 @@ from schemas import topics
 from schemas.events import GapEvent, LiveUpdate, encode_event
 from schemas.metrics import METRICS
 from stream_processors import health
+from stream_processors import metric_defs as m
 from stream_processors.db import create_pool
 from stream_processors.deadletter import DeadLetter, DeadLetterLimit
 from stream_processors.envelope import Envelope
@@ -30,6 +35,9 @@ from wearstream.settings import Settings, retention_days
 log = logging.getLogger("wearstream.processor")
 EXIT_FATAL: Final = 70
 HEALTH_INTERVAL_S: Final = 15.0
+OUTBOX_INTERVAL_S: Final = 5.0
+CRASH_AFTER_COMMIT_ENV: Final = "WEARSTREAM_TEST_CRASH_AFTER_COMMIT"
+"""Tests only: "1" kills the worker (SIGKILL) between a commit that staged gap events and their publishing."""
 
 
 def envelope_of(event: faust.types.EventT[bytes]) -> Envelope:
@@ -43,6 +51,7 @@ def envelope_of(event: faust.types.EventT[bytes]) -> Envelope:
         payload=message.value if isinstance(message.value, bytes) else bytes(message.value or b""),
         headers=tuple((str(k), v if isinstance(v, bytes) else str(v).encode()) for k, v in pairs),
         timestamp_ms=int((message.timestamp or 0) * 1000),
+        key=message.key if isinstance(message.key, bytes) or message.key is None else str(message.key).encode(),
     )
 
 
@@ -79,18 +88,28 @@ def create_app(settings: Settings) -> faust.App:
     live_topic = app.topic(topics.live_topic(prefix), value_type=bytes)
     gaps_topic = app.topic(topics.gaps_topic(prefix), value_type=bytes)
 
+    crash_after_commit = os.environ.get(CRASH_AFTER_COMMIT_ENV) == "1"
+
     async def dead_letter(letter: DeadLetter) -> None:
-        key = letter.envelope.topic.encode()
+        # The original key: dead letters spread over partitions as their messages did.
+        key = letter.envelope.key
         delivery = await deadletter_topic.send(key=key, value=letter.envelope.payload, headers=letter.headers())
         await delivery
 
+    in_flight: list[Awaitable[Any]] = []
+
     async def live(update: LiveUpdate) -> None:
-        await live_topic.send(key=update.participant_id.encode(), value=encode_event(update))
+        in_flight.append(await live_topic.send(key=update.participant_id.encode(), value=encode_event(update)))
 
     async def gap(event: GapEvent) -> None:
-        await gaps_topic.send(key=event.participant_id.encode(), value=encode_event(event))
+        in_flight.append(await gaps_topic.send(key=event.participant_id.encode(), value=encode_event(event)))
 
-    publisher = Publisher(dead_letter=dead_letter, live=live, gap=gap)
+    async def flush() -> None:
+        pending = list(in_flight)
+        in_flight.clear()
+        await asyncio.gather(*pending)
+
+    publisher = Publisher(dead_letter=dead_letter, live=live, gap=gap, flush=flush)
     state: dict[str, Processor] = {}
 
     async def processor() -> Processor:
@@ -104,18 +123,34 @@ def create_app(settings: Settings) -> faust.App:
                 limit=limit,
                 future_tolerance_ms=processing.future_tolerance_s * 1000,
                 live_window_ms=processing.live_window_s * 1000,
+                crash_after_commit=crash_after_commit,
+                on_pause=health.WORKER.pause,
             )
         return state["processor"]
 
+    async def halt_if_paused(
+        topic: str, stream: faust.Stream[bytes], events: Sequence[faust.types.EventT[Any]]
+    ) -> None:
+        """After a group that tripped the topic's limit: acknowledge and commit it, then take nothing more."""
+        if not (await processor()).is_paused(topic):
+            return
+        for event in events:
+            await stream.ack(event)
+        await app.consumer.commit()
+        log.error("%s paused by the dead-letter limit; restart the worker to resume", topic)
+        await asyncio.Event().wait()
+
     def readings_agent(metric: str) -> Callable[[faust.StreamT[bytes]], Coroutine[Any, Any, None]]:
+        topic_name = topics.readings_topic(prefix, metric)
+
         async def consume(stream: faust.StreamT[bytes]) -> None:
-            async for events in cast(faust.Stream[bytes], stream).take_events(
-                processing.take_max, within=processing.take_within_s
-            ):
+            typed = cast(faust.Stream[bytes], stream)
+            async for events in typed.take_events(processing.take_max, within=processing.take_within_s):
                 try:
                     await (await processor()).process_group(metric, [envelope_of(e) for e in events])
                 except Exception as error:
                     fatal(error)
+                await halt_if_paused(topic_name, typed, events)
 
         consume.__name__ = f"readings_{metric}"
         return consume
@@ -125,13 +160,13 @@ def create_app(settings: Settings) -> faust.App:
         app.agent(topic, name=f"readings-{metric}", concurrency=1)(readings_agent(metric))
 
     async def consume_participants(stream: faust.StreamT[bytes]) -> None:
-        async for events in cast(faust.Stream[bytes], stream).take_events(
-            processing.take_max, within=processing.take_within_s
-        ):
+        typed = cast(faust.Stream[bytes], stream)
+        async for events in typed.take_events(processing.take_max, within=processing.take_within_s):
             try:
                 await (await processor()).process_participants([envelope_of(e) for e in events])
             except Exception as error:
                 fatal(error)
+            await halt_if_paused(topics.participants_topic(prefix), typed, events)
 
     participants_topic = app.topic(topics.participants_topic(prefix), value_type=bytes)
     app.agent(participants_topic, name="participants", concurrency=1)(consume_participants)
@@ -139,8 +174,9 @@ def create_app(settings: Settings) -> faust.App:
     async def check_not_synced() -> None:
         try:
             await (await processor()).check_not_synced()
-        except Exception as error:
-            fatal(error)
+        except Exception:  # a periodic task: the next run tries again
+            m.TASK_ERRORS.labels("not_synced").inc()
+            log.exception("not-synced check failed")
 
     app.timer(interval=processing.gap_check_interval_s, on_leader=True, name="not-synced")(check_not_synced)
 
@@ -161,10 +197,23 @@ def create_app(settings: Settings) -> faust.App:
             dropped = await worker.apply_retention(retention_days(processing))
             if any(dropped.values()):
                 log.info("retention dropped chunks: %s", dropped)
-        except Exception as error:
-            fatal(error)
+        except Exception:  # a periodic task: the next run tries again
+            m.TASK_ERRORS.labels("compaction").inc()
+            log.exception("compaction or retention failed")
 
     app.timer(interval=processing.compaction_interval_s, on_leader=True, name="compaction")(compact_raw)
+
+    async def drain_outbox() -> None:
+        try:
+            published = await (await processor()).drain_outbox()
+            if published:
+                log.info("published %d events left in the outbox", published)
+        except Exception:  # the rows stay: the next run tries again
+            m.TASK_ERRORS.labels("outbox").inc()
+            log.exception("outbox drain failed")
+
+    # Every worker drains (rows are locked with SKIP LOCKED): leftovers go out soon after any restart.
+    app.timer(interval=OUTBOX_INTERVAL_S, name="outbox")(drain_outbox)
 
     watched = [*topics.readings_topics(prefix), topics.participants_topic(prefix)]
 

@@ -40,7 +40,8 @@ class DeadLetter(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class DeadLetterLimit:
-    """Stops a worker when most recent input is bad: a bad deploy must halt, not drain the stream.
+    """Halts a topic when most of its recent input is bad: a bad deploy must halt, not drain the stream.
+    One limit per topic (`fresh()` makes another with the same parameters).
 
     Trips when, among the last `window` messages (once at least `min_messages` were seen), the share of
     wholly invalid ones exceeds `max_ratio`, or after `max_consecutive` invalid messages in a row.
@@ -50,13 +51,23 @@ class DeadLetterLimit:
         self, *, max_ratio: float = 0.5, window: int = 1000, min_messages: int = 100, max_consecutive: int = 1000
     ) -> None:
         self.max_ratio = max_ratio
+        self.window = window
         self.min_messages = min_messages
         self.max_consecutive = max_consecutive
         self._recent: deque[bool] = deque(maxlen=window)
         self._invalid_in_window = 0
         self._consecutive = 0
 
+    def fresh(self) -> DeadLetterLimit:
+        return DeadLetterLimit(
+            max_ratio=self.max_ratio,
+            window=self.window,
+            min_messages=self.min_messages,
+            max_consecutive=self.max_consecutive,
+        )
+
     def record(self, *, invalid: bool) -> None:
+        """Counts one message; raises DeadLetterLimitExceeded when the limit is reached."""
         if len(self._recent) == self._recent.maxlen and self._recent[0]:
             self._invalid_in_window -= 1
         self._recent.append(invalid)

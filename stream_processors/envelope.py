@@ -12,6 +12,8 @@ class Envelope(msgspec.Struct, frozen=True, kw_only=True):
     payload: bytes
     headers: tuple[tuple[str, bytes], ...] = ()
     timestamp_ms: int = 0
+    key: bytes | None = None
+    """The message's Kafka key (the participant id for readings); dead letters keep it."""
 
     def header(self, name: str) -> bytes | None:
         for key, value in self.headers:

@@ -27,4 +27,5 @@ class InvalidMessage(ProcessorError):
 
 
 class DeadLetterLimitExceeded(FatalError):
-    """Most recent input went to the dead-letter topic: a bad deploy must halt, not drain the stream."""
+    """Most recent input of a topic went to the dead-letter topic: a bad deploy must halt, not drain the stream.
+    The processor pauses that topic (the others go on) until the worker restarts."""

@@ -1,5 +1,6 @@
 """What a worker reports about its surroundings, every few seconds: is the database reachable, how far behind
-is the consumer group, and when did each participant last upload (the freshness gauges).
+is the consumer group, and when did each participant last upload (the freshness gauges); and about itself,
+on `/healthz` beside `/metrics`: which topics the dead-letter limit paused.
 
 Every worker measures the database and the group's lag (the same numbers from each worker: dashboards and
 alerts take the max per partition). Only the leader exports the participants' last uploads, read from the
@@ -10,12 +11,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Final
+from wsgiref.simple_server import WSGIRequestHandler, make_server
 
 import asyncpg
+import msgspec
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
+from prometheus_client import make_wsgi_app
 
 from stream_processors import metric_defs as m
 
@@ -40,6 +45,54 @@ LIMIT $1
 """
 
 
+class WorkerHealth(msgspec.Struct):
+    """What `/healthz` reports: 200 and status ok, or 503 and status paused naming the paused topics."""
+
+    paused_topics: dict[str, str] = {}
+    """Topic → why the dead-letter limit paused it (until the worker restarts)."""
+    database_up: bool = False
+
+    def pause(self, topic: str, reason: str) -> None:
+        self.paused_topics[topic] = reason
+
+    def body(self) -> tuple[int, bytes]:
+        status = "paused" if self.paused_topics else "ok"
+        document = {"status": status, "paused_topics": self.paused_topics, "database_up": self.database_up}
+        return (503 if self.paused_topics else 200), msgspec.json.encode(document)
+
+
+WORKER: Final = WorkerHealth()
+"""The health of this worker process (one per process, like the Prometheus registry)."""
+
+WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+
+
+def health_app(health: WorkerHealth = WORKER) -> WsgiApp:
+    """A WSGI app: `/healthz` answers from `health`; every other path is Prometheus' `/metrics`."""
+    metrics = make_wsgi_app()
+
+    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        if environ.get("PATH_INFO") == "/healthz":
+            code, body = health.body()
+            reason = "OK" if code == 200 else "Service Unavailable"
+            start_response(f"{code} {reason}", [("Content-Type", "application/json")])
+            return [body]
+        return metrics(environ, start_response)  # type: ignore[no-any-return]
+
+    return app
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        """Scrapes every few seconds: no access log."""
+
+
+def serve(port: int, host: str) -> None:
+    """Serves `/metrics` and `/healthz` on `host:port` in a daemon thread; raises OSError if the port is busy."""
+    server = make_server(host, port, health_app(), handler_class=_QuietHandler)
+    threading.Thread(target=server.serve_forever, name="health-server", daemon=True).start()
+
+
 async def probe_database(pool: asyncpg.Pool | None) -> bool:
     """Sets `wearstream_processor_database_up`; True when `SELECT 1` answered within the timeout."""
     up = False
@@ -49,6 +102,7 @@ async def probe_database(pool: asyncpg.Pool | None) -> bool:
         except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
             log.warning("database probe failed: %s", error)
     m.DATABASE_UP.set(1 if up else 0)
+    WORKER.database_up = up
     return up
 
 

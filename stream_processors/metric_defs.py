@@ -66,3 +66,27 @@ PARTICIPANTS_EXPORTED: Final = Gauge(
     "wearstream_processor_participants_exported",
     "Participants in the last-upload gauge (gauge, participants)",
 )
+TOPIC_PAUSED: Final = Gauge(
+    "wearstream_processor_topic_paused",
+    "1 while the dead-letter limit pauses consumption of this topic, until the worker restarts (gauge, 0/1)",
+    ["topic"],
+)
+APPLY_FAILURES: Final = Counter(
+    "wearstream_processor_apply_failures",
+    "Non-recoverable errors while storing; the group is split until the failing batch is dead-lettered "
+    "(counter, errors)",
+    ["metric"],
+)
+TASK_ERRORS: Final = Counter(
+    "wearstream_processor_task_errors",
+    "Errors of a periodic task (not-synced check, compaction, outbox); the next run tries again (counter, errors)",
+    ["task"],
+)
+OUTBOX_PUBLISHED: Final = Counter(
+    "wearstream_processor_outbox_published",
+    "Events published from the outbox; path=inline (after the commit) or drain (leftovers) (counter, events)",
+    ["kind", "path"],
+)
+OUTBOX_PENDING: Final = Gauge(
+    "wearstream_processor_outbox_pending", "Events in the outbox not yet published, after a drain (gauge, events)"
+)

@@ -1,30 +1,40 @@
-"""One group of messages, start to finish: validate → dead-letter → store (retried) → publish.
+"""One group of messages, start to finish: validate → dead-letter → store (retried) → outbox → publish.
 
 Kafka-agnostic: the faust app hands in envelopes and a Publisher, and acknowledges the group only after
-`process_group` returned. Recoverable errors are retried here, with capped backoff, for as long as it takes;
-anything else propagates, and the worker must then stop without acknowledging.
+`process_group` returned. Recoverable errors are retried here, with capped backoff, for as long as it takes.
+A non-recoverable error while storing splits the group until the failing batch is alone; that batch is tried
+APPLY_ATTEMPTS times, then dead-lettered with the error as its reason, and the rest goes on. Events are
+written to the outbox in the data's transaction and published after it.
+
+Each input topic has its own dead-letter limit: when it trips, the group at hand is finished (its dead
+letters are published and it is acknowledged), and the topic is reported paused; the app then stops taking
+from it until the worker restarts, while the other topics go on.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import signal
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Final, TypeVar
 
 import asyncpg
 import msgspec
+from aiokafka.errors import KafkaError, KafkaTimeoutError, MessageSizeTooLargeError
 from opentelemetry import trace
 from opentelemetry.context import Context
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, wait_exponential_jitter
 
 from schemas.events import GapEvent, LiveUpdate
-from schemas.participants import decode_participant
+from schemas.participants import InvalidParticipant, Participant, check_participant, decode_participant
 from stream_processors import metric_defs as m
+from stream_processors import outbox
 from stream_processors.compaction import CompactionReport, compact
 from stream_processors.deadletter import DeadLetter, DeadLetterLimit
 from stream_processors.envelope import Envelope
-from stream_processors.errors import InvalidMessage, RecoverableError
+from stream_processors.errors import DeadLetterLimitExceeded, InvalidMessage, RecoverableError
 from stream_processors.retention import apply_retention
 from stream_processors.sink import Applied, Sink
 from stream_processors.validate import ValidBatch, validate
@@ -37,12 +47,16 @@ T = TypeVar("T")
 MAX_SPAN_LINKS: Final = 128  # the SDK's default limit of links per span
 
 RECOVERABLE_SQLSTATE_CLASSES: Final = ("08", "40", "53", "57")  # connection, rollback/deadlock, resources, admin
+APPLY_ATTEMPTS: Final = 3
+"""Tries of a lone batch that keeps raising a non-recoverable error before it is dead-lettered."""
 
 
 def is_recoverable(error: BaseException) -> bool:
     """Broker or database briefly away (or a RecoverableError): retry. Anything else is a bug or bad config."""
     if isinstance(error, RecoverableError | OSError | TimeoutError | asyncpg.InterfaceError | ConnectionError):
         return True
+    if isinstance(error, KafkaError):
+        return isinstance(error, KafkaTimeoutError) or bool(error.retriable)
     if isinstance(error, asyncpg.PostgresError):
         sqlstate = getattr(error, "sqlstate", "") or ""
         return sqlstate[:2] in RECOVERABLE_SQLSTATE_CLASSES
@@ -50,11 +64,18 @@ def is_recoverable(error: BaseException) -> bool:
 
 
 class Publisher(msgspec.Struct, frozen=True):
-    """Where results go. `dead_letter` must only return once the broker has the message."""
+    """Where results go. `dead_letter` must only return once the broker has the message; `live` and `gap`
+    may return once the message is sent, and `flush` then returns once the broker has all that was sent
+    (raising if any was refused)."""
 
     dead_letter: Callable[[DeadLetter], Awaitable[None]]
     live: Callable[[LiveUpdate], Awaitable[None]]
     gap: Callable[[GapEvent], Awaitable[None]]
+    flush: Callable[[], Awaitable[None]] | None = None
+
+    async def delivered(self) -> None:
+        if self.flush is not None:
+            await self.flush()
 
 
 class Processor:
@@ -67,13 +88,23 @@ class Processor:
         future_tolerance_ms: int = 86_400_000,
         max_backoff_s: float = 30.0,
         live_window_ms: int = 3_600_000,
+        crash_after_commit: bool = False,
+        on_pause: Callable[[str, str], None] | None = None,
     ) -> None:
+        """`limit` gives the parameters of each topic's dead-letter limit. `crash_after_commit` (tests only)
+        kills the process with SIGKILL after the first transaction that staged gap events, before they are
+        published. `on_pause(topic, reason)` is told when a topic's limit trips."""
         self.sink = sink
         self.publisher = publisher
         self.limit = limit or DeadLetterLimit()
         self.future_tolerance_ms = future_tolerance_ms
         self.max_backoff_s = max_backoff_s
         self.live_window_ms = live_window_ms
+        self.crash_after_commit = crash_after_commit
+        self.on_pause = on_pause
+        self.paused: dict[str, str] = {}
+        """Topics paused by their dead-letter limit, with the reason."""
+        self._limits: dict[str, DeadLetterLimit] = {}
 
     async def process_group(self, metric: str, envelopes: Sequence[Envelope]) -> Applied:
         """Traced: each message's decode+validate span continues the producer's trace (`traceparent` header);
@@ -110,23 +141,25 @@ class Processor:
                         future_tolerance_ms=self.future_tolerance_ms,
                     )
             except InvalidMessage as error:
-                self.limit.record(invalid=True)
-                m.DEADLETTERED.labels(metric, "message").inc()
-                await self.publisher.dead_letter(DeadLetter(envelope=envelope, reason=error.reason))
+                await self._dead_letter(metric, envelope, error.reason)
                 continue
-            self.limit.record(invalid=False)
+            except Exception as error:  # a check that itself failed on odd input: still this message's fault
+                log.exception("validation failed on %s[%d]@%d", envelope.topic, envelope.partition, envelope.offset)
+                await self._dead_letter(metric, envelope, f"validate: {type(error).__name__}: {error}")
+                continue
+            self._count(envelope.topic, invalid=False)
             valid.append(batch)
             if batch.rejected:
                 m.DEADLETTERED.labels(metric, "partial").inc()
                 m.REJECTED_READINGS.labels(metric).inc(batch.rejected_total)
-                await self.publisher.dead_letter(
+                await self._send_dead_letter(
                     DeadLetter(
                         envelope=envelope, reason=batch.rejection_summary(), partial=True, rejected=batch.rejected_total
                     )
                 )
         db_started = time.perf_counter()
         with tracer().start_as_current_span(f"store {metric}", attributes={"wearstream.batches": len(valid)}):
-            applied = await self._retrying(lambda: self.sink.apply(valid))
+            applied = await self._apply_isolating(metric, valid, now_ms)
         m.DB_WRITE_SECONDS.labels(metric).observe(time.perf_counter() - db_started)
         m.READINGS.labels(metric).inc(applied.readings)
         m.BATCHES.labels(metric).inc(applied.batches)
@@ -137,30 +170,136 @@ class Processor:
         for envelope in envelopes:
             if envelope.timestamp_ms:
                 m.END_TO_END_SECONDS.labels(metric).observe(max(0.0, stored_ms - envelope.timestamp_ms) / 1000)
-        # Live feeds show what is happening now: backfilled history is not re-broadcast reading by reading.
-        recent = [u for u in applied.live if u.minutes and u.minutes[-1].bucket_ms >= now_ms - self.live_window_ms]
-        await self._publish(recent, applied.gap_events)
+        await self._publish(applied.live, applied.gap_events)
         m.GROUP_SECONDS.labels(metric).observe(time.perf_counter() - started)
         return applied
 
+    async def _apply_isolating(self, metric: str, batches: list[ValidBatch], now_ms: int) -> Applied:
+        """Stores the batches; a non-recoverable error splits them in halves until the failing batch is alone,
+        which is tried APPLY_ATTEMPTS times and then dead-lettered. Returns what was stored."""
+        if not batches:
+            return Applied()
+
+        async def stage(
+            connection: asyncpg.Connection, gap_events: list[GapEvent], live: list[LiveUpdate]
+        ) -> tuple[list[GapEvent], list[LiveUpdate]]:
+            # Live feeds show what is happening now: backfilled history is not re-broadcast reading by reading.
+            recent = [u for u in live if u.minutes and u.minutes[-1].bucket_ms >= now_ms - self.live_window_ms]
+            return await outbox.stage(connection, gap_events, recent)
+
+        error: Exception | None = None
+        for _ in range(1 if len(batches) > 1 else APPLY_ATTEMPTS):
+            try:
+                return await self._retrying(lambda: self.sink.apply(batches, stage_events=stage))
+            except Exception as failure:
+                error = failure
+                m.APPLY_FAILURES.labels(metric).inc()
+                log.warning("storing %d batches of %s failed: %r", len(batches), metric, failure)
+        if len(batches) > 1:
+            half = len(batches) // 2
+            first = await self._apply_isolating(metric, batches[:half], now_ms)
+            second = await self._apply_isolating(metric, batches[half:], now_ms)
+            return Applied(
+                batches=first.batches + second.batches,
+                duplicates=first.duplicates + second.duplicates,
+                readings=first.readings + second.readings,
+                live=[*first.live, *second.live],
+                gap_events=[*first.gap_events, *second.gap_events],
+            )
+        reason = f"apply: {type(error).__name__}: {error}"
+        await self._dead_letter(metric, batches[0].envelope, reason)
+        return Applied()
+
     async def process_participants(self, envelopes: Sequence[Envelope]) -> int:
-        """Materialises participant records; undecodable ones are dead-lettered. Returns records stored."""
-        records = []
+        """Materialises participant records; undecodable or invalid ones are dead-lettered, never stored.
+        Returns records stored."""
+        records: list[tuple[Envelope, Participant]] = []
         for envelope in envelopes:
             try:
-                records.append(decode_participant(envelope.payload))
-            except (msgspec.DecodeError, msgspec.ValidationError) as error:
-                m.DEADLETTERED.labels("participants", "message").inc()
-                await self.publisher.dead_letter(DeadLetter(envelope=envelope, reason=f"participant: {error}"))
-        if records:
-            await self._retrying(lambda: self.sink.upsert_participants(records))
-        return len(records)
+                records.append((envelope, check_participant(decode_participant(envelope.payload))))
+            except (msgspec.DecodeError, msgspec.ValidationError, InvalidParticipant) as error:
+                await self._dead_letter("participants", envelope, f"participant: {error}")
+                continue
+            self._count(envelope.topic, invalid=False)
+        return await self._upsert_isolating(records)
+
+    async def _upsert_isolating(self, records: list[tuple[Envelope, Participant]]) -> int:
+        if not records:
+            return 0
+        try:
+            await self._retrying(lambda: self.sink.upsert_participants([r for _, r in records]))
+            return len(records)
+        except Exception as error:
+            m.APPLY_FAILURES.labels("participants").inc()
+            if len(records) == 1:
+                await self._dead_letter("participants", records[0][0], f"apply: {type(error).__name__}: {error}")
+                return 0
+        half = len(records) // 2
+        return await self._upsert_isolating(records[:half]) + await self._upsert_isolating(records[half:])
+
+    async def _dead_letter(self, metric: str, envelope: Envelope, reason: str) -> None:
+        """Publishes the whole message to the dead-letter topic and counts it against its topic's limit."""
+        m.DEADLETTERED.labels(metric, "message").inc()
+        await self._send_dead_letter(DeadLetter(envelope=envelope, reason=reason))
+        self._count(envelope.topic, invalid=True)
+
+    async def _send_dead_letter(self, letter: DeadLetter) -> None:
+        """Publishes a dead letter (retrying while the broker is away). One the broker refuses as too large
+        goes without its payload, and its reason says so and where the original is."""
+        try:
+            await self._retrying(lambda: self.publisher.dead_letter(letter))
+        except MessageSizeTooLargeError:
+            source = letter.envelope
+            reason = (
+                f"{letter.reason} (payload of {len(source.payload)} bytes too large for the dead-letter topic;"
+                f" the original is at {source.topic}[{source.partition}]@{source.offset})"
+            )
+            stripped = msgspec.structs.replace(
+                letter, envelope=msgspec.structs.replace(source, payload=b""), reason=reason
+            )
+            await self._retrying(lambda: self.publisher.dead_letter(stripped))
+
+    def _count(self, topic: str, *, invalid: bool) -> None:
+        limit = self._limits.get(topic)
+        if limit is None:
+            limit = self._limits[topic] = self.limit.fresh()
+        try:
+            limit.record(invalid=invalid)
+        except DeadLetterLimitExceeded as error:
+            if topic not in self.paused:
+                self.paused[topic] = str(error)
+                m.TOPIC_PAUSED.labels(topic).set(1)
+                if self.on_pause is not None:
+                    self.on_pause(topic, str(error))
+                log.error("pausing %s until the worker restarts: %s", topic, error)
+
+    def is_paused(self, topic: str) -> bool:
+        return topic in self.paused
 
     async def check_not_synced(self, now_ms: int | None = None) -> list[GapEvent]:
         now = now_ms if now_ms is not None else int(time.time() * 1000)
-        events = await self._retrying(lambda: self.sink.check_not_synced(now))
+
+        async def stage(
+            connection: asyncpg.Connection, gap_events: list[GapEvent], live: list[LiveUpdate]
+        ) -> tuple[list[GapEvent], list[LiveUpdate]]:
+            return await outbox.stage(connection, gap_events, live)
+
+        events = await self._retrying(lambda: self.sink.check_not_synced(now, stage_events=stage))
         await self._publish([], events)
         return events
+
+    async def drain_outbox(self) -> int:
+        """Publishes what earlier transactions left in the outbox (a crash or a broker outage); returns how many."""
+        total = 0
+        while True:
+            published = await self._retrying(
+                lambda: outbox.drain(
+                    self.sink.pool, gap=self.publisher.gap, live=self.publisher.live, flush=self.publisher.delivered
+                )
+            )
+            total += published
+            if published < outbox.DRAIN_BATCH:
+                return total
 
     async def compact(self, *, settle_s: int) -> CompactionReport:
         return await self._retrying(lambda: compact(self.sink.pool, settle_s=settle_s))
@@ -173,11 +312,30 @@ class Processor:
         return await self._retrying(run)
 
     async def _publish(self, live: Sequence[LiveUpdate], gap_events: Sequence[GapEvent]) -> None:
-        for event in gap_events:
-            m.GAP_EVENTS.labels(event.kind, event.state).inc()
-            await self.publisher.gap(event)
-        for update in live:
-            await self.publisher.live(update)
+        """Publishes committed events and deletes them from the outbox. A failure leaves them there for the
+        drain: it is logged, never raised (the data is committed, the group may be acknowledged)."""
+        if self.crash_after_commit and gap_events:
+            log.critical("test crash point: killed between commit and publish")
+            os.kill(os.getpid(), signal.SIGKILL)
+        published: list[str] = []
+        try:
+            for event in gap_events:
+                m.GAP_EVENTS.labels(event.kind, event.state).inc()
+                await self.publisher.gap(event)
+                m.OUTBOX_PUBLISHED.labels("gap", "inline").inc()
+                published.append(event.event_id)
+            for update in live:
+                await self.publisher.live(update)
+                m.OUTBOX_PUBLISHED.labels("live", "inline").inc()
+                published.append(update.event_id)
+            await self.publisher.delivered()
+        except Exception as error:
+            log.warning("events left in the outbox for the drain: %r", error)
+            return
+        try:
+            await outbox.delete(self.sink.pool, [event_id for event_id in published if event_id])
+        except Exception as error:  # they will be published again by the drain: consumers de-duplicate
+            log.warning("published events not deleted from the outbox: %r", error)
 
     async def _retrying(self, operation: Callable[[], Awaitable[T]]) -> T:
         def before_sleep(state: RetryCallState) -> None:

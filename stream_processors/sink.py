@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Final
 
 import asyncpg
@@ -28,6 +28,11 @@ from stream_processors.segments import pack
 from stream_processors.validate import ValidBatch
 
 HR_GAP_MS: Final = (HEART_RATE.gap_threshold_s or 600) * 1000
+
+StageEvents = Callable[
+    [asyncpg.Connection, list[GapEvent], list[LiveUpdate]], Awaitable[tuple[list[GapEvent], list[LiveUpdate]]]
+]
+"""Runs last in the transaction with the events it produced (the outbox); returns the events to report."""
 
 
 class Applied(msgspec.Struct, kw_only=True):
@@ -66,8 +71,9 @@ class Sink:
     def forget_participants(self) -> None:
         self._loaded_at = 0.0
 
-    async def apply(self, group: Sequence[ValidBatch]) -> Applied:
-        """Stores a group of validated batches in one transaction; safe to call again with the same batches."""
+    async def apply(self, group: Sequence[ValidBatch], *, stage_events: StageEvents | None = None) -> Applied:
+        """Stores a group of validated batches in one transaction; safe to call again with the same batches.
+        `stage_events` runs in the same transaction (the events commit with the data)."""
         unique = list({b.batch.batch_id: b for b in group}.values())
         applied = Applied(duplicates=len(group) - len(unique))
         if not unique:
@@ -100,6 +106,8 @@ class Sink:
                 await self._store_metric(connection, metric_batches, timezones, applied)
             if fresh:
                 await self._store_uploads_and_state(connection, fresh, applied)
+            if stage_events is not None:
+                applied.gap_events, applied.live = await stage_events(connection, applied.gap_events, applied.live)
         return applied
 
     async def _store_metric(
@@ -198,10 +206,13 @@ class Sink:
         participants = sorted({pid for pid, _ in keys})
         applied.gap_events.extend(await gap_store.recompute_edges(connection, participants, HR_GAP_MS))
 
-    async def check_not_synced(self, now_ms: int) -> list[GapEvent]:
+    async def check_not_synced(self, now_ms: int, *, stage_events: StageEvents | None = None) -> list[GapEvent]:
         """Opens `not_synced` gaps for participants silent for the threshold at `now_ms` (the timer's job)."""
         async with self.pool.acquire() as connection, connection.transaction():
-            return await gap_store.open_not_synced(connection, now_ms, self.not_synced_ms)
+            events = await gap_store.open_not_synced(connection, now_ms, self.not_synced_ms)
+            if stage_events is not None:
+                events, _ = await stage_events(connection, events, [])
+            return events
 
     async def upsert_participants(self, participants: Sequence[Participant]) -> None:
         """Materialises participant records (the latest wins, by updated_at)."""

@@ -1,5 +1,7 @@
-"""Validate: decode a ReadingBatch and keep the readings that the registry allows.
+"""Validate: decode a ReadingBatch, check every field, and keep the readings that the registry allows.
 
+Every field is checked before anything reaches numpy or SQL: ids (charset, length, no NUL), the time zone
+(the zone database), the sync time, the columns (lengths, dtypes, at most MAX_READINGS readings).
 A message that cannot be used at all raises InvalidMessage (the whole message goes to the dead-letter topic).
 A partly bad batch keeps its good readings; the rejected ones are counted by reason and the original message
 is dead-lettered beside them, so nothing is silently lost.
@@ -14,13 +16,15 @@ import msgspec
 import numpy as np
 import numpy.typing as npt
 
+from schemas.identifiers import MIN_PLAUSIBLE_MS, identifier_problem, instant_problem, timezone_problem
 from schemas.metrics import METRIC_IDS, METRICS, Metric
-from schemas.readings import ReadingBatch, decode_batch
+from schemas.readings import TIMESTAMP_DTYPE, ReadingBatch, decode_batch
 from stream_processors.envelope import Envelope
 from stream_processors.errors import InvalidMessage
 
 DAY_MS: Final = 24 * 3600 * 1000
-MIN_PLAUSIBLE_MS: Final = 946_684_800_000  # 2000-01-01: earlier timestamps are unit or encoding errors
+MAX_READINGS: Final = 250_000
+"""Readings per batch (one upload is at most a day of 1 Hz heart rate, 86,400); larger arrays are refused."""
 
 
 class ValidBatch(msgspec.Struct, frozen=True, kw_only=True):
@@ -69,8 +73,9 @@ def validate(
         raise invalid(f"unknown metric {batch.metric!r}")
     if expected_metric is not None and batch.metric != expected_metric:
         raise invalid(f"metric {batch.metric!r} on the topic of {expected_metric!r}")
-    if not batch.participant_id.strip():
-        raise invalid("empty participant_id")
+    problem = _field_problem(batch)
+    if problem is not None:
+        raise invalid(problem)
 
     try:
         timestamps, values, extra = _columns(batch, metric)
@@ -78,6 +83,9 @@ def validate(
         raise invalid(str(error)) from None
     if len(timestamps) == 0:
         raise invalid("empty batch")
+    problem = instant_problem(batch.sync_time, latest_ms=now_ms + future_tolerance_ms)
+    if problem is not None:
+        raise invalid(f"sync_time {problem}")
 
     reasons = np.zeros(len(timestamps), dtype=np.int8)  # 0 = kept
     codes = ["", "value not a number", f"value outside [{metric.min_value:g}, {metric.max_value:g}]"]
@@ -115,6 +123,24 @@ def validate(
         extra={column: column_values[keep] for column, column_values in extra.items()},
         rejected=dict(rejected),
     )
+
+
+def _field_problem(batch: ReadingBatch) -> str | None:
+    """The first field of the batch (other than its columns and times) that cannot be used, as a reason."""
+    for name, value, allow_empty in (
+        ("participant_id", batch.participant_id, False),
+        ("device_id", batch.device_id, True),
+        ("batch_id", batch.batch_id, False),
+    ):
+        problem = identifier_problem(value, allow_empty=allow_empty)
+        if problem is not None:
+            return f"{name} {problem}"
+    problem = timezone_problem(batch.timezone, allow_empty=True)
+    if problem is not None:
+        return f"timezone {problem}"
+    if len(batch.timestamps) > MAX_READINGS * TIMESTAMP_DTYPE.itemsize:
+        return f"{len(batch.timestamps) // TIMESTAMP_DTYPE.itemsize} readings in one batch (at most {MAX_READINGS})"
+    return None
 
 
 def _columns(

@@ -46,14 +46,20 @@ def _settings(ctx: typer.Context) -> Settings:
 MetricsHost = Annotated[str, typer.Option(help="Address the /metrics server listens on (0.0.0.0 in containers).")]
 
 
-def _serve_metrics(port: int, host: str) -> None:
-    """Serves Prometheus /metrics in a background thread; a busy port is reported, not fatal."""
+def _serve_metrics(port: int, host: str, *, with_health: bool = False) -> None:
+    """Serves Prometheus /metrics (and a worker's /healthz) in a background thread; a busy port is reported,
+    not fatal."""
     if not port:
         return
     from prometheus_client import start_http_server
 
     try:
-        start_http_server(port, addr=host)
+        if with_health:
+            from stream_processors import health
+
+            health.serve(port, host)
+        else:
+            start_http_server(port, addr=host)
     except OSError as error:
         console.print(f"[yellow]warning:[/yellow] no /metrics on {host}:{port}: {error}")
         return
@@ -315,7 +321,8 @@ def import_command(
 def process(
     ctx: typer.Context,
     metrics_port: Annotated[
-        int | None, typer.Option(help="Prometheus /metrics port (default WEARSTREAM_PROCESSOR_METRICS_PORT; 0: none).")
+        int | None,
+        typer.Option(help="Port of /metrics and /healthz (default WEARSTREAM_PROCESSOR_METRICS_PORT; 0: none)."),
     ] = None,
     log_level: Annotated[str, typer.Option(help="faust worker log level.")] = "warning",
     metrics_host: MetricsHost = "127.0.0.1",
@@ -332,7 +339,7 @@ def process(
     settings = _settings(ctx)
     asyncio.run(ensure_topics(settings.kafka))
     port = settings.processor.metrics_port if metrics_port is None else metrics_port
-    _serve_metrics(port, metrics_host)
+    _serve_metrics(port, metrics_host, with_health=True)
     (settings.stack.state_dir / "processor").mkdir(parents=True, exist_ok=True)
     worker = faust.Worker(create_app(settings), loglevel=log_level, quiet=True)
     worker.execute_from_commandline()

@@ -92,9 +92,10 @@ class ProcessorSettings(BaseSettings):
     future_tolerance_s: int = 24 * 3600
     """Readings further than this in the future (relative to the worker's clock) are rejected."""
     deadletter_max_ratio: float = 0.5
+    """A topic is paused when more than this share of its recent messages was wholly invalid."""
     deadletter_window: int = 1000
     metrics_port: int = 9102
-    """Prometheus /metrics port of a worker (0: none)."""
+    """Prometheus /metrics and /healthz port of a worker (0: none)."""
     session_timeout_s: float = 30.0
     """How long the group waits for a silent (e.g. killed) worker before giving its partitions to others."""
 

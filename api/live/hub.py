@@ -2,7 +2,9 @@
 
 The consumer reads `<prefix>.live` and `<prefix>.gaps` from their ends (no consumer group: every API process
 sees every message), encodes each message for clients once, and offers it to the queues of the subscribers
-it concerns without waiting: a full queue drops its oldest message and counts it.
+it concerns without waiting: a full queue drops its oldest message and counts it. The processor publishes
+events at least once (from its outbox): an event id already dispatched is dropped, so each client sees each
+id once (the ids remembered are bounded: the most recent SEEN_EVENT_IDS).
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections import deque
+from collections import OrderedDict, deque
 from typing import Final
 
 import msgspec
@@ -25,6 +27,31 @@ from wearstream.settings import KafkaSettings
 
 log = logging.getLogger("wearstream.api.live")
 RETRY_S: Final = 2.0
+SEEN_EVENT_IDS: Final = 100_000
+"""Event ids remembered for de-duplication; a redelivery comes within seconds or minutes of the original."""
+
+
+class RecentIds:
+    """The last `capacity` ids seen, oldest forgotten first."""
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = max(1, capacity)
+        self._ids: OrderedDict[str, None] = OrderedDict()
+
+    def seen(self, event_id: str) -> bool:
+        """True when `event_id` was seen before; remembers it either way. An empty id is never a repeat."""
+        if not event_id:
+            return False
+        if event_id in self._ids:
+            self._ids.move_to_end(event_id)
+            return True
+        self._ids[event_id] = None
+        if len(self._ids) > self.capacity:
+            self._ids.popitem(last=False)
+        return False
+
+    def __len__(self) -> int:
+        return len(self._ids)
 
 
 class Subscriber:
@@ -74,6 +101,9 @@ class LiveHub:
         self._live_all: set[Subscriber] = set()
         self._events: set[Subscriber] = set()
         self._task: asyncio.Task[None] | None = None
+        self.recent_ids = RecentIds(SEEN_EVENT_IDS)
+        self.repeats = 0
+        """Messages dropped because their event id was already dispatched."""
 
     # Subscriptions ---------------------------------------------------------------------------------------
 
@@ -114,6 +144,8 @@ class LiveHub:
         try:
             if topic == self.live_topic:
                 update = decode_live_update(payload)
+                if self._repeated(update.event_id):
+                    return 0
                 if update.emitted_ms:
                     metric_defs.LIVE_LAG.observe(max(0.0, time.time() - update.emitted_ms / 1000))
                 targets = [
@@ -123,8 +155,11 @@ class LiveHub:
                 ]
                 channel, message = "live", encode(live_message(update))
             elif topic == self.gaps_topic:
+                event = decode_gap_event(payload)
+                if self._repeated(event.event_id):
+                    return 0
                 targets, channel = list(self._events), "events"
-                message = encode(gap_message(decode_gap_event(payload)))
+                message = encode(gap_message(event))
             else:
                 return 0
         except (msgspec.DecodeError, msgspec.ValidationError) as error:
@@ -136,6 +171,12 @@ class LiveHub:
                 subscriber.offer(message)
             metric_defs.LIVE_DELIVERIES.labels(channel=channel).inc(len(targets))
         return len(targets)
+
+    def _repeated(self, event_id: str) -> bool:
+        if self.recent_ids.seen(event_id):
+            self.repeats += 1
+            return True
+        return False
 
     # The consumer ----------------------------------------------------------------------------------------
 

@@ -30,6 +30,8 @@ class LiveMessage(msgspec.Struct, frozen=True, kw_only=True, tag="live", tag_fie
     timestamps_ms: list[int] = []
     values: list[float] = []
     emitted_ms: int = 0
+    event_id: str = ""
+    """Stable id of the update: a client sees each id at most once."""
 
 
 class BackfillMessage(msgspec.Struct, frozen=True, kw_only=True, tag="backfill", tag_field="type"):
@@ -50,6 +52,8 @@ class GapMessage(msgspec.Struct, frozen=True, kw_only=True, tag="gap", tag_field
     event_ms: int
     alert: bool
     """True when the event asks for attention: a gap opened (the participant stopped wearing or syncing)."""
+    event_id: str = ""
+    """Stable id of the event: a client sees each id at most once."""
 
 
 class DroppedMessage(msgspec.Struct, frozen=True, kw_only=True, tag="dropped", tag_field="type"):
@@ -80,6 +84,7 @@ def live_message(update: LiveUpdate) -> LiveMessage:
         timestamps_ms=update.timestamps,
         values=update.values,
         emitted_ms=update.emitted_ms,
+        event_id=update.event_id,
     )
 
 
@@ -93,4 +98,5 @@ def gap_message(event: GapEvent) -> GapMessage:
         detected_ms=event.detected_ms,
         event_ms=event.event_ms,
         alert=event.state == "opened",
+        event_id=event.event_id,
     )

@@ -170,11 +170,22 @@ async def test_events_carry_cohort_wide_gap_events(
 ) -> None:
     gaps = topics.gaps_topic(live_settings.kafka.topic_prefix)
     event = GapEvent(
-        participant_id="P0003", kind="not_synced", state="opened", start_ms=1, end_ms=None, detected_ms=2, event_ms=3
+        participant_id="P0003",
+        kind="not_synced",
+        state="opened",
+        start_ms=1,
+        end_ms=None,
+        detected_ms=2,
+        event_ms=3,
+        event_id="5f0c6f7e-0d1a-4c8e-9a57-3c1d2b9e8f10",
     )
+    closed = msgspec.structs.replace(event, state="closed", end_ms=4, event_id="0b8e2d4a-6c1f-4f3e-8d2a-9e7c5b3a1f20")
     with client.websocket_connect(f"/v1/events?token={cohort.keys['researcher']}") as ws:
         await publish(producer, gaps, event)
         got = receive(ws)
+        await publish(producer, gaps, event, closed)  # published again (at least once), then a new event
+        after = receive(ws)
+    assert after["event_id"] == closed.event_id  # the repeated id never reached the client
     assert got == {
         "type": "gap",
         "participant_id": "P0003",
@@ -185,5 +196,6 @@ async def test_events_carry_cohort_wide_gap_events(
         "detected_ms": 2,
         "event_ms": 3,
         "alert": True,
+        "event_id": "5f0c6f7e-0d1a-4c8e-9a57-3c1d2b9e8f10",
     }
     await asyncio.sleep(0)

@@ -147,7 +147,7 @@ def test_dead_letter_limit_trips_on_ratio_and_on_a_run() -> None:
         run.record(invalid=True)
 
 
-@settings(max_examples=60)
+@settings(max_examples=60, deadline=None)
 @given(
     deltas=st.lists(st.integers(min_value=1, max_value=400_000), min_size=1, max_size=300),
     values=st.data(),
@@ -168,7 +168,7 @@ def test_pack_unpack_round_trip_and_hour_segments(deltas: list[int], values: st.
     np.testing.assert_allclose(got_values, vals, atol=0.5 / scale)
 
 
-@settings(max_examples=60)
+@settings(max_examples=60, deadline=None)
 @given(
     ts=st.lists(st.integers(min_value=0, max_value=6 * 3_600_000), min_size=2, max_size=400, unique=True),
     split=st.integers(min_value=0, max_value=10_000),
@@ -209,6 +209,7 @@ def test_holes_are_found_between_spans_and_at_the_trailing_edge() -> None:
 
 def test_recoverable_errors_are_told_from_bugs() -> None:
     import asyncpg
+    from aiokafka.errors import KafkaConnectionError, KafkaTimeoutError, MessageSizeTooLargeError
 
     from stream_processors.errors import RecoverableError
     from stream_processors.pipeline import is_recoverable
@@ -219,3 +220,6 @@ def test_recoverable_errors_are_told_from_bugs() -> None:
     assert is_recoverable(asyncpg.exceptions.CannotConnectNowError())  # 57P03
     assert not is_recoverable(asyncpg.exceptions.UndefinedColumnError())  # 42703: a bug
     assert not is_recoverable(ValueError("bad config"))
+    assert is_recoverable(KafkaTimeoutError())  # the broker did not answer in time
+    assert is_recoverable(KafkaConnectionError())
+    assert not is_recoverable(MessageSizeTooLargeError())
