@@ -78,7 +78,6 @@ class Sink:
         applied = Applied(duplicates=len(group) - len(unique))
         if not unique:
             return applied
-        timezones = {pid: info.timezone for pid, info in (await self.participants()).items()}
         async with self.pool.acquire() as connection, connection.transaction():
             segments = [
                 segment
@@ -94,6 +93,14 @@ class Sink:
                 )
             ]
             await gap_store.lock_participants(connection, [b.batch.participant_id for b in unique])
+            # Read under the lock: a time-zone change (which recomputes the day rollups) is never half-seen.
+            timezones: dict[str, str] = {
+                r["participant_id"]: r["timezone"]
+                for r in await connection.fetch(
+                    "SELECT participant_id, timezone FROM participants WHERE participant_id = ANY($1::text[])",
+                    sorted({b.batch.participant_id for b in unique}),
+                )
+            }
             claimed = await claim_raw(connection, segments, {b.batch.batch_id: b.batch.sync_time for b in unique})
             overlaps = await corrections.overlapping(connection, [s for s in segments if s.batch_id in claimed])
             fresh = [b for b in unique if b.batch.batch_id in claimed]
