@@ -116,13 +116,13 @@ async def import_exports(
     sync_time: int | None = None,
 ) -> ImportReport:
     """Imports the files of one participant's device; see the module docstring. Needs Kafka and the database."""
-    imported_at = int(time.time() * 1000) if sync_time is None else sync_time
+    imported_at = int(time.time() * 1000)
     result: ImportResult = import_files(
         [str(p) for p in paths],
         participant_id=participant_id,
         device_id=device_id or f"{participant_id}-import",
         timezone=timezone,
-        sync_time=imported_at,
+        sync_time=imported_at if sync_time is None else sync_time,
     )
     import_id = uuid.uuid4()
     connection = await asyncpg.connect(settings.database.url)
