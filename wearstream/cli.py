@@ -634,7 +634,7 @@ def bench_command(ctx: typer.Context) -> None:
 TRACED_COMMANDS: dict[str, tuple[str, tuple[str, ...]]] = {
     "process": ("processor", ("asyncpg",)),
     "replay": ("replay", ("aiokafka",)),
-    "import": ("import", ("aiokafka",)),
+    "import": ("import", ("aiokafka", "asyncpg")),
     "api": ("api", ("asyncpg",)),
 }
 

@@ -3,6 +3,9 @@ the day rollups to the new local days."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -116,3 +119,31 @@ async def test_a_new_time_zone_recomputes_the_day_rollups(
         await assert_store_is_recomputation(pool, "Z1", "heart_rate", truth, "America/New_York")
     finally:
         await pool.close()
+
+
+def test_the_cli_adds_updates_shows_and_lists_records(database: str) -> None:
+    env = {**os.environ, "WEARSTREAM_DATABASE_URL": database}
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "wearstream", "participants", *args], env=env, capture_output=True, text=True
+        )
+
+    added = run("add", "C1", "--enrolled-on", "2026-02-01", "--timezone", "Asia/Tokyo", "--contact-email", "c@x.org")
+    assert added.returncode == 0, added.stderr
+    assert "C1: enrolled 2026-02-01, Asia/Tokyo, authorised" in added.stdout
+    again = run("add", "C1", "--enrolled-on", "2026-02-01")
+    assert again.returncode == 1
+    assert "exists" in again.stderr
+    assert run("update", "C1", "--timezone", "Nowhere/Else").returncode == 1
+    assert run("update", "C1", "--authorisation", "maybe").returncode == 1
+    updated = run("update", "C1", "--authorisation", "revoked")
+    assert updated.returncode == 0, updated.stderr
+    assert "revoked" in updated.stdout
+    assert "c@x.org" in updated.stdout
+    shown = run("show", "C1")
+    assert shown.returncode == 0, shown.stderr
+    assert "create by cli" in shown.stdout
+    assert "update by cli: authorisation 'authorised' → 'revoked'" in shown.stdout
+    assert "C1: enrolled" in run("list").stdout
+    assert run("show", "NOPE").returncode == 1
