@@ -6,6 +6,7 @@ greater batch id) wins. The raw store holds only winners. When a new batch's seg
 the segments intersecting them are decoded, each timestamp keeps its winner, segments that lost readings are
 rewritten (or removed when nothing of them remains, the batch then listed in `applied_batches`), and the
 1-minute, 1-hour and local-day rollups of those days are replaced by a recomputation over the winners.
+A compacted row holds readings of several uploads and counts as uploaded at the latest of them.
 """
 
 from __future__ import annotations
