@@ -1,57 +1,109 @@
-"""`wearstream import`: device exports → ReadingBatches → Kafka, with delta-load by reading time.
+"""`wearstream import`: device exports → ReadingBatches → Kafka, with delta-load by content.
 
-All files are parsed first (a malformed file publishes nothing). Per participant × metric, a watermark in
-Kafka records the latest reading time published; a later import publishes only readings after it.
+All files are parsed first (a malformed file publishes nothing). Per participant × metric, the watermarks
+topic keeps, per UTC day, hashes of the content published; a day whose content this import has published
+before is left out, any other day is published whole (the sink de-duplicates its unchanged batches by id,
+and for each timestamp the latest upload's reading wins). So re-importing the same files publishes nothing,
+files in any order or overlapping exports store the union, and a corrected export replaces what it corrects.
+
+An import is not a device upload: its batches are marked `origin="import"`, stamped with the import time (or
+the export's sync time, `sync_time`), and the import itself is recorded in the `imports` table. A missing
+participant is created (enrolment: the first local date of the data, in `timezone`); an existing record is
+never changed.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import time
+import uuid
+import zoneinfo
+from collections import defaultdict
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Final
 
+import asyncpg
 import msgspec
-import numpy as np
 
 from producers.fitbit import ImportResult, import_files
 from producers.publisher import BatchPublisher
 from producers.watermarks import load_watermarks
 from schemas.participants import Participant
-from schemas.readings import ReadingBatch, make_batch
+from schemas.readings import ReadingBatch
 from schemas.watermarks import Watermark
+from wearstream import participants
 from wearstream.settings import Settings
 from wearstream.topics import ensure_topics
 
 SOURCE: Final = "import"
+MS_PER_DAY: Final = 86_400_000
 
 
 class ImportReport(msgspec.Struct, kw_only=True):
+    import_id: str
     files: int
     readings: dict[str, int]
-    already_published: dict[str, int]
+    """Readings published per metric (new + corrected)."""
+    new: dict[str, int]
+    """Readings of days never imported before, per metric."""
+    unchanged: dict[str, int]
+    """Readings of days imported before with the same content (not published), per metric."""
+    corrected: dict[str, int]
+    """Readings of days imported before with other content (published; the latest import wins), per metric."""
     messages: int
+    participant_created: bool
 
 
-def only_new(batch: ReadingBatch, until_ms: int) -> ReadingBatch | None:
-    """The part of `batch` after the watermark (None when nothing is new)."""
-    timestamps = batch.timestamps_array()
-    keep = timestamps > until_ms
-    if keep.all():
-        return batch
-    if not keep.any():
+def day_hash(batches: Sequence[ReadingBatch]) -> str:
+    """A short hash of one metric's readings of one UTC day (batch ids are hashes of their content)."""
+    digest = hashlib.blake2b(digest_size=8)
+    for batch_id in sorted(b.batch_id for b in batches):
+        digest.update(bytes.fromhex(batch_id))
+    return digest.hexdigest()
+
+
+class Plan(msgspec.Struct, kw_only=True):
+    """What to publish, what it means per metric, and the watermarks to record once it is published."""
+
+    publish: list[ReadingBatch]
+    new: dict[str, int]
+    unchanged: dict[str, int]
+    corrected: dict[str, int]
+    marks: list[Watermark]
+
+
+def plan(batches: Sequence[ReadingBatch], marks: dict[tuple[str, str], Watermark], participant_id: str) -> Plan:
+    """Splits an import's batches into days already published with the same content (left out) and the rest."""
+    days: dict[str, dict[int, list[ReadingBatch]]] = defaultdict(lambda: defaultdict(list))
+    for batch in batches:
+        days[batch.metric][int(batch.timestamps_array()[0]) // MS_PER_DAY].append(batch)
+    result = Plan(publish=[], new={}, unchanged={}, corrected={}, marks=[])
+    for metric, by_day in days.items():
+        mark = marks.get((participant_id, metric))
+        published = {day: list(hashes) for day, hashes in (mark.days if mark else {}).items()}
+        for counter in (result.new, result.unchanged, result.corrected):
+            counter[metric] = 0
+        for day, own in sorted(by_day.items()):
+            digest, size = day_hash(own), sum(len(b) for b in own)
+            seen = published.get(day, [])
+            if digest in seen:
+                result.unchanged[metric] += size
+                continue
+            (result.corrected if seen else result.new)[metric] += size
+            result.publish.extend(own)
+            published[day] = [*seen, digest]
+        if published != (mark.days if mark else {}):
+            result.marks.append(Watermark(source=SOURCE, participant_id=participant_id, metric=metric, days=published))
+    return result
+
+
+def first_local_date(batches: Sequence[ReadingBatch], timezone: str) -> dt.date | None:
+    first_ms = min((int(b.timestamps_array()[0]) for b in batches if len(b)), default=None)
+    if first_ms is None:
         return None
-    return make_batch(
-        participant_id=batch.participant_id,
-        metric=batch.metric,
-        device_id=batch.device_id,
-        sync_time=batch.sync_time,
-        timestamps=timestamps[keep],
-        values=batch.values_array()[keep],
-        extra={column: batch.extra_array(column)[keep] for column in batch.extra},
-        timezone=batch.timezone,
-    )
+    return dt.datetime.fromtimestamp(first_ms / 1000, tz=zoneinfo.ZoneInfo(timezone)).date()
 
 
 async def import_exports(
@@ -61,50 +113,64 @@ async def import_exports(
     participant_id: str,
     timezone: str = "UTC",
     device_id: str | None = None,
+    sync_time: int | None = None,
 ) -> ImportReport:
+    """Imports the files of one participant's device; see the module docstring. Needs Kafka and the database."""
+    imported_at = int(time.time() * 1000)
     result: ImportResult = import_files(
         [str(p) for p in paths],
         participant_id=participant_id,
         device_id=device_id or f"{participant_id}-import",
         timezone=timezone,
+        sync_time=imported_at if sync_time is None else sync_time,
     )
-    await ensure_topics(settings.kafka)
-    marks = await load_watermarks(settings.kafka, SOURCE)
-    publisher = BatchPublisher(settings.kafka, client_id="wearstream-import")
-    readings: dict[str, int] = {}
-    skipped: dict[str, int] = {}
-    latest: dict[str, int] = {}
-    await publisher.start()
+    import_id = uuid.uuid4()
+    connection = await asyncpg.connect(settings.database.url)
     try:
-        first_ms = min((int(b.timestamps_array()[0]) for b in result.batches if len(b)), default=None)
-        if first_ms is not None:
-            enrolled = dt.datetime.fromtimestamp(first_ms / 1000, tz=dt.UTC).date()
-            await publisher.send_participant(
+        created = False
+        enrolled = first_local_date(result.batches, timezone)
+        if enrolled is not None:
+            created = await participants.create(
+                connection,
                 Participant(
-                    participant_id=participant_id,
-                    enrolled_on=enrolled,
-                    timezone=timezone,
-                    device_id=device_id or "",
-                    updated_at=int(time.time() * 1000),
-                )
+                    participant_id=participant_id, enrolled_on=enrolled, timezone=timezone, device_id=device_id or ""
+                ),
+                actor="import",
+                if_missing=True,
             )
-        for batch in result.batches:
-            mark = marks.get((participant_id, batch.metric))
-            new = only_new(batch, mark.until_ms if mark else -1)
-            skipped[batch.metric] = skipped.get(batch.metric, 0) + len(batch) - (len(new) if new else 0)
-            if new is None:
-                continue
-            await publisher.send(new)
-            readings[new.metric] = readings.get(new.metric, 0) + len(new)
-            latest[new.metric] = max(latest.get(new.metric, -1), int(np.max(new.timestamps_array())))
-        await publisher.commit_watermarks(
-            [
-                Watermark(source=SOURCE, participant_id=participant_id, metric=metric, until_ms=until)
-                for metric, until in sorted(latest.items())
-            ]
+        await ensure_topics(settings.kafka)
+        todo = plan(result.batches, await load_watermarks(settings.kafka, SOURCE), participant_id)
+        publisher = BatchPublisher(settings.kafka, client_id="wearstream-import")
+        await publisher.start()
+        try:
+            for batch in todo.publish:
+                await publisher.send(batch)
+            await publisher.commit_watermarks(todo.marks)
+        finally:
+            await publisher.stop()
+        published: dict[str, int] = defaultdict(int)
+        for batch in todo.publish:
+            published[batch.metric] += len(batch)
+        await connection.execute(
+            "INSERT INTO imports (import_id, participant_id, imported_at, files, readings, unchanged, corrected)"
+            " VALUES ($1, $2, ms_to_ts($3), $4, $5::jsonb, $6::jsonb, $7::jsonb)",
+            import_id,
+            participant_id,
+            imported_at,
+            [f.path for f in result.files],
+            msgspec.json.encode(dict(published)).decode(),
+            msgspec.json.encode(todo.unchanged).decode(),
+            msgspec.json.encode(todo.corrected).decode(),
         )
     finally:
-        await publisher.stop()
+        await connection.close()
     return ImportReport(
-        files=len(result.files), readings=readings, already_published=skipped, messages=publisher.messages
+        import_id=str(import_id),
+        files=len(result.files),
+        readings=dict(published),
+        new=todo.new,
+        unchanged=todo.unchanged,
+        corrected=todo.corrected,
+        messages=publisher.messages,
+        participant_created=created,
     )

@@ -8,7 +8,7 @@ from the registry, and each of the metric's `extra_columns` is float32. The Kafk
 from __future__ import annotations
 
 import hashlib
-from typing import Final
+from typing import Final, Literal
 
 import msgspec
 import numpy as np
@@ -18,6 +18,7 @@ from schemas.metrics import get_metric
 
 TIMESTAMP_DTYPE: Final = np.dtype("<i8")
 EXTRA_DTYPE: Final = np.dtype("<f4")
+Origin = Literal["device", "import"]
 
 
 class ReadingBatch(msgspec.Struct, frozen=True, kw_only=True):
@@ -34,7 +35,10 @@ class ReadingBatch(msgspec.Struct, frozen=True, kw_only=True):
     values: bytes
     extra: dict[str, bytes] = {}
     timezone: str = ""
-    """IANA time zone the device was set to ("" when unknown): decides the participant's local day."""
+    """IANA time zone the device was set to ("" when unknown); the participant's record decides local days."""
+    origin: Origin = "device"
+    """`device`: an upload, `sync_time` is when the device synced. `import`: read from an export file,
+    `sync_time` is the export's sync time if it carries one, else when it was imported; never a device upload."""
 
     def timestamps_array(self) -> npt.NDArray[np.int64]:
         return np.frombuffer(self.timestamps, dtype=TIMESTAMP_DTYPE)
@@ -79,6 +83,7 @@ def make_batch(
     values: npt.ArrayLike,
     extra: dict[str, npt.ArrayLike] | None = None,
     timezone: str = "",
+    origin: Origin = "device",
 ) -> ReadingBatch:
     """Builds a batch from array-likes, converting each column to its wire dtype and deriving the batch id."""
     spec = get_metric(metric)
@@ -98,6 +103,7 @@ def make_batch(
         values=vals,
         extra=extra_bytes,
         timezone=timezone,
+        origin=origin,
     )
 
 

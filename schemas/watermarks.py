@@ -21,7 +21,9 @@ class Watermark(msgspec.Struct, frozen=True, kw_only=True):
     days_done: int = 0
     """replay: days 0 … days_done-1 published completely."""
     until_ms: int = 0
-    """import: readings up to and including this time published."""
+    """import (records written before content hashes): readings up to and including this time published."""
+    days: dict[int, list[str]] = {}
+    """import: per UTC day (days since 1970-01-01), the content hashes of that day's readings published."""
 
     @property
     def key(self) -> str:

@@ -45,7 +45,7 @@ LIMIT $3
 """
 
 _SEGMENTS: Final = """
-SELECT start_time, ts_to_ms(start_time) AS start_ms, batch_id, batch_ids, ts_delta, value_delta, extra
+SELECT start_time, ts_to_ms(start_time) AS start_ms, batch_id, batch_ids, ts_delta, value_delta, extra, sync_time
 FROM raw_segments
 WHERE participant_id = $1 AND metric_id = $2 AND start_time >= $3 AND start_time < $4
 ORDER BY start_time, batch_id
@@ -117,7 +117,7 @@ async def _compact_period(
     )
     await connection.execute(
         "INSERT INTO raw_segments (participant_id, metric_id, start_time, end_time, batch_id, n, ts_delta,"
-        " value_delta, extra, batch_ids) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        " value_delta, extra, batch_ids, sync_time) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
         participant_id,
         metric_id,
         ms_to_datetime(int(timestamps[0])),
@@ -128,5 +128,7 @@ async def _compact_period(
         np.diff(scaled, prepend=0).astype(np.int32).tolist(),
         None if extra is None else extra[order].ravel().tolist(),
         batch_ids,
+        # The merged row counts as uploaded at its latest batch's sync time (its readings are all winners).
+        max((r["sync_time"] for r in rows if r["sync_time"] is not None), default=None),
     )
     return len(rows), len(timestamps)

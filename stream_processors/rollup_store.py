@@ -2,73 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Final
 
 import asyncpg
 import numpy as np
 import numpy.typing as npt
-from opentelemetry import trace
 
 from stream_processors.rollups import Rollup
-from stream_processors.segments import RAW_COLUMNS, Segment
-from wearstream.telemetry import tracer
 
 STAGING_TABLE: Final = "raw_staging"
 
 CREATE_STAGING: Final = (
     f"CREATE TEMP TABLE IF NOT EXISTS {STAGING_TABLE} (LIKE raw_segments INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
 )
-
-
-_APPLIED_BEFORE: Final = f"""
-SELECT DISTINCT s.batch_id FROM {STAGING_TABLE} s
-WHERE EXISTS (
-        SELECT 1 FROM raw_segments r
-        WHERE r.participant_id = s.participant_id AND r.metric_id = s.metric_id
-          AND r.start_time = s.start_time AND r.batch_id = s.batch_id)
-   OR EXISTS (
-        SELECT 1 FROM raw_segments r
-        WHERE r.participant_id = s.participant_id AND r.metric_id = s.metric_id
-          AND r.start_time >= date_trunc('day', s.start_time, 'UTC')
-          AND r.start_time < date_trunc('day', s.start_time, 'UTC') + interval '1 day'
-          AND r.batch_ids IS NOT NULL AND s.batch_id = ANY(r.batch_ids))
-"""
-
-
-async def claim_raw(connection: asyncpg.Connection, segments: Sequence[Segment]) -> set[str]:
-    """Stores the segments of batches not applied before; returns the ids of those batches.
-
-    Binary COPY into a per-connection staging table, then one INSERT of the new batches: the raw rows
-    themselves (and, once compacted, their `batch_ids`) are the record of what was applied, written in the
-    same transaction as everything derived from them. The caller must hold the participants' gap locks, so
-    no other transaction applies the same participant's batches meanwhile. The connection must have run
-    CREATE_STAGING once (the pool's init does).
-    """
-    if not segments:
-        return set()
-    # The asyncpg instrumentation does not trace COPY: this span stands in for it.
-    with tracer().start_as_current_span(
-        f"COPY {STAGING_TABLE}",
-        kind=trace.SpanKind.CLIENT,
-        attributes={
-            "db.system": "postgresql",
-            "db.operation.name": "COPY",
-            "db.collection.name": STAGING_TABLE,
-            "db.query.text": f"COPY {STAGING_TABLE} ({', '.join(RAW_COLUMNS)}) FROM STDIN (FORMAT binary)",
-            "db.operation.batch.size": len(segments),
-        },
-    ):
-        await connection.copy_records_to_table(
-            STAGING_TABLE, records=[s.record() for s in segments], columns=RAW_COLUMNS
-        )
-    applied_before = [row["batch_id"] for row in await connection.fetch(_APPLIED_BEFORE)]
-    rows = await connection.fetch(
-        f"INSERT INTO raw_segments SELECT * FROM {STAGING_TABLE} WHERE batch_id <> ALL($1::uuid[])"
-        " ON CONFLICT DO NOTHING RETURNING batch_id",
-        applied_before,
-    )
-    return {row["batch_id"].hex for row in rows}
 
 
 _UPSERT: Final = """

@@ -1,7 +1,10 @@
 """The idempotent sink: one database transaction per group of batches.
 
 Raw segments, rollups (1 min, 1 h, local 1 day), uploads, participant state and gaps are written together;
-raw rows are the record of what was applied, so a redelivered batch finds its rows and changes nothing.
+the record of what was applied (`applied.py`) is written with them, so a redelivered batch changes nothing.
+For one participant × metric × timestamp the latest upload wins: a batch that intersects stored readings of
+its participant × metric is resolved by `corrections.py` (its local days recomputed from the winners); the
+others, nearly all of them, take the fast path of additive rollup merges.
 The caller acknowledges the Kafka messages only after `apply` returned (the transaction committed).
 """
 
@@ -20,9 +23,10 @@ import numpy.typing as npt
 from schemas.events import GapEvent, LiveUpdate, MinutePoint
 from schemas.metrics import HEART_RATE
 from schemas.participants import Participant
-from stream_processors import gap_store
+from stream_processors import corrections, gap_store
+from stream_processors.applied import claim_raw
 from stream_processors.gaps import NOT_SYNCED, NOT_WORN
-from stream_processors.rollup_store import UPSERT_1D, UPSERT_1H, UPSERT_1M, RollupRows, claim_raw
+from stream_processors.rollup_store import UPSERT_1D, UPSERT_1H, UPSERT_1M, RollupRows
 from stream_processors.rollups import HOUR_MS, MINUTE_MS, aggregate, fixed_buckets, local_day_buckets
 from stream_processors.segments import pack
 from stream_processors.validate import ValidBatch
@@ -41,6 +45,8 @@ class Applied(msgspec.Struct, kw_only=True):
     batches: int = 0
     duplicates: int = 0
     readings: int = 0
+    superseded: int = 0
+    """Readings (stored or new) that lost their timestamp to a later upload's reading."""
     live: list[LiveUpdate] = []
     gap_events: list[GapEvent] = []
 
@@ -78,7 +84,6 @@ class Sink:
         applied = Applied(duplicates=len(group) - len(unique))
         if not unique:
             return applied
-        timezones = {pid: info.timezone for pid, info in (await self.participants()).items()}
         async with self.pool.acquire() as connection, connection.transaction():
             segments = [
                 segment
@@ -94,7 +99,16 @@ class Sink:
                 )
             ]
             await gap_store.lock_participants(connection, [b.batch.participant_id for b in unique])
-            claimed = await claim_raw(connection, segments)
+            # Read under the lock: a time-zone change (which recomputes the day rollups) is never half-seen.
+            timezones: dict[str, str] = {
+                r["participant_id"]: r["timezone"]
+                for r in await connection.fetch(
+                    "SELECT participant_id, timezone FROM participants WHERE participant_id = ANY($1::text[])",
+                    sorted({b.batch.participant_id for b in unique}),
+                )
+            }
+            claimed = await claim_raw(connection, segments, {b.batch.batch_id: b.batch.sync_time for b in unique})
+            overlaps = await corrections.overlapping(connection, [s for s in segments if s.batch_id in claimed])
             fresh = [b for b in unique if b.batch.batch_id in claimed]
             applied.duplicates += len(unique) - len(fresh)
             applied.batches = len(fresh)
@@ -102,10 +116,11 @@ class Sink:
             by_metric: dict[str, list[ValidBatch]] = defaultdict(list)
             for b in fresh:
                 by_metric[b.metric.name].append(b)
+            superseded: dict[tuple[str, int], int] = {}
             for metric_batches in by_metric.values():
-                await self._store_metric(connection, metric_batches, timezones, applied)
+                await self._store_metric(connection, metric_batches, timezones, overlaps, superseded, applied)
             if fresh:
-                await self._store_uploads_and_state(connection, fresh, applied)
+                await self._store_uploads_and_state(connection, fresh, superseded, applied)
             if stage_events is not None:
                 applied.gap_events, applied.live = await stage_events(connection, applied.gap_events, applied.live)
         return applied
@@ -115,6 +130,8 @@ class Sink:
         connection: asyncpg.Connection,
         batches: list[ValidBatch],
         timezones: dict[str, str],
+        overlaps: set[tuple[str, int]],
+        superseded: dict[tuple[str, int], int],
         applied: Applied,
     ) -> None:
         metric = batches[0].metric
@@ -124,26 +141,46 @@ class Sink:
         for b in batches:
             per_participant[b.batch.participant_id].append(b)
 
+        # The zone of a participant's local days is the study's record; the device's only for participants the
+        # study does not know (yet).
+        device_timezones = {b.batch.participant_id: b.batch.timezone for b in batches if b.batch.timezone}
         minute_rows, hour_rows, day_rows = RollupRows(), RollupRows(), RollupRows()
         readings: dict[str, tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]] = {}
+        corrected: list[asyncpg.Record] = []
+        gap_windows: list[tuple[str, int, int]] = []
         for pid, own in per_participant.items():
             ts = np.concatenate([b.timestamps for b in own])
             values = np.concatenate([b.values for b in own])
             order = np.argsort(ts, kind="stable")
             ts, values = ts[order], values[order]
             readings[pid] = (ts, values)
+            if (pid, metric_id) in overlaps:
+                resolved = await corrections.resolve(
+                    connection,
+                    participant_id=pid,
+                    metric=metric,
+                    metric_id=metric_id,
+                    timestamps=ts,
+                    timezone=timezones.get(pid) or device_timezones.get(pid) or "UTC",
+                )
+                corrected.extend(resolved.minutes)
+                gap_windows.extend(resolved.windows)
+                superseded[(pid, metric_id)] = resolved.superseded
+                applied.superseded += resolved.superseded
+                continue
             minute_rows.add(pid, aggregate(fixed_buckets(ts, MINUTE_MS), ts, values, stages=stages))
+            gap_windows.append((pid, int(ts[0] // MINUTE_MS * MINUTE_MS), int(ts[-1] // MINUTE_MS * MINUTE_MS)))
         upserted = await minute_rows.upsert(connection, UPSERT_1M, metric_id, stages=stages)
 
         new_minutes: dict[str, list[int]] = defaultdict(list)
         for row in upserted:
             if row["inserted"]:
                 new_minutes[row["participant_id"]].append(row["bucket_ms"])
-        device_timezones = {b.batch.participant_id: b.batch.timezone for b in batches if b.batch.timezone}
         for pid, (ts, values) in readings.items():
+            if (pid, metric_id) in overlaps:
+                continue
             minutes = np.asarray(sorted(new_minutes.get(pid, [])), dtype=np.int64)
-            # The participant's local day: the device's zone, else the study's record, else UTC.
-            timezone = device_timezones.get(pid) or timezones.get(pid, "UTC")
+            timezone = timezones.get(pid) or device_timezones.get(pid) or "UTC"
             hours = aggregate(fixed_buckets(ts, HOUR_MS), ts, values, stages=stages)
             hour_rows.add(pid, hours, _count_in(hours.bucket_ms, fixed_buckets(minutes, HOUR_MS)))
             days = aggregate(local_day_buckets(ts, timezone), ts, values, stages=stages)
@@ -151,18 +188,20 @@ class Sink:
         await hour_rows.upsert(connection, UPSERT_1H, metric_id, stages=stages)
         await day_rows.upsert(connection, UPSERT_1D, metric_id, stages=stages)
 
-        applied.live.extend(_live_updates(metric.name, upserted, readings))
+        applied.live.extend(_live_updates(metric.name, [*upserted, *corrected], readings))
         if metric.name == HEART_RATE.name:
-            windows = [
-                (pid, int(ts[0] // MINUTE_MS * MINUTE_MS), int(ts[-1] // MINUTE_MS * MINUTE_MS))
-                for pid, (ts, _) in readings.items()
-            ]
-            applied.gap_events.extend(await gap_store.recompute(connection, NOT_WORN, windows, HR_GAP_MS))
+            applied.gap_events.extend(await gap_store.recompute(connection, NOT_WORN, gap_windows, HR_GAP_MS))
 
     async def _store_uploads_and_state(
-        self, connection: asyncpg.Connection, fresh: list[ValidBatch], applied: Applied
+        self,
+        connection: asyncpg.Connection,
+        fresh: list[ValidBatch],
+        superseded: dict[tuple[str, int], int],
+        applied: Applied,
     ) -> None:
-        uploads = sorted({(b.batch.participant_id, b.batch.sync_time) for b in fresh})
+        # Imported batches are not device uploads: they leave `uploads` (and so `not_synced`) alone and are
+        # recorded as the participant × metric's last import instead.
+        uploads = sorted({(b.batch.participant_id, b.batch.sync_time) for b in fresh if b.batch.origin == "device"})
         new_uploads = await connection.fetch(
             "INSERT INTO uploads (participant_id, sync_time)"
             " SELECT pid, ms_to_ts(t) FROM unnest($1::text[], $2::bigint[]) AS u (pid, t)"
@@ -170,33 +209,32 @@ class Sink:
             [u[0] for u in uploads],
             [u[1] for u in uploads],
         )
-        state: dict[tuple[str, int], list[int]] = {}
+        state: dict[tuple[str, int], _State] = {}
         for b in fresh:
             key = (b.batch.participant_id, b.metric_id)
-            first, last, sync = int(b.timestamps[0]), int(b.timestamps[-1]), b.batch.sync_time
-            if key in state:
-                s = state[key]
-                state[key] = [min(s[0], first), max(s[1], last), max(s[2], sync), s[3] + len(b.timestamps)]
-            else:
-                state[key] = [first, last, sync, len(b.timestamps)]
+            if key not in state:
+                state[key] = _State(int(b.timestamps[0]), int(b.timestamps[-1]), readings=-superseded.get(key, 0))
+            state[key].add(b)
         keys = sorted(state)
         await connection.execute(
             "INSERT INTO participant_metric_state AS s"
-            " (participant_id, metric_id, first_reading, last_reading, last_upload, readings)"
-            " SELECT pid, mid, ms_to_ts(f), ms_to_ts(l), ms_to_ts(u), n"
-            " FROM unnest($1::text[], $2::int2[], $3::bigint[], $4::bigint[], $5::bigint[], $6::bigint[])"
-            " AS x (pid, mid, f, l, u, n)"
+            " (participant_id, metric_id, first_reading, last_reading, last_upload, last_import, readings)"
+            " SELECT pid, mid, ms_to_ts(f), ms_to_ts(l), ms_to_ts(u), ms_to_ts(i), n"
+            " FROM unnest($1::text[], $2::int2[], $3::bigint[], $4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[])"
+            " AS x (pid, mid, f, l, u, i, n)"
             " ON CONFLICT (participant_id, metric_id) DO UPDATE SET"
             " first_reading = least(s.first_reading, EXCLUDED.first_reading),"
             " last_reading = greatest(s.last_reading, EXCLUDED.last_reading),"
             " last_upload = greatest(s.last_upload, EXCLUDED.last_upload),"
+            " last_import = greatest(s.last_import, EXCLUDED.last_import),"
             " readings = s.readings + EXCLUDED.readings",
             [k[0] for k in keys],
             [k[1] for k in keys],
-            [state[k][0] for k in keys],
-            [state[k][1] for k in keys],
-            [state[k][2] for k in keys],
-            [state[k][3] for k in keys],
+            [state[k].first for k in keys],
+            [state[k].last for k in keys],
+            [state[k].upload for k in keys],
+            [state[k].imported for k in keys],
+            [state[k].readings for k in keys],
         )
         upload_windows: dict[str, list[int]] = defaultdict(list)
         for row in new_uploads:
@@ -238,6 +276,24 @@ class Sink:
             ],
         )
         self.forget_participants()
+
+
+class _State(msgspec.Struct):
+    """One participant × metric's share of a transaction: reading span, last upload and import, net readings."""
+
+    first: int
+    last: int
+    upload: int | None = None
+    imported: int | None = None
+    readings: int = 0
+
+    def add(self, b: ValidBatch) -> None:
+        self.first, self.last = min(self.first, int(b.timestamps[0])), max(self.last, int(b.timestamps[-1]))
+        if b.batch.origin == "device":
+            self.upload = max(self.upload or b.batch.sync_time, b.batch.sync_time)
+        else:
+            self.imported = max(self.imported or b.batch.sync_time, b.batch.sync_time)
+        self.readings += len(b.timestamps)
 
 
 def _count_in(buckets: npt.NDArray[np.int64], members: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:

@@ -6,19 +6,27 @@ Settings are read from the environment here, once, and passed down explicitly.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar, get_args
 
 import typer
 from rich.console import Console
 
 from deploy.local.errors import StackError
+from schemas.participants import Authorisation
 from wearstream.settings import Settings, load_settings
 from wearstream.telemetry import IMPORT_METRICS_PORT, REPLAY_METRICS_PORT
 
 if TYPE_CHECKING:
+    import asyncpg
+
     from deploy.local.stack import LocalStack
+    from schemas.participants import Participant
+
+T = TypeVar("T")
 
 app = typer.Typer(
     name="wearstream",
@@ -287,34 +295,211 @@ def import_command(
     ctx: typer.Context,
     paths: Annotated[list[Path], typer.Argument(exists=True, dir_okay=False, help="Fitbit JSON export files.")],
     participant: Annotated[str, typer.Option("--participant", help="Study code of the wearer, e.g. P0001.")],
-    timezone: Annotated[str, typer.Option(help="The wearer's IANA time zone (Fitbit times are local).")] = "UTC",
+    timezone: Annotated[
+        str, typer.Option(help="The wearer's IANA time zone (Fitbit times are local); a new participant's zone.")
+    ] = "UTC",
     device_id: Annotated[str | None, typer.Option(help="Device id recorded with the readings.")] = None,
+    sync_time: Annotated[
+        dt.datetime | None,
+        typer.Option(
+            help="When the device last synced before the export (ISO date-time, UTC unless it has an offset);"
+            " default: now. For each timestamp the reading with the latest sync time wins.",
+            formats=["%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S"],
+        ),
+    ] = None,
     metrics_port: Annotated[int, typer.Option(help="Prometheus /metrics port (0: none).")] = IMPORT_METRICS_PORT,
     metrics_host: MetricsHost = "127.0.0.1",
 ) -> None:
-    """Publish Fitbit Web API / wearipedia JSON exports onto Kafka (the participant is created if new).
+    """Publish Fitbit Web API / wearipedia JSON exports onto Kafka, delta-loaded by content.
 
     Every file is checked before anything is published; a malformed file fails with its JSON path and reason.
+    Days whose content was imported before are not published again. A missing participant is created
+    (enrolment: the data's first local date); an existing one is never changed. The import is recorded in
+    the `imports` table, not as device uploads.
     """
     from producers.fitbit import FitbitImportError
     from producers.import_job import import_exports
+    from wearstream.participants import ParticipantError
 
     _serve_metrics(metrics_port, metrics_host)
+    sync_ms = None
+    if sync_time is not None:
+        sync_ms = int((sync_time if sync_time.tzinfo else sync_time.replace(tzinfo=dt.UTC)).timestamp() * 1000)
     try:
         report = asyncio.run(
-            import_exports(_settings(ctx), paths, participant_id=participant, timezone=timezone, device_id=device_id)
+            import_exports(
+                _settings(ctx),
+                paths,
+                participant_id=participant,
+                timezone=timezone,
+                device_id=device_id,
+                sync_time=sync_ms,
+            )
         )
-    except FitbitImportError as error:
+    except (FitbitImportError, ParticipantError) as error:
         raise _fail(str(error)) from error
     out.print(
-        f"imported {report.files} file(s) for {participant}: {sum(report.readings.values()):,} new readings "
-        f"in {report.messages:,} batches"
+        f"imported {report.files} file(s) for {participant}"
+        + (" (new participant)" if report.participant_created else "")
+        + f": {sum(report.readings.values()):,} readings published in {report.messages:,} batches"
+        + f" (import {report.import_id})"
     )
-    for metric in sorted(set(report.readings) | set(report.already_published)):
+    for metric in sorted(set(report.new) | set(report.unchanged) | set(report.corrected)):
         out.print(
-            f"  {metric:<20} {report.readings.get(metric, 0):>10,} new"
-            f" {report.already_published.get(metric, 0):>10,} already published"
+            f"  {metric:<20} {report.new.get(metric, 0):>10,} new {report.unchanged.get(metric, 0):>10,} unchanged"
+            f" {report.corrected.get(metric, 0):>10,} corrected"
         )
+
+
+participants_app = typer.Typer(help="Participant records: enrolment, time zone, authorisation, contact, device.")
+app.add_typer(participants_app, name="participants")
+AuthorisationOption = Annotated[
+    str | None, typer.Option(help="authorised, expired, revoked or never.", show_default=False)
+]
+
+
+def _participants_call(ctx: typer.Context, job: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
+    import asyncpg
+
+    async def run() -> T:
+        connection = await asyncpg.connect(_settings(ctx).database.url)
+        try:
+            return await job(connection)
+        finally:
+            await connection.close()
+
+    from wearstream.participants import ParticipantError
+
+    try:
+        return asyncio.run(run())
+    except ParticipantError as error:
+        raise _fail(str(error)) from error
+
+
+def _print_participant(participant: Participant) -> None:
+    out.print(
+        f"{participant.participant_id}: enrolled {participant.enrolled_on}, {participant.timezone},"
+        f" {participant.authorisation}, device {participant.device_id or '-'},"
+        f" contact {participant.contact_email or '-'}"
+    )
+
+
+@participants_app.command("add")
+def participants_add(
+    ctx: typer.Context,
+    participant: Annotated[str, typer.Argument(help="Study code, e.g. P0001.")],
+    enrolled_on: Annotated[dt.datetime, typer.Option(formats=["%Y-%m-%d"], help="Enrolment date (local).")],
+    timezone: Annotated[str, typer.Option(help="IANA time zone of the participant's local days.")] = "UTC",
+    authorisation: AuthorisationOption = "authorised",
+    device_id: Annotated[str, typer.Option(help="Device id.")] = "",
+    contact_email: Annotated[str | None, typer.Option(help="Contact e-mail (reminders).")] = None,
+) -> None:
+    """Create a participant record (audited). Fails if it exists: change it with `update`."""
+    import msgspec
+
+    from schemas.participants import Participant
+    from wearstream import participants
+
+    _valid_authorisation(authorisation)
+    record = msgspec.convert(
+        {
+            "participant_id": participant,
+            "enrolled_on": enrolled_on.date(),
+            "timezone": timezone,
+            "authorisation": authorisation,
+            "device_id": device_id,
+            "contact_email": contact_email,
+        },
+        Participant,
+    )
+
+    async def job(connection: asyncpg.Connection) -> Participant | None:
+        await participants.create(connection, record, actor="cli")
+        return await participants.get(connection, participant)
+
+    created = _participants_call(ctx, job)
+    if created:
+        _print_participant(created)
+
+
+@participants_app.command("update")
+def participants_update(
+    ctx: typer.Context,
+    participant: Annotated[str, typer.Argument(help="Study code, e.g. P0001.")],
+    enrolled_on: Annotated[
+        dt.datetime | None, typer.Option(formats=["%Y-%m-%d"], help="Enrolment date (local).", show_default=False)
+    ] = None,
+    timezone: Annotated[
+        str | None, typer.Option(help="IANA time zone (recomputes the day rollups).", show_default=False)
+    ] = None,
+    authorisation: AuthorisationOption = None,
+    device_id: Annotated[str | None, typer.Option(help="Device id.", show_default=False)] = None,
+    contact_email: Annotated[
+        str | None, typer.Option(help="Contact e-mail ('' removes it).", show_default=False)
+    ] = None,
+) -> None:
+    """Change fields of a participant record (audited); fields not given stay as they are."""
+    import msgspec
+
+    from wearstream import participants
+
+    _valid_authorisation(authorisation)
+    fields: dict[str, object] = {
+        "enrolled_on": enrolled_on.date() if enrolled_on else None,
+        "timezone": timezone,
+        "authorisation": authorisation,
+        "device_id": device_id,
+    }
+    change_fields = {k: v for k, v in fields.items() if v is not None}
+    if contact_email is not None:
+        change_fields["contact_email"] = contact_email or None
+    change = msgspec.convert(change_fields, participants.ParticipantChange)
+
+    async def job(connection: asyncpg.Connection) -> Participant:
+        return await participants.update(connection, participant, change, actor="cli")
+
+    _print_participant(_participants_call(ctx, job))
+
+
+@participants_app.command("show")
+def participants_show(
+    ctx: typer.Context, participant: Annotated[str, typer.Argument(help="Study code, e.g. P0001.")]
+) -> None:
+    """A participant record, its imports and the audit of its changes."""
+    from wearstream import participants
+
+    async def job(connection: asyncpg.Connection) -> tuple[Participant | None, list[Any], list[asyncpg.Record]]:
+        record = await participants.get(connection, participant)
+        imports = await connection.fetch(
+            "SELECT imported_at, cardinality(files) AS files, readings::text AS readings FROM imports"
+            " WHERE participant_id = $1 ORDER BY imported_at",
+            participant,
+        )
+        return record, list(await participants.audit(connection, participant)), list(imports)
+
+    record, history, imports = _participants_call(ctx, job)
+    if record is None:
+        raise _fail(f"no participant {participant!r}")
+    _print_participant(record)
+    for row in imports:
+        out.print(f"  import {row['imported_at']:%Y-%m-%d %H:%M:%S%z}: {row['files']} file(s), {row['readings']}")
+    for entry in history:
+        changes = ", ".join(f"{k} {before!r} → {after!r}" for k, (before, after) in entry.changes.items())
+        out.print(f"  {entry.changed_at:%Y-%m-%d %H:%M:%S%z} {entry.action} by {entry.actor}: {changes}")
+
+
+@participants_app.command("list")
+def participants_list(ctx: typer.Context) -> None:
+    """Every participant record."""
+    from wearstream import participants
+
+    for record in _participants_call(ctx, participants.list_all):
+        _print_participant(record)
+
+
+def _valid_authorisation(value: str | None) -> None:
+    if value is not None and value not in get_args(Authorisation):
+        raise _fail(f"authorisation: {value!r} is not one of {', '.join(get_args(Authorisation))}")
 
 
 @app.command("process")
@@ -456,7 +641,7 @@ def bench_command(ctx: typer.Context) -> None:
 TRACED_COMMANDS: dict[str, tuple[str, tuple[str, ...]]] = {
     "process": ("processor", ("asyncpg",)),
     "replay": ("replay", ("aiokafka",)),
-    "import": ("import", ("aiokafka",)),
+    "import": ("import", ("aiokafka", "asyncpg")),
     "api": ("api", ("asyncpg",)),
 }
 

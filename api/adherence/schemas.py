@@ -40,6 +40,9 @@ class ParticipantAdherence(msgspec.Struct, frozen=True, kw_only=True):
     hours_since_last_upload: float | None
     flags: list[Flag]
     daily: list[AdherenceDay] = []
+    last_import: dt.datetime | None = None
+    """Latest `wearstream import` at or before `as_of` (imported data is not a device upload: it never sets
+    `last_upload`)."""
 
 
 class AdherenceReport(msgspec.Struct, frozen=True, kw_only=True):

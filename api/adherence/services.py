@@ -71,7 +71,7 @@ WITH p AS (
                 THEN 100.0 * coalesce(nights.nights, 0) / ($2::date - p.first_day) END::float8
                AS sleep_pct,
            hr.worn_buckets, hr.worn_minutes, nights.mornings, nights.evenings,
-           up.last_upload,
+           up.last_upload, imp.last_import,
            (extract(epoch FROM $3 - up.last_upload) / 3600)::float8 AS hours_since_last_upload,
            EXISTS (SELECT 1 FROM participant_metric_state s WHERE s.participant_id = p.participant_id) AS has_data
     FROM p
@@ -81,6 +81,10 @@ WITH p AS (
         SELECT max(u.sync_time) AS last_upload FROM uploads u
         WHERE u.participant_id = p.participant_id AND u.sync_time <= $3
     ) up ON true
+    LEFT JOIN LATERAL (
+        SELECT max(i.imported_at) AS last_import FROM imports i
+        WHERE i.participant_id = p.participant_id AND i.imported_at <= $3
+    ) imp ON true
 ), flagged AS (
     SELECT s.*, array_remove(ARRAY[
         CASE WHEN s.authorisation <> 'authorised' OR NOT s.has_data THEN 'not_authorised' END,
@@ -173,6 +177,7 @@ def participant_adherence(row: asyncpg.Record, *, end: dt.date, daily: bool) -> 
         hours_since_last_upload=rounded(row["hours_since_last_upload"], 3),
         flags=list(row["flags"]),
         daily=daily_breakdown(row, end) if daily else [],
+        last_import=row["last_import"],
     )
 
 

@@ -8,6 +8,7 @@ from typing import Literal
 import msgspec
 
 from api.adherence.schemas import Flag
+from schemas.participants import Authorisation
 
 SortKey = Literal[
     "participant_id",
@@ -27,8 +28,11 @@ class MetricState(msgspec.Struct, frozen=True, kw_only=True):
     metric: str
     first_reading: dt.datetime
     last_reading: dt.datetime
-    last_upload: dt.datetime
+    last_upload: dt.datetime | None
+    """Latest device upload carrying the metric (null when its data came only by import)."""
     readings: int
+    last_import: dt.datetime | None = None
+    """Sync time of the latest imported batch of the metric (the export's, else the import's time)."""
 
 
 class ParticipantSummary(msgspec.Struct, frozen=True, kw_only=True):
@@ -47,6 +51,8 @@ class ParticipantSummary(msgspec.Struct, frozen=True, kw_only=True):
     open_gaps: int
     open_gap_kinds: list[str]
     flags: list[Flag]
+    last_import: dt.datetime | None = None
+    """Latest `wearstream import` at or before `as_of` (imports are not device uploads)."""
 
 
 class ParticipantPage(msgspec.Struct, frozen=True, kw_only=True):
@@ -55,6 +61,29 @@ class ParticipantPage(msgspec.Struct, frozen=True, kw_only=True):
     total: int
     """Participants matching the filters (all pages)."""
     as_of: dt.datetime
+
+
+class NewParticipant(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """`POST /v1/participants`: a participant record to create."""
+
+    participant_id: str
+    enrolled_on: dt.date
+    timezone: str = "UTC"
+    authorisation: Authorisation = "authorised"
+    device_id: str = ""
+    contact_email: str | None = None
+
+
+class ParticipantRecord(msgspec.Struct, frozen=True, kw_only=True):
+    """The study's record of a participant, as stored."""
+
+    participant_id: str
+    enrolled_on: dt.date
+    timezone: str
+    authorisation: Authorisation
+    device_id: str
+    contact_email: str | None
+    updated_at: dt.datetime
 
 
 class ParticipantDetail(ParticipantSummary, frozen=True, kw_only=True):

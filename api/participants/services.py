@@ -114,6 +114,7 @@ def summary(row: asyncpg.Record) -> dict[str, object]:
         "open_gaps": row["open_gaps"],
         "open_gap_kinds": list(row["open_gap_kinds"]),
         "flags": list(row["flags"]),
+        "last_import": row["last_import"],
     }
 
 
@@ -163,7 +164,8 @@ async def participant_detail(
     if row is None:
         raise not_found("participant", participant_id)
     states = await pool.fetch(
-        "SELECT metric_id, first_reading, last_reading, last_upload, readings FROM participant_metric_state"
+        "SELECT metric_id, first_reading, last_reading, last_upload, last_import, readings"
+        " FROM participant_metric_state"
         " WHERE participant_id = $1 ORDER BY metric_id",
         participant_id,
     )
@@ -174,6 +176,7 @@ async def participant_detail(
             last_reading=s["last_reading"],
             last_upload=s["last_upload"],
             readings=s["readings"],
+            last_import=s["last_import"],
         )
         for s in states
     ]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import time
 import zoneinfo
 from collections.abc import Iterable
 from pathlib import Path
@@ -74,7 +75,9 @@ def import_files(
     sorted, and cut into one batch per metric and UTC hour or day (`CHUNK_MS`). Values are in the
     registry's wire dtype (integers rounded, and clipped to the dtype so an absurd value stays out of range
     rather than wrapping); values outside the registry's range are kept for the validator to dead-letter.
-    `sync_time` (epoch ms) stamps every batch; by default each batch's own latest reading time.
+    Every batch is marked `origin="import"` (never a device upload). `sync_time` (epoch ms) stamps every batch:
+    the export's own sync time when the caller knows it, by default the time of this import (the latest
+    import of a timestamp then wins over earlier ones); it never defaults to the data's own times.
 
     Raises `ImportFileError` for the first unreadable or malformed file, before any batch is built, and
     `ImportArgumentError` for an unknown time zone or an empty participant or device id.
@@ -82,6 +85,7 @@ def import_files(
     if not participant_id or not device_id:
         raise ImportArgumentError("participant_id and device_id must be non-empty")
     zone = zone_named(timezone)
+    stamp = int(time.time() * 1000) if sync_time is None else sync_time
     files = [paths] if isinstance(paths, str | os.PathLike) else list(paths)
     parsed = [_read_file(os.fspath(path), zone) for path in files]
 
@@ -94,7 +98,7 @@ def import_files(
     for metric in (name for name in METRICS if name in per_metric):
         merged, dropped = _deduplicate(_concatenate(per_metric[metric]))
         counts[metric], duplicates[metric] = len(merged), dropped
-        batches.extend(_cut(merged, participant_id, device_id, sync_time, timezone))
+        batches.extend(_cut(merged, participant_id, device_id, stamp, timezone))
     return ImportResult(
         batches=tuple(batches),
         readings=counts,
@@ -156,9 +160,7 @@ def _deduplicate(readings: Readings) -> tuple[Readings, int]:
     return deduplicated, size - int(chosen.size)
 
 
-def _cut(
-    readings: Readings, participant_id: str, device_id: str, sync_time: int | None, timezone: str
-) -> list[ReadingBatch]:
+def _cut(readings: Readings, participant_id: str, device_id: str, sync_time: int, timezone: str) -> list[ReadingBatch]:
     timestamps = readings.timestamps
     if timestamps.size == 0:
         return []
@@ -170,11 +172,12 @@ def _cut(
             participant_id=participant_id,
             metric=readings.metric,
             device_id=device_id,
-            sync_time=int(timestamps[end - 1]) if sync_time is None else sync_time,
+            sync_time=sync_time,
             timestamps=timestamps[start:end],
             values=values[start:end],
             extra={column: column_values[start:end] for column, column_values in readings.extra.items()},
             timezone=timezone,
+            origin="import",
         )
         for start, end in itertools.pairwise(edges)
     ]

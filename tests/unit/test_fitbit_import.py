@@ -279,5 +279,7 @@ def test_active_zone_minutes_use_fitbits_weighted_count() -> None:
 def test_a_single_path_is_one_file() -> None:
     path = WEB_API / "steps_intraday.json"
 
-    assert import_files(path, "p-001", "charge6-a") == import_files([path], "p-001", "charge6-a")
+    assert import_files(path, "p-001", "charge6-a", sync_time=1) == import_files(
+        [path], "p-001", "charge6-a", sync_time=1
+    )
     assert import_files(str(path), "p-001", "charge6-a").files[0].path == str(path)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import numpy as np
@@ -37,9 +38,15 @@ def test_batch_ids_depend_on_participant_and_device() -> None:
     assert len(ids) == 3
 
 
-def test_default_sync_time_is_each_batchs_latest_reading() -> None:
-    for batch in import_files(all_samples(), "p-001", "charge6-a").batches:
-        assert batch.sync_time == int(batch.timestamps_array().max())
+def test_imported_batches_are_marked_and_stamped_with_the_import_time_not_the_data() -> None:
+    before = int(time.time() * 1000)
+    batches = import_files(all_samples(), "p-001", "charge6-a").batches
+    after = int(time.time() * 1000)
+
+    assert {b.origin for b in batches} == {"import"}
+    assert len({b.sync_time for b in batches}) == 1
+    assert before <= batches[0].sync_time <= after
+    assert any(b.sync_time != int(b.timestamps_array().max()) for b in batches)
 
 
 def hour_or_day(batch: ReadingBatch) -> int:

@@ -121,3 +121,16 @@ def test_committed_json_schemas_are_up_to_date() -> None:
     for name, text in rendered().items():
         assert (DOCS / name).read_text() == text, f"run `python -m schemas.jsonschema` ({name} changed)"
     assert '"timestamps"' in rendered()["reading_batch.schema.json"]
+
+
+def test_batches_without_an_origin_decode_as_device_uploads() -> None:
+    imported = make_batch(
+        participant_id="p", metric="steps", device_id="d", sync_time=1, timestamps=[0], values=[3], origin="import"
+    )
+    assert decode_batch(encode_batch(imported)).origin == "import"
+    fields = msgspec.structs.asdict(imported)
+    del fields["origin"]
+    old = msgspec.msgpack.encode(fields)
+    assert decode_batch(old).origin == "device"
+    with pytest.raises(msgspec.ValidationError):
+        decode_batch(msgspec.msgpack.encode({**fields, "origin": "guess"}))
