@@ -17,14 +17,13 @@ from typing import Final
 
 import msgspec
 import numpy as np
-import numpy.typing as npt
 
 from producers.fitbit.decode import Layout, decode_document
 from producers.fitbit.errors import ImportArgumentError, ImportFileError, ShapeError
 from producers.fitbit.localtime import MS_PER_DAY, zone_named
 from producers.fitbit.parse import Readings, parse_responses
 from producers.fitbit.shapes import DataType
-from schemas.metrics import METRICS, get_metric
+from schemas.metrics import METRICS
 from schemas.readings import ReadingBatch, make_batch
 
 MS_PER_HOUR: Final = 3_600_000
@@ -71,9 +70,9 @@ def import_files(
 
     Readings are converted to UTC epoch ms (DST rules in `producers.fitbit.localtime`), merged per metric
     across all files, de-duplicated on equal timestamps (the last one, in file then entry order, is kept),
-    sorted, and cut into one batch per metric and UTC hour or day (`CHUNK_MS`). Values are in the
-    registry's wire dtype (integers rounded, and clipped to the dtype so an absurd value stays out of range
-    rather than wrapping); values outside the registry's range are kept for the validator to dead-letter.
+    sorted, and cut into one batch per metric and UTC hour or day (`CHUNK_MS`). Values are exactly as in the
+    files (`make_batch` sends them in the registry's wire dtype when that is exact, else as float64); values
+    outside the registry's range are kept for the validator to dead-letter.
     `sync_time` (epoch ms) stamps every batch; by default each batch's own latest reading time.
 
     Raises `ImportFileError` for the first unreadable or malformed file, before any batch is built, and
@@ -162,7 +161,7 @@ def _cut(
     timestamps = readings.timestamps
     if timestamps.size == 0:
         return []
-    values = _wire_values(readings.values, readings.metric)
+    values = readings.values
     chunks = timestamps // CHUNK_MS[readings.metric]
     edges = [0, *(np.flatnonzero(np.diff(chunks)) + 1).tolist(), int(timestamps.size)]
     return [
@@ -178,13 +177,3 @@ def _cut(
         )
         for start, end in itertools.pairwise(edges)
     ]
-
-
-def _wire_values(values: npt.NDArray[np.float64], metric: str) -> npt.NDArray[np.generic]:
-    dtype = np.dtype(get_metric(metric).wire_dtype)
-    if dtype.kind in "iu":
-        # Clipping keeps an absurd value (e.g. 40,000 bpm) out of the valid range so the validator
-        # dead-letters it; a plain cast would wrap it around into a plausible-looking reading.
-        limits = np.iinfo(dtype)
-        return np.clip(np.rint(values), limits.min, limits.max).astype(dtype)
-    return values.astype(dtype)
