@@ -15,7 +15,7 @@ from typing import Final
 import msgspec
 import numpy as np
 
-from producers.fitbit import ImportResult, import_files
+from producers.fitbit import ImportResult, Skipped, import_files
 from producers.publisher import BatchPublisher
 from producers.watermarks import load_watermarks
 from schemas.participants import Participant
@@ -32,6 +32,8 @@ class ImportReport(msgspec.Struct, kw_only=True):
     readings: dict[str, int]
     already_published: dict[str, int]
     messages: int
+    skipped: tuple[Skipped, ...] = ()
+    """Parts of the files with no home in wearstream, not imported (warnings for the user)."""
 
 
 def only_new(batch: ReadingBatch, until_ms: int) -> ReadingBatch | None:
@@ -106,5 +108,9 @@ async def import_exports(
     finally:
         await publisher.stop()
     return ImportReport(
-        files=len(result.files), readings=readings, already_published=skipped, messages=publisher.messages
+        files=len(result.files),
+        readings=readings,
+        already_published=skipped,
+        messages=publisher.messages,
+        skipped=result.skipped,
     )

@@ -279,7 +279,9 @@ def replay_command(
 @app.command("import")
 def import_command(
     ctx: typer.Context,
-    paths: Annotated[list[Path], typer.Argument(exists=True, dir_okay=False, help="Fitbit JSON export files.")],
+    paths: Annotated[
+        list[Path], typer.Argument(exists=True, help="Fitbit JSON export files, or folders of them (every *.json).")
+    ],
     participant: Annotated[str, typer.Option("--participant", help="Study code of the wearer, e.g. P0001.")],
     timezone: Annotated[str, typer.Option(help="The wearer's IANA time zone (Fitbit times are local).")] = "UTC",
     device_id: Annotated[str | None, typer.Option(help="Device id recorded with the readings.")] = None,
@@ -289,6 +291,7 @@ def import_command(
     """Publish Fitbit Web API / wearipedia JSON exports onto Kafka (the participant is created if new).
 
     Every file is checked before anything is published; a malformed file fails with its JSON path and reason.
+    What has no home (a daily summary without intraday data) is skipped with a warning; the rest imports.
     """
     from producers.fitbit import FitbitImportError
     from producers.import_job import import_exports
@@ -300,6 +303,8 @@ def import_command(
         )
     except FitbitImportError as error:
         raise _fail(str(error)) from error
+    for skipped in report.skipped:
+        console.print(f"warning: {skipped}", markup=False)
     out.print(
         f"imported {report.files} file(s) for {participant}: {sum(report.readings.values()):,} new readings "
         f"in {report.messages:,} batches"

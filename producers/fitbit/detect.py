@@ -12,8 +12,9 @@
 | `sleep`                                       | sleep                | `SleepLogs`              |
 
 Daily summaries without intraday data (e.g. `activities-steps` alone, or wearipedia's `intraday_activity`
-elements `{"dateTime", "value"}`) are recognised and refused with a reason: a daily total cannot become
-per-minute readings. A Fitbit error body (`{"errors": [...]}`) is refused with Fitbit's message.
+elements `{"dateTime", "value"}`) are recognised and raise `NoHomeError` with a reason (a daily total cannot
+become per-minute readings): the importer skips them with a warning. So is a Fitbit error body
+(`{"errors": [...]}`), with Fitbit's message. An unknown shape is an error.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from typing import Final, NamedTuple
 
 import msgspec
 
-from producers.fitbit.errors import ShapeError
+from producers.fitbit.errors import NoHomeError, ShapeError
 from producers.fitbit.shapes import (
     AzmIntraday,
     BreathingRate,
@@ -69,15 +70,16 @@ DECODERS: Final[dict[type[ResponseShape], msgspec.json.Decoder[ResponseShape]]] 
 
 
 def detect_kind(response: Mapping[str, msgspec.Raw], json_path: str) -> ResponseKind:
-    """Returns the kind of one response from its keys; raises `ShapeError` for anything not importable."""
+    """Returns the kind of one response from its keys; raises `NoHomeError` for a recognised response that
+    has no home, `ShapeError` for an unknown one."""
     for kind in KINDS:
         if kind.marker in response:
             return kind
     if "errors" in response:
-        raise ShapeError(json_path, f"a Fitbit API error response, not data: {_api_error(response['errors'])}")
+        raise NoHomeError(json_path, f"a Fitbit API error response, not data: {_api_error(response['errors'])}")
     for key, what in _SUMMARY_ONLY.items():
         if key in response:
-            raise ShapeError(json_path, f"{what} is not importable: export the intraday detail level (1sec / 1min)")
+            raise NoHomeError(json_path, f"{what} is not importable: export the intraday detail level (1sec / 1min)")
     keys = ", ".join(f'"{key}"' for key in sorted(response)[:8]) or "none"
     expected = ", ".join(f'"{kind.marker}"' for kind in KINDS)
     raise ShapeError(json_path, f"unknown response shape (keys: {keys}); expected one of the keys {expected}")

@@ -96,19 +96,51 @@ def test_element_that_is_not_an_object(tmp_path: Path) -> None:
         ({"errors": [{"errorType": "expired_token", "message": "Access token expired"}], "success": False}, "$", ""),
     ],
 )
-def test_recognised_but_not_importable(tmp_path: Path, document: Any, json_path: str, reason_start: str) -> None:
-    error = failure(write(tmp_path / "x.json", document))
+def test_recognised_but_without_a_home_is_skipped_with_a_warning(
+    tmp_path: Path, document: Any, json_path: str, reason_start: str
+) -> None:
+    path = write(tmp_path / "x.json", document)
+    result = import_files([path, WEARIPEDIA / "spo2.json"], participant_id="p-001", device_id="charge6-a")
 
-    assert error.json_path == json_path
-    assert error.reason.startswith(reason_start)
-    assert "not importable" in error.reason or "Access token expired" in error.reason
+    (skipped,) = result.skipped
+    assert (skipped.path, skipped.json_path) == (str(path), json_path)
+    assert skipped.reason.startswith(reason_start)
+    assert "not importable" in skipped.reason or "Access token expired" in skipped.reason
+    assert str(path) in str(skipped)
+    assert result.readings["spo2"] > 0  # the rest still imports
 
 
-def test_wearipedia_activity_export_is_refused() -> None:
-    error = failure(WEARIPEDIA / "activity.json")
+def test_wearipedia_activity_export_is_skipped_not_fatal() -> None:
+    result = import_files([WEARIPEDIA / "activity.json", WEARIPEDIA / "hr.json"], "p-001", "charge6-a")
 
-    assert error.json_path == "$[0]"
-    assert "daily summary" in error.reason
+    (skipped,) = result.skipped
+    assert skipped.json_path == "$[0]"
+    assert "daily summary" in skipped.reason
+    assert "2 more element(s)" in skipped.reason
+    assert [f.metric for f in result.files] == ["heart_rate"]
+
+
+def test_a_folder_imports_every_json_file_in_it_and_skips_what_has_no_home() -> None:
+    folder = import_files([WEARIPEDIA], participant_id="p-001", device_id="charge6-a")
+    one_by_one = import_files(sorted(WEARIPEDIA.glob("*.json")), participant_id="p-001", device_id="charge6-a")
+
+    assert folder.batches == one_by_one.batches
+    assert len(folder.files) == 6
+    assert [s.path for s in folder.skipped] == [str(WEARIPEDIA / "activity.json")]
+
+
+def test_a_malformed_file_in_a_folder_still_fails_the_whole_import(tmp_path: Path) -> None:
+    write(tmp_path / "a.json", load(WEARIPEDIA / "spo2.json"))
+    write(tmp_path / "b.json", [{"br": [{"dateTime": "2024-01-01", "value": {"fullSleepSummary": "x"}}]}])
+
+    error = failure(tmp_path)
+
+    assert error.path == str(tmp_path / "b.json")
+
+
+def test_an_empty_folder_is_an_argument_error(tmp_path: Path) -> None:
+    with pytest.raises(ImportArgumentError, match=r"no \.json file"):
+        import_files([tmp_path], participant_id="p-001", device_id="charge6-a")
 
 
 def test_mixed_data_types_in_one_array(tmp_path: Path) -> None:
