@@ -18,6 +18,7 @@ import numpy as np
 from producers.fitbit import ImportResult, Skipped, import_files
 from producers.publisher import BatchPublisher
 from producers.watermarks import load_watermarks
+from schemas.device_daily import DeviceDaily
 from schemas.participants import Participant
 from schemas.readings import ReadingBatch, make_batch
 from schemas.watermarks import Watermark
@@ -34,6 +35,8 @@ class ImportReport(msgspec.Struct, kw_only=True):
     messages: int
     skipped: tuple[Skipped, ...] = ()
     """Parts of the files with no home in wearstream, not imported (warnings for the user)."""
+    device_daily: int = 0
+    """Device-reported daily values published (step totals, resting HR, nightly summaries)."""
 
 
 def only_new(batch: ReadingBatch, until_ms: int) -> ReadingBatch | None:
@@ -90,6 +93,10 @@ async def import_exports(
                     updated_at=int(time.time() * 1000),
                 )
             )
+        for path, values in result.device_daily.items():
+            await publisher.send_device_daily(
+                DeviceDaily(participant_id=participant_id, source=f"import:{Path(path).name}", values=list(values))
+            )
         for batch in result.batches:
             mark = marks.get((participant_id, batch.metric))
             new = only_new(batch, mark.until_ms if mark else -1)
@@ -113,4 +120,5 @@ async def import_exports(
         already_published=skipped,
         messages=publisher.messages,
         skipped=result.skipped,
+        device_daily=sum(len(values) for values in result.device_daily.values()),
     )

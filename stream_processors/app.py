@@ -1,4 +1,5 @@
-"""The faust-streaming app: one agent per metric topic, one for participants, and the not-synced timer.
+"""The faust-streaming app: one agent per metric topic, one for participants, one for device-reported daily
+values, and the not-synced timer.
 
 Each agent takes groups of events (`take_events`) and hands them to the Processor; faust acknowledges a
 group when the loop body returns, so the body retries recoverable errors itself and, on anything else, ends
@@ -135,6 +136,18 @@ def create_app(settings: Settings) -> faust.App:
 
     participants_topic = app.topic(topics.participants_topic(prefix), value_type=bytes)
     app.agent(participants_topic, name="participants", concurrency=1)(consume_participants)
+
+    async def consume_device_daily(stream: faust.StreamT[bytes]) -> None:
+        async for events in cast(faust.Stream[bytes], stream).take_events(
+            processing.take_max, within=processing.take_within_s
+        ):
+            try:
+                await (await processor()).process_device_daily([envelope_of(e) for e in events])
+            except Exception as error:
+                fatal(error)
+
+    device_daily_topic = app.topic(topics.device_daily_topic(prefix), value_type=bytes)
+    app.agent(device_daily_topic, name="device-daily", concurrency=1)(consume_device_daily)
 
     async def check_not_synced() -> None:
         try:

@@ -309,6 +309,8 @@ def import_command(
         f"imported {report.files} file(s) for {participant}: {sum(report.readings.values()):,} new readings "
         f"in {report.messages:,} batches"
     )
+    if report.device_daily:
+        out.print(f"  {'device-reported daily':<20} {report.device_daily:>10,} values")
     for metric in sorted(set(report.readings) | set(report.already_published)):
         out.print(
             f"  {metric:<20} {report.readings.get(metric, 0):>10,} new"

@@ -10,10 +10,14 @@
 | `hrv`                                         | hrv                  | `HrvIntraday`            |
 | `br`                                          | breathing_rate       | `BreathingRate`          |
 | `sleep`                                       | sleep                | `SleepLogs`              |
+| `activities-steps` (no intraday)              | daily (device steps) | `StepsDaily`             |
+| `activities-heart` (no intraday)              | daily (resting HR)   | `HeartRateDaily`         |
+| `value` (with `dateTime`)                     | daily (steps, SpO2)  | `DailyValue`             |
 
-Daily summaries without intraday data (e.g. `activities-steps` alone, or wearipedia's `intraday_activity`
-elements `{"dateTime", "value"}`) are recognised and raise `NoHomeError` with a reason (a daily total cannot
-become per-minute readings): the importer skips them with a warning. So is a Fitbit error body
+Daily summaries the device reports (step totals, SpO2 avg/min/max; resting HR, HRV and breathing-rate
+summaries inside the kinds above) are kept as device-reported daily values, never turned into readings.
+Summaries wearstream has no home for (the active-zone-minutes summary without intraday data) raise `NoHomeError`
+with a reason: the importer skips them with a warning. So is a Fitbit error body
 (`{"errors": [...]}`), with Fitbit's message. An unknown shape is an error.
 """
 
@@ -28,12 +32,15 @@ from producers.fitbit.errors import NoHomeError, ShapeError
 from producers.fitbit.shapes import (
     AzmIntraday,
     BreathingRate,
+    DailyValue,
     DataType,
+    HeartRateDaily,
     HeartRateIntraday,
     HrvIntraday,
     ResponseShape,
     SleepLogs,
     Spo2Day,
+    StepsDaily,
     StepsIntraday,
     WearipediaHeartRateDay,
 )
@@ -55,13 +62,13 @@ KINDS: Final[tuple[ResponseKind, ...]] = (
     ResponseKind("br", DataType.BREATHING_RATE, BreathingRate),
     ResponseKind("sleep", DataType.SLEEP, SleepLogs),
     ResponseKind("minutes", DataType.SPO2, Spo2Day),
+    ResponseKind("activities-steps", DataType.DAILY, StepsDaily),
+    ResponseKind("activities-heart", DataType.DAILY, HeartRateDaily),
+    ResponseKind("value", DataType.DAILY, DailyValue),
 )
 
 _SUMMARY_ONLY: Final[dict[str, str]] = {
-    "activities-heart": "a daily heart-rate summary without `activities-heart-intraday`",
-    "activities-steps": "a daily steps summary without `activities-steps-intraday`",
     "activities-active-zone-minutes": "a daily active-zone-minutes summary without intraday minutes",
-    "value": "a daily summary (`dateTime` + `value`) without intraday data",
 }
 
 DECODERS: Final[dict[type[ResponseShape], msgspec.json.Decoder[ResponseShape]]] = {

@@ -26,6 +26,7 @@ from producers.fitbit.errors import ImportArgumentError, ImportFileError, NoHome
 from producers.fitbit.localtime import MS_PER_DAY, zone_named
 from producers.fitbit.parse import Readings, parse_responses
 from producers.fitbit.shapes import DataType
+from schemas.device_daily import DeviceDailyValue
 from schemas.metrics import METRICS
 from schemas.readings import ReadingBatch, make_batch
 
@@ -73,6 +74,8 @@ class ImportResult(msgspec.Struct, frozen=True, kw_only=True):
     files: tuple[FileSummary, ...]
     skipped: tuple[Skipped, ...] = ()
     """Well-formed parts that have no home in wearstream (each also a warning for the user)."""
+    device_daily: dict[str, tuple[DeviceDailyValue, ...]] = {}
+    """Daily values the device reported, per file path (stored as such, never turned into readings)."""
 
 
 def json_files(paths: Iterable[str | os.PathLike[str]]) -> list[str]:
@@ -119,7 +122,9 @@ def import_files(
 
     per_metric: dict[str, list[Readings]] = {}
     for _, readings in parsed:
-        per_metric.setdefault(readings.metric, []).append(readings)
+        if readings.metric:
+            per_metric.setdefault(readings.metric, []).append(readings)
+    device_daily = {summary.path: readings.daily for summary, readings in parsed if readings.daily}
     batches: list[ReadingBatch] = []
     counts: dict[str, int] = {}
     duplicates: dict[str, int] = {}
@@ -133,6 +138,7 @@ def import_files(
         duplicates=duplicates,
         files=tuple(summary for summary, _ in parsed),
         skipped=skipped,
+        device_daily=device_daily,
     )
 
 

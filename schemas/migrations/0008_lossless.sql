@@ -38,3 +38,16 @@ LANGUAGE sql STABLE AS $$
     WHERE r.t >= p_start AND r.t < p_end
     ORDER BY r.t
 $$;
+
+-- Daily values as the device reported them (Fitbit's daily steps, resting heart rate, SpO2 / HRV / breathing
+-- rate summaries), beside what wearstream computes from the readings; the latest import or upload wins.
+CREATE TABLE device_daily (
+    participant_id text NOT NULL,
+    date date NOT NULL,
+    field text NOT NULL,
+    value double precision NOT NULL,
+    source text NOT NULL,
+    received_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (participant_id, date, field)
+);
+COMMENT ON TABLE device_daily IS 'Device-reported daily values (schemas.device_daily.FIELDS), per participant-local date.';
