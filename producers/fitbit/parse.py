@@ -7,7 +7,9 @@ are the importer's job). Rules that are not obvious from the shapes:
 - active zone minutes: `value.activeZoneMinutes` as Fitbit reports it (1 fat-burn, 2 cardio or peak);
   `minute` is a bare time of the day's `dateTime` (wearipedia) or a full local date-time (Web API);
 - breathing rate: one reading per stage summary present, stamped at local midnight starting `dateTime` (the
-  date the night ends on, per Fitbit), with the `stage` column: a SleepStage code, -1 for the full night;
+  date the night ends on, per Fitbit) + 0 / 1 / 2 / 3 ms for the full night / light / deep / rem (one
+  timestamp per reading, as the simulator stamps a night's stages), with the `stage` column: a SleepStage
+  code, -1 for the full night;
   the summary endpoint's bare `value.breathingRate` is a full-night reading;
 - sleep: see `producers.fitbit.sleep`;
 - device-reported daily values (`Readings.daily`, never readings): `activities-heart[].value.restingHeartRate`,
@@ -225,7 +227,7 @@ def _breathing_rate(responses: Sequence[LocatedResponse], zone: zoneinfo.ZoneInf
                 )
             midnight = wall_ms_of_date(day.date)
             for stage, rate in present:
-                wall.append(midnight)
+                wall.append(midnight + _STAGE_OFFSET_MS[stage])
                 values.append(rate)
                 stages.append(stage)
                 field = f"breathing_rate_{_STAGE_FIELDS[stage]}"
@@ -239,6 +241,7 @@ def _breathing_rate(responses: Sequence[LocatedResponse], zone: zoneinfo.ZoneInf
     )
 
 
+_STAGE_OFFSET_MS: Final = {FULL_NIGHT_STAGE: 0, SleepStage.LIGHT: 1, SleepStage.DEEP: 2, SleepStage.REM: 3}
 _STAGE_FIELDS: Final = {
     FULL_NIGHT_STAGE: "full",
     SleepStage.LIGHT: "light",
