@@ -173,3 +173,21 @@ def test_pack_unpack_round_trips_mixed_hours_bit_for_bit(deltas: list[int], data
     got_values = np.concatenate([unpack(s, 1)[1] for s in segments])
     assert got_ts.tolist() == ts.tolist()
     assert bits(got_values) == bits(values)
+
+
+def test_the_validator_hands_on_the_values_the_source_gave() -> None:
+    from stream_processors.envelope import Envelope
+    from stream_processors.validate import validate
+
+    for metric, values in (("spo2", [95.3, 99.6]), ("hrv_rmssd", [20.107, 67.002]), ("heart_rate", [141.65, 60.0])):
+        batch = make_batch(
+            participant_id="P",
+            metric=metric,
+            device_id="d",
+            sync_time=NOW,
+            timestamps=[NOW, NOW + 60_000],
+            values=values,
+            extra={c: [0.5, 0.5] for c in ("coverage", "lf", "hf")} if metric == "hrv_rmssd" else {},
+        )
+        envelope = Envelope(topic="t", partition=0, offset=0, payload=encode_batch(batch))
+        assert validate(envelope, expected_metric=metric, now_ms=NOW).values.tolist() == values
