@@ -27,9 +27,10 @@ from typing import Final
 import asyncpg
 import msgspec
 
-from producers.fitbit import ImportResult, import_files
+from producers.fitbit import ImportResult, Skipped, import_files
 from producers.publisher import BatchPublisher
 from producers.watermarks import load_watermarks
+from schemas.device_daily import DeviceDaily
 from schemas.participants import Participant
 from schemas.readings import ReadingBatch
 from schemas.watermarks import Watermark
@@ -54,6 +55,10 @@ class ImportReport(msgspec.Struct, kw_only=True):
     """Readings of days imported before with other content (published; the latest import wins), per metric."""
     messages: int
     participant_created: bool
+    skipped: tuple[Skipped, ...] = ()
+    """Parts of the files with no home in wearstream, not imported (warnings for the user)."""
+    device_daily: int = 0
+    """Device-reported daily values published (step totals, resting HR, nightly summaries)."""
 
 
 def day_hash(batches: Sequence[ReadingBatch]) -> str:
@@ -143,6 +148,10 @@ async def import_exports(
         publisher = BatchPublisher(settings.kafka, client_id="wearstream-import")
         await publisher.start()
         try:
+            for path, values in result.device_daily.items():
+                await publisher.send_device_daily(
+                    DeviceDaily(participant_id=participant_id, source=f"import:{Path(path).name}", values=list(values))
+                )
             for batch in todo.publish:
                 await publisher.send(batch)
             await publisher.commit_watermarks(todo.marks)
@@ -173,4 +182,6 @@ async def import_exports(
         corrected=todo.corrected,
         messages=publisher.messages,
         participant_created=created,
+        skipped=result.skipped,
+        device_daily=sum(len(values) for values in result.device_daily.values()),
     )

@@ -14,6 +14,7 @@ from aiokafka import AIOKafkaProducer
 
 from producers import metric_defs as m
 from schemas import topics
+from schemas.device_daily import DeviceDaily, encode_device_daily
 from schemas.participants import Participant, encode_participant
 from schemas.readings import ReadingBatch, encode_batch
 from schemas.watermarks import Watermark, encode_watermark
@@ -85,6 +86,14 @@ class BatchPublisher:
             topics.participants_topic(self.prefix),
             value=encode_participant(participant),
             key=participant.participant_id.encode(),
+        )
+        self._pending.append(future)
+
+    async def send_device_daily(self, message: DeviceDaily) -> None:
+        future = await self._producer.send(
+            topics.device_daily_topic(self.prefix),
+            value=encode_device_daily(message),
+            key=message.participant_id.encode(),
         )
         self._pending.append(future)
 

@@ -32,3 +32,8 @@ def deadletter_topic(prefix: str) -> str:
 def watermarks_topic(prefix: str) -> str:
     """Compacted: what the replay driver and the importer have published (delta-load)."""
     return f"{prefix}.watermarks"
+
+
+def device_daily_topic(prefix: str) -> str:
+    """Daily values as the device reported them (`schemas.device_daily`)."""
+    return f"{prefix}.device_daily"

@@ -1,5 +1,5 @@
-"""The faust-streaming app: one agent per metric topic, one for participants, the not-synced timer and the
-outbox drain.
+"""The faust-streaming app: one agent per metric topic, one for participants, one for device-reported daily
+values, the not-synced timer and the outbox drain.
 
 Each agent takes groups of events (`take_events`) and hands them to the Processor; faust acknowledges a
 group when the loop body returns. The Processor retries recoverable errors and dead-letters what keeps
@@ -170,6 +170,18 @@ def create_app(settings: Settings) -> faust.App:
 
     participants_topic = app.topic(topics.participants_topic(prefix), value_type=bytes)
     app.agent(participants_topic, name="participants", concurrency=1)(consume_participants)
+
+    async def consume_device_daily(stream: faust.StreamT[bytes]) -> None:
+        async for events in cast(faust.Stream[bytes], stream).take_events(
+            processing.take_max, within=processing.take_within_s
+        ):
+            try:
+                await (await processor()).process_device_daily([envelope_of(e) for e in events])
+            except Exception as error:
+                fatal(error)
+
+    device_daily_topic = app.topic(topics.device_daily_topic(prefix), value_type=bytes)
+    app.agent(device_daily_topic, name="device-daily", concurrency=1)(consume_device_daily)
 
     async def check_not_synced() -> None:
         try:

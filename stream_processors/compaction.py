@@ -3,9 +3,11 @@
 A device uploads every ~15 minutes, so a heart-rate hour arrives as several small segments; rows under
 ~2 kB are never compressed by TOAST, and each row costs its header and index entry. Once a period (an hour
 of heart rate, a day of any other metric) has ended `settle_s` ago, its segments are decoded, merged in time
-order and written back as one segment, which TOAST compresses. The merged row lists the batches it holds
-(`batch_ids`), so a redelivered batch is still recognised. Runs under the same per-participant lock as the
-sink; safe to run at any time and repeatedly (a late batch for a compacted period is merged in next time).
+order and written back as one segment, which TOAST compresses. Values are decoded and re-encoded exactly
+(`segments.decode_values` / `encode_values`): the merged row takes the scale that keeps all of them exact.
+The merged row lists the batches it holds (`batch_ids`), so a redelivered batch is still recognised. Runs
+under the same per-participant lock as the sink; safe to run at any time and repeatedly (a late batch for a
+compacted period is merged in next time).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import numpy as np
 
 from schemas.metrics import HEART_RATE, METRIC_IDS, METRICS
 from stream_processors.gap_store import lock_participants
-from stream_processors.segments import ms_to_datetime
+from stream_processors.segments import decode_values, encode_values, ms_to_datetime
 
 HR_ID: Final = METRIC_IDS[HEART_RATE.name]
 PERIOD_MS: Final = {metric_id: (3_600_000 if metric_id == HR_ID else 86_400_000) for metric_id in METRIC_IDS.values()}
@@ -45,7 +47,8 @@ LIMIT $3
 """
 
 _SEGMENTS: Final = """
-SELECT start_time, ts_to_ms(start_time) AS start_ms, batch_id, batch_ids, ts_delta, value_delta, extra, sync_time
+SELECT start_time, ts_to_ms(start_time) AS start_ms, batch_id, batch_ids, ts_delta, value_delta, value_scale,
+       value_f8, extra, sync_time
 FROM raw_segments
 WHERE participant_id = $1 AND metric_id = $2 AND start_time >= $3 AND start_time < $4
 ORDER BY start_time, batch_id
@@ -95,16 +98,20 @@ async def _compact_period(
     )
     if len(rows) < 2:
         return len(rows), 0
-    columns = len(next(m for m in METRICS.values() if METRIC_IDS[m.name] == metric_id).extra_columns)
+    metric = next(m for m in METRICS.values() if METRIC_IDS[m.name] == metric_id)
+    columns = len(metric.extra_columns)
     timestamps = np.concatenate([r["start_ms"] + np.cumsum(np.asarray(r["ts_delta"], dtype=np.int64)) for r in rows])
-    scaled = np.concatenate([np.cumsum(np.asarray(r["value_delta"], dtype=np.int64)) for r in rows])
+    values = np.concatenate(
+        [decode_values(r["value_delta"], r["value_scale"], r["value_f8"], metric.scale) for r in rows]
+    )
     extra = (
         np.concatenate([np.asarray(r["extra"], dtype=np.float64).reshape(-1, columns) for r in rows])
         if columns
         else None
     )
     order = np.argsort(timestamps, kind="stable")
-    timestamps, scaled = timestamps[order], scaled[order]
+    timestamps, values = timestamps[order], values[order]
+    encoded = encode_values(values, metric.scale)
     batch_ids = sorted({bid for r in rows for bid in (r["batch_ids"] or [r["batch_id"]])})
     key = uuid.uuid5(NAMESPACE, f"{participant_id}/{metric_id}/{period_ms}")
     await connection.execute(
@@ -117,7 +124,8 @@ async def _compact_period(
     )
     await connection.execute(
         "INSERT INTO raw_segments (participant_id, metric_id, start_time, end_time, batch_id, n, ts_delta,"
-        " value_delta, extra, batch_ids, sync_time) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+        " value_delta, extra, batch_ids, sync_time, value_scale, value_f8)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
         participant_id,
         metric_id,
         ms_to_datetime(int(timestamps[0])),
@@ -125,10 +133,12 @@ async def _compact_period(
         key,
         len(timestamps),
         np.diff(timestamps, prepend=timestamps[0]).astype(np.int32).tolist(),
-        np.diff(scaled, prepend=0).astype(np.int32).tolist(),
+        encoded.value_delta,
         None if extra is None else extra[order].ravel().tolist(),
         batch_ids,
         # The merged row counts as uploaded at its latest batch's sync time (its readings are all winners).
         max((r["sync_time"] for r in rows if r["sync_time"] is not None), default=None),
+        encoded.value_scale,
+        encoded.value_f8,
     )
     return len(rows), len(timestamps)

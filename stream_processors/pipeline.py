@@ -27,12 +27,14 @@ from opentelemetry import trace
 from opentelemetry.context import Context
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, wait_exponential_jitter
 
+from schemas.device_daily import decode_device_daily
 from schemas.events import GapEvent, LiveUpdate
 from schemas.participants import InvalidParticipant, Participant, check_participant, decode_participant
 from stream_processors import metric_defs as m
 from stream_processors import outbox
 from stream_processors.compaction import CompactionReport, compact
 from stream_processors.deadletter import DeadLetter, DeadLetterLimit
+from stream_processors.device_daily_store import upsert_device_daily
 from stream_processors.envelope import Envelope
 from stream_processors.errors import DeadLetterLimitExceeded, InvalidMessage, RecoverableError
 from stream_processors.retention import apply_retention
@@ -275,6 +277,19 @@ class Processor:
 
     def is_paused(self, topic: str) -> bool:
         return topic in self.paused
+
+    async def process_device_daily(self, envelopes: Sequence[Envelope]) -> int:
+        """Stores device-reported daily values; undecodable messages are dead-lettered. Returns values stored."""
+        messages = []
+        for envelope in envelopes:
+            try:
+                messages.append(decode_device_daily(envelope.payload))
+            except (msgspec.DecodeError, msgspec.ValidationError, ValueError) as error:
+                m.DEADLETTERED.labels("device_daily", "message").inc()
+                await self.publisher.dead_letter(DeadLetter(envelope=envelope, reason=f"device_daily: {error}"))
+        if not messages:
+            return 0
+        return await self._retrying(lambda: upsert_device_daily(self.sink.pool, messages))
 
     async def check_not_synced(self, now_ms: int | None = None) -> list[GapEvent]:
         now = now_ms if now_ms is not None else int(time.time() * 1000)

@@ -149,7 +149,7 @@ def _columns(
     """The batch's columns as arrays; raises ValueError naming what does not fit together."""
     try:
         timestamps = batch.timestamps_array()
-        values = batch.values_array().astype(np.float64)
+        values = batch.values_float64()
         extra = {column: batch.extra_array(column) for column in batch.extra}
     except ValueError as error:
         raise ValueError(f"column buffer: {error}") from None

@@ -293,7 +293,9 @@ def replay_command(
 @app.command("import")
 def import_command(
     ctx: typer.Context,
-    paths: Annotated[list[Path], typer.Argument(exists=True, dir_okay=False, help="Fitbit JSON export files.")],
+    paths: Annotated[
+        list[Path], typer.Argument(exists=True, help="Fitbit JSON export files, or folders of them (every *.json).")
+    ],
     participant: Annotated[str, typer.Option("--participant", help="Study code of the wearer, e.g. P0001.")],
     timezone: Annotated[
         str, typer.Option(help="The wearer's IANA time zone (Fitbit times are local); a new participant's zone.")
@@ -316,6 +318,7 @@ def import_command(
     Days whose content was imported before are not published again. A missing participant is created
     (enrolment: the data's first local date); an existing one is never changed. The import is recorded in
     the `imports` table, not as device uploads.
+    What has no home (a daily summary without intraday data) is skipped with a warning; the rest imports.
     """
     from producers.fitbit import FitbitImportError
     from producers.import_job import import_exports
@@ -338,12 +341,16 @@ def import_command(
         )
     except (FitbitImportError, ParticipantError) as error:
         raise _fail(str(error)) from error
+    for skipped in report.skipped:
+        console.print(f"warning: {skipped}", markup=False)
     out.print(
         f"imported {report.files} file(s) for {participant}"
         + (" (new participant)" if report.participant_created else "")
         + f": {sum(report.readings.values()):,} readings published in {report.messages:,} batches"
         + f" (import {report.import_id})"
     )
+    if report.device_daily:
+        out.print(f"  {'device-reported daily':<20} {report.device_daily:>10,} values")
     for metric in sorted(set(report.new) | set(report.unchanged) | set(report.corrected)):
         out.print(
             f"  {metric:<20} {report.new.get(metric, 0):>10,} new {report.unchanged.get(metric, 0):>10,} unchanged"

@@ -30,6 +30,9 @@ class DaySummary(msgspec.Struct, frozen=True, kw_only=True):
     sleep: Night
     uploads: int
     last_upload: dt.datetime | None
+    device_reported: dict[str, float] = {}
+    """The device's own daily values for this date, as reported (e.g. `steps`, `resting_heart_rate`,
+    `spo2_avg`, `hrv_daily_rmssd`, `breathing_rate_full`: `schemas.device_daily.FIELDS`); empty when none."""
 
 
 class DailyReport(msgspec.Struct, frozen=True, kw_only=True):

@@ -43,6 +43,13 @@ ORDER BY d.day
 """
 
 
+_DEVICE_REPORTED: Final = """
+SELECT date, field, value FROM device_daily
+WHERE participant_id = $1 AND date >= $2 AND date < $3
+ORDER BY date, field
+"""
+
+
 def _pct(minutes: int, day_minutes: int) -> float:
     return round(100 * minutes / day_minutes, 2)
 
@@ -53,6 +60,9 @@ async def daily(
     """Summaries of the local dates in [start, end)."""
     rows = await pool.fetch(_DAYS, participant_id, timezone, start, end)
     nights = {night.date: night for night in await sleep.nights(pool, participant_id, timezone, start, end)}
+    device_reported: dict[dt.date, dict[str, float]] = {}
+    for reported in await pool.fetch(_DEVICE_REPORTED, participant_id, start, end):
+        device_reported.setdefault(reported["date"], {})[reported["field"]] = reported["value"]
     return [
         DaySummary(
             date=row["day"],
@@ -71,6 +81,7 @@ async def daily(
             sleep=nights[row["day"]],
             uploads=row["uploads"],
             last_upload=row["last_upload"],
+            device_reported=device_reported.get(row["day"], {}),
         )
         for row in rows
     ]

@@ -20,7 +20,7 @@ import pyarrow.parquet as pq
 from api import metric_defs
 from api.params import from_ms
 from api.series.levels import RollupLevel, raw_interval_ms
-from api.series.services import SeriesQuery, raw_window, rollup_page
+from api.series.services import SeriesQuery, extra_values, raw_window, rollup_page
 
 ROW_GROUP: Final = 20_000
 ROLLUP_PAGE: Final = 10_000
@@ -47,17 +47,14 @@ def rollup_columns(query: SeriesQuery) -> list[str]:
 async def _raw_rows(pool: asyncpg.Pool, query: SeriesQuery) -> AsyncIterator[list[tuple[object, ...]]]:
     """Raw readings, one window (≥ 1 h, ~10,000 readings) at a time: (time_ms, value, *extra)."""
     window = max(3_600_000, raw_interval_ms(query.metric) * 10_000)
-    width = len(query.metric.extra_columns)
+    missing: list[float | None] = [None] * len(query.metric.extra_columns)
     async with pool.acquire() as connection:
         low = query.start_ms
         while low < query.end_ms:
             high = min(query.end_ms, low + window)
             rows = await raw_window(connection, query, low, high)
             if rows:
-                yield [
-                    (row["t"], row["value"], *(list(row["extra"]) if row["extra"] is not None else [None] * width))
-                    for row in rows
-                ]
+                yield [(row["t"], row["value"], *(extra_values(row["extra"]) or missing)) for row in rows]
             low = high
 
 

@@ -16,6 +16,7 @@ from api.series.downsample import reduce_indices
 from api.series.levels import RollupLevel, raw_interval_ms
 from api.series.schemas import Point
 from schemas.metrics import METRIC_IDS, Metric
+from schemas.readings import exact_float64
 
 _COLUMNS: Final = "ts_to_ms(bucket) AS t, count, sum, min, max, stage_epochs"
 _BINNED: Final = """
@@ -78,8 +79,17 @@ def rollup_point(row: asyncpg.Record, metric: Metric) -> Point:
     )
 
 
+def extra_values(extra: Sequence[float] | None) -> list[float] | None:
+    """A reading's secondary columns as sent: they are float32, which stands for its shortest decimal (0.97,
+    not 0.9700000286102295), the same reading of float32 as the wire's (`schemas.readings.exact_float64`)."""
+    if extra is None:
+        return None
+    values: list[float] = exact_float64(np.asarray(extra, dtype=np.float32)).tolist()
+    return values
+
+
 def raw_point(row: asyncpg.Record, metric: Metric) -> Point:
-    extra = row["extra"]
+    extra = extra_values(row["extra"])
     return Point(
         time=from_ms(row["t"]),
         value=row["value"],

@@ -8,8 +8,9 @@ What is accepted (detected from the content, never from the file name):
   day, as wearipedia returns and the Snyder lab challenge dumped them (`wearipedia`; also what Fitbit's
   SpO2 / HRV interval endpoints answer); wearipedia's `{"heart_rate_day": [response]}` wrapper is unwrapped;
 - responses (`detect.py`, `shapes.py`): intraday heart rate, steps, active zone minutes, SpO2, HRV and
-  breathing rate, and sleep logs v1.2 ("stages" and "classic"); daily summaries without intraday data are
-  refused with a reason;
+  breathing rate, and sleep logs v1.2 ("stages" and "classic"); daily summaries without intraday data
+  (and Fitbit error bodies) are skipped with a warning naming file, JSON path and reason;
+- a folder stands for the `*.json` files under it;
 - times are the wearer's local wall clock, converted with `timezone` (`localtime.py`: DST rules).
 
 How readings are derived is in `parse.py` and `sleep.py`; batching, de-duplication and the all-or-nothing
@@ -18,7 +19,7 @@ contract in `importer.py`.
 
 from producers.fitbit.decode import Layout
 from producers.fitbit.errors import FitbitImportError, ImportArgumentError, ImportFileError
-from producers.fitbit.importer import FileSummary, ImportResult, import_files
+from producers.fitbit.importer import FileSummary, ImportResult, Skipped, import_files
 from producers.fitbit.shapes import DataType
 
 __all__ = [
@@ -29,5 +30,6 @@ __all__ = [
     "ImportFileError",
     "ImportResult",
     "Layout",
+    "Skipped",
     "import_files",
 ]

@@ -21,7 +21,7 @@ from typing import Any, Final, NamedTuple
 import msgspec
 
 from producers.fitbit.detect import DECODERS, ResponseKind, detect_kind
-from producers.fitbit.errors import ShapeError
+from producers.fitbit.errors import NoHomeError, ShapeError
 from producers.fitbit.shapes import DataType, ResponseShape, WearipediaHeartRateDay
 
 
@@ -40,13 +40,16 @@ class DecodedFile(NamedTuple):
     layout: Layout
     data_type: DataType
     responses: list[LocatedResponse]
+    skipped: tuple[NoHomeError, ...] = ()
+    """Elements of a wearipedia array that have no home (e.g. a daily summary among intraday days)."""
 
 
 _probe: Final = msgspec.json.Decoder(list[dict[str, msgspec.Raw]] | dict[str, msgspec.Raw])
 
 
 def decode_document(content: bytes) -> DecodedFile:
-    """Decodes a whole file's bytes; raises `ShapeError` (path from the file's root) on any problem."""
+    """Decodes a whole file's bytes; raises `ShapeError` (path from the file's root) on any problem, and
+    `NoHomeError` when nothing in the file has a home (the caller skips such a file with a warning)."""
     if not content.strip():
         raise ShapeError("$", "empty file")
     try:
@@ -62,19 +65,27 @@ def decode_document(content: bytes) -> DecodedFile:
 
     first: tuple[str, ResponseKind] | None = None
     responses: list[LocatedResponse] = []
+    skipped: list[NoHomeError] = []
     for index, element in enumerate(document):
         if not element:
             continue
         path = f"$[{index}]"
-        kind = detect_kind(element, path)
+        try:
+            kind = detect_kind(element, path)
+        except NoHomeError as no_home:
+            skipped.append(no_home)
+            continue
         if first is None:
             first = path, kind
         elif kind.data_type is not first[1].data_type:
             raise ShapeError(path, f"a {kind.data_type} response, but {first[0]} is {first[1].data_type}")
         responses.extend(_decode_response(kind, msgspec.json.encode(element), path))
     if first is None:
+        if skipped:
+            more = f" (and {len(skipped) - 1} more element(s) like it)" if len(skipped) > 1 else ""
+            raise NoHomeError(skipped[0].json_path, skipped[0].reason + more)
         raise ShapeError("$", "no response to import: the array is empty or holds only empty objects")
-    return DecodedFile(Layout.WEARIPEDIA, first[1].data_type, responses)
+    return DecodedFile(Layout.WEARIPEDIA, first[1].data_type, responses, tuple(skipped))
 
 
 def _decode_response(kind: ResponseKind, raw: bytes, json_path: str) -> list[LocatedResponse]:

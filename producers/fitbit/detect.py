@@ -10,10 +10,15 @@
 | `hrv`                                         | hrv                  | `HrvIntraday`            |
 | `br`                                          | breathing_rate       | `BreathingRate`          |
 | `sleep`                                       | sleep                | `SleepLogs`              |
+| `activities-steps` (no intraday)              | daily (device steps) | `StepsDaily`             |
+| `activities-heart` (no intraday)              | daily (resting HR)   | `HeartRateDaily`         |
+| `value` (with `dateTime`)                     | daily (steps, SpO2)  | `DailyValue`             |
 
-Daily summaries without intraday data (e.g. `activities-steps` alone, or wearipedia's `intraday_activity`
-elements `{"dateTime", "value"}`) are recognised and refused with a reason: a daily total cannot become
-per-minute readings. A Fitbit error body (`{"errors": [...]}`) is refused with Fitbit's message.
+Daily summaries the device reports (step totals, SpO2 avg/min/max; resting HR, HRV and breathing-rate
+summaries inside the kinds above) are kept as device-reported daily values, never turned into readings.
+Summaries wearstream has no home for (the active-zone-minutes summary without intraday data) raise `NoHomeError`
+with a reason: the importer skips them with a warning. So is a Fitbit error body
+(`{"errors": [...]}`), with Fitbit's message. An unknown shape is an error.
 """
 
 from __future__ import annotations
@@ -23,16 +28,19 @@ from typing import Final, NamedTuple
 
 import msgspec
 
-from producers.fitbit.errors import ShapeError
+from producers.fitbit.errors import NoHomeError, ShapeError
 from producers.fitbit.shapes import (
     AzmIntraday,
     BreathingRate,
+    DailyValue,
     DataType,
+    HeartRateDaily,
     HeartRateIntraday,
     HrvIntraday,
     ResponseShape,
     SleepLogs,
     Spo2Day,
+    StepsDaily,
     StepsIntraday,
     WearipediaHeartRateDay,
 )
@@ -54,13 +62,13 @@ KINDS: Final[tuple[ResponseKind, ...]] = (
     ResponseKind("br", DataType.BREATHING_RATE, BreathingRate),
     ResponseKind("sleep", DataType.SLEEP, SleepLogs),
     ResponseKind("minutes", DataType.SPO2, Spo2Day),
+    ResponseKind("activities-steps", DataType.DAILY, StepsDaily),
+    ResponseKind("activities-heart", DataType.DAILY, HeartRateDaily),
+    ResponseKind("value", DataType.DAILY, DailyValue),
 )
 
 _SUMMARY_ONLY: Final[dict[str, str]] = {
-    "activities-heart": "a daily heart-rate summary without `activities-heart-intraday`",
-    "activities-steps": "a daily steps summary without `activities-steps-intraday`",
     "activities-active-zone-minutes": "a daily active-zone-minutes summary without intraday minutes",
-    "value": "a daily summary (`dateTime` + `value`) without intraday data",
 }
 
 DECODERS: Final[dict[type[ResponseShape], msgspec.json.Decoder[ResponseShape]]] = {
@@ -69,15 +77,16 @@ DECODERS: Final[dict[type[ResponseShape], msgspec.json.Decoder[ResponseShape]]] 
 
 
 def detect_kind(response: Mapping[str, msgspec.Raw], json_path: str) -> ResponseKind:
-    """Returns the kind of one response from its keys; raises `ShapeError` for anything not importable."""
+    """Returns the kind of one response from its keys; raises `NoHomeError` for a recognised response that
+    has no home, `ShapeError` for an unknown one."""
     for kind in KINDS:
         if kind.marker in response:
             return kind
     if "errors" in response:
-        raise ShapeError(json_path, f"a Fitbit API error response, not data: {_api_error(response['errors'])}")
+        raise NoHomeError(json_path, f"a Fitbit API error response, not data: {_api_error(response['errors'])}")
     for key, what in _SUMMARY_ONLY.items():
         if key in response:
-            raise ShapeError(json_path, f"{what} is not importable: export the intraday detail level (1sec / 1min)")
+            raise NoHomeError(json_path, f"{what} is not importable: export the intraday detail level (1sec / 1min)")
     keys = ", ".join(f'"{key}"' for key in sorted(response)[:8]) or "none"
     expected = ", ".join(f'"{kind.marker}"' for kind in KINDS)
     raise ShapeError(json_path, f"unknown response shape (keys: {keys}); expected one of the keys {expected}")

@@ -43,3 +43,8 @@ class ShapeError(Exception):
         super().__init__(json_path, reason)
         self.json_path = json_path
         self.reason = reason
+
+
+class NoHomeError(ShapeError):
+    """A well-formed response that wearstream has nowhere to store (a daily summary without intraday data, a
+    Fitbit error body): the importer skips it with a warning naming file, JSON path and reason."""

@@ -1,8 +1,11 @@
 """Fitbit JSON files → ReadingBatches, all or nothing.
 
-Every file is read, decoded and parsed before any batch is built; the first bad file raises
-`ImportFileError` and nothing is returned, so a caller that publishes the result never publishes part of an
-import. Batches are cut deterministically from the data alone: re-importing the same files gives the same
+A folder stands for the `*.json` files under it (sorted by path). Every file is read, decoded and parsed before
+any batch is built; the first malformed file raises `ImportFileError` and nothing is returned, so a caller
+that publishes the result never publishes part of an import. What is well-formed but has no home in
+wearstream (a daily summary without intraday data, a Fitbit error body) is skipped and listed in
+`ImportResult.skipped` with file, JSON path and reason; the rest imports.
+Batches are cut deterministically from the data alone: re-importing the same files gives the same
 batch ids, whatever the sync time or the moment of the import.
 """
 
@@ -18,14 +21,14 @@ from typing import Final
 
 import msgspec
 import numpy as np
-import numpy.typing as npt
 
 from producers.fitbit.decode import Layout, decode_document
-from producers.fitbit.errors import ImportArgumentError, ImportFileError, ShapeError
+from producers.fitbit.errors import ImportArgumentError, ImportFileError, NoHomeError, ShapeError
 from producers.fitbit.localtime import MS_PER_DAY, zone_named
 from producers.fitbit.parse import Readings, parse_responses
 from producers.fitbit.shapes import DataType
-from schemas.metrics import METRICS, get_metric
+from schemas.device_daily import DeviceDailyValue
+from schemas.metrics import METRICS
 from schemas.readings import ReadingBatch, make_batch
 
 MS_PER_HOUR: Final = 3_600_000
@@ -50,6 +53,17 @@ class FileSummary(msgspec.Struct, frozen=True, kw_only=True):
     """Readings parsed from this file, before duplicates across the import are dropped."""
 
 
+class Skipped(msgspec.Struct, frozen=True, kw_only=True):
+    """A part of a file that was not imported, and why."""
+
+    path: str
+    json_path: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.json_path}: skipped: {self.reason}"
+
+
 class ImportResult(msgspec.Struct, frozen=True, kw_only=True):
     """The batches of an import, in registry metric order then time order, with what went into them."""
 
@@ -59,6 +73,24 @@ class ImportResult(msgspec.Struct, frozen=True, kw_only=True):
     duplicates: dict[str, int]
     """Readings dropped per metric because a later one had the same timestamp (and stage, for breathing rate)."""
     files: tuple[FileSummary, ...]
+    skipped: tuple[Skipped, ...] = ()
+    """Well-formed parts that have no home in wearstream (each also a warning for the user)."""
+    device_daily: dict[str, tuple[DeviceDailyValue, ...]] = {}
+    """Daily values the device reported, per file path (stored as such, never turned into readings)."""
+
+
+def json_files(paths: Iterable[str | os.PathLike[str]]) -> list[str]:
+    """The files to import: each file as given, each folder as the `*.json` files under it, sorted."""
+    files: list[str] = []
+    for path in paths:
+        if Path(path).is_dir():
+            found = sorted(str(p) for p in Path(path).rglob("*.json") if p.is_file())
+            if not found:
+                raise ImportArgumentError(f"{os.fspath(path)}: the folder holds no .json file")
+            files.extend(found)
+        else:
+            files.append(os.fspath(path))
+    return files
 
 
 def import_files(
@@ -68,13 +100,14 @@ def import_files(
     timezone: str = "UTC",
     sync_time: int | None = None,
 ) -> ImportResult:
-    """Imports Fitbit JSON files (or one file) of one participant's device, timed in the IANA zone `timezone`.
+    """Imports Fitbit JSON files or folders of them (`json_files`) of one participant's device, timed in the
+    IANA zone `timezone`.
 
     Readings are converted to UTC epoch ms (DST rules in `producers.fitbit.localtime`), merged per metric
     across all files, de-duplicated on equal timestamps (the last one, in file then entry order, is kept),
-    sorted, and cut into one batch per metric and UTC hour or day (`CHUNK_MS`). Values are in the
-    registry's wire dtype (integers rounded, and clipped to the dtype so an absurd value stays out of range
-    rather than wrapping); values outside the registry's range are kept for the validator to dead-letter.
+    sorted, and cut into one batch per metric and UTC hour or day (`CHUNK_MS`). Values are exactly as in the
+    files (`make_batch` sends them in the registry's wire dtype when that is exact, else as float64); values
+    outside the registry's range are kept for the validator to dead-letter.
     Every batch is marked `origin="import"` (never a device upload). `sync_time` (epoch ms) stamps every batch:
     the export's own sync time when the caller knows it, by default the time of this import (the latest
     import of a timestamp then wins over earlier ones); it never defaults to the data's own times.
@@ -86,12 +119,16 @@ def import_files(
         raise ImportArgumentError("participant_id and device_id must be non-empty")
     zone = zone_named(timezone)
     stamp = int(time.time() * 1000) if sync_time is None else sync_time
-    files = [paths] if isinstance(paths, str | os.PathLike) else list(paths)
-    parsed = [_read_file(os.fspath(path), zone) for path in files]
+    files = json_files([paths] if isinstance(paths, str | os.PathLike) else paths)
+    read = [_read_file(path, zone) for path in files]
+    parsed = [(summary, readings) for summary, readings, _ in read if summary is not None and readings is not None]
+    skipped = tuple(skip for _, _, skips in read for skip in skips)
 
     per_metric: dict[str, list[Readings]] = {}
     for _, readings in parsed:
-        per_metric.setdefault(readings.metric, []).append(readings)
+        if readings.metric:
+            per_metric.setdefault(readings.metric, []).append(readings)
+    device_daily = {summary.path: readings.daily for summary, readings in parsed if readings.daily}
     batches: list[ReadingBatch] = []
     counts: dict[str, int] = {}
     duplicates: dict[str, int] = {}
@@ -104,10 +141,12 @@ def import_files(
         readings=counts,
         duplicates=duplicates,
         files=tuple(summary for summary, _ in parsed),
+        skipped=skipped,
+        device_daily=device_daily,
     )
 
 
-def _read_file(path: str, zone: zoneinfo.ZoneInfo) -> tuple[FileSummary, Readings]:
+def _read_file(path: str, zone: zoneinfo.ZoneInfo) -> tuple[FileSummary | None, Readings | None, list[Skipped]]:
     try:
         content = Path(path).read_bytes()
     except OSError as error:
@@ -115,8 +154,11 @@ def _read_file(path: str, zone: zoneinfo.ZoneInfo) -> tuple[FileSummary, Reading
     try:
         decoded = decode_document(content)
         readings = parse_responses(decoded.data_type, decoded.responses, zone)
+    except NoHomeError as no_home:
+        return None, None, [Skipped(path=path, json_path=no_home.json_path, reason=no_home.reason)]
     except ShapeError as error:
         raise ImportFileError(path, error.json_path, error.reason) from None
+    skipped = [Skipped(path=path, json_path=s.json_path, reason=s.reason) for s in decoded.skipped]
     summary = FileSummary(
         path=path,
         layout=decoded.layout,
@@ -125,7 +167,7 @@ def _read_file(path: str, zone: zoneinfo.ZoneInfo) -> tuple[FileSummary, Reading
         responses=len(decoded.responses),
         readings=len(readings),
     )
-    return summary, readings
+    return summary, readings, skipped
 
 
 def _concatenate(parts: list[Readings]) -> Readings:
@@ -164,7 +206,7 @@ def _cut(readings: Readings, participant_id: str, device_id: str, sync_time: int
     timestamps = readings.timestamps
     if timestamps.size == 0:
         return []
-    values = _wire_values(readings.values, readings.metric)
+    values = readings.values
     chunks = timestamps // CHUNK_MS[readings.metric]
     edges = [0, *(np.flatnonzero(np.diff(chunks)) + 1).tolist(), int(timestamps.size)]
     return [
@@ -181,13 +223,3 @@ def _cut(readings: Readings, participant_id: str, device_id: str, sync_time: int
         )
         for start, end in itertools.pairwise(edges)
     ]
-
-
-def _wire_values(values: npt.NDArray[np.float64], metric: str) -> npt.NDArray[np.generic]:
-    dtype = np.dtype(get_metric(metric).wire_dtype)
-    if dtype.kind in "iu":
-        # Clipping keeps an absurd value (e.g. 40,000 bpm) out of the valid range so the validator
-        # dead-letters it; a plain cast would wrap it around into a plausible-looking reading.
-        limits = np.iinfo(dtype)
-        return np.clip(np.rint(values), limits.min, limits.max).astype(dtype)
-    return values.astype(dtype)

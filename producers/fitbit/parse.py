@@ -7,9 +7,14 @@ are the importer's job). Rules that are not obvious from the shapes:
 - active zone minutes: `value.activeZoneMinutes` as Fitbit reports it (1 fat-burn, 2 cardio or peak);
   `minute` is a bare time of the day's `dateTime` (wearipedia) or a full local date-time (Web API);
 - breathing rate: one reading per stage summary present, stamped at local midnight starting `dateTime` (the
-  date the night ends on, per Fitbit), with the `stage` column: a SleepStage code, -1 for the full night;
+  date the night ends on, per Fitbit) + 0 / 1 / 2 / 3 ms for the full night / light / deep / rem (one
+  timestamp per reading, as the simulator stamps a night's stages), with the `stage` column: a SleepStage
+  code, -1 for the full night;
   the summary endpoint's bare `value.breathingRate` is a full-night reading;
-- sleep: see `producers.fitbit.sleep`.
+- sleep: see `producers.fitbit.sleep`;
+- device-reported daily values (`Readings.daily`, never readings): `activities-heart[].value.restingHeartRate`,
+  the breathing-rate summaries per stage, HRV `value.dailyRmssd` / `deepRmssd`, SpO2 `value.avg/min/max`,
+  and daily step totals (wearipedia's `intraday_activity`, Web API `activities-steps` without intraday).
 """
 
 from __future__ import annotations
@@ -30,17 +35,22 @@ from producers.fitbit.shapes import (
     METRIC_OF,
     AzmIntraday,
     BreathingRate,
+    DailyValue,
     DataType,
     DayDate,
+    HeartDay,
+    HeartRateDaily,
     HeartRateIntraday,
     HrvIntraday,
     IntradayDataset,
     SleepLogs,
     Spo2Day,
     StageBreathingRate,
+    StepsDaily,
     StepsIntraday,
 )
 from producers.fitbit.sleep import sleep_epochs
+from schemas.device_daily import DeviceDailyValue
 from schemas.metrics import SleepStage
 
 FULL_NIGHT_STAGE: Final = -1
@@ -53,6 +63,8 @@ class Readings(msgspec.Struct, frozen=True, kw_only=True):
     timestamps: npt.NDArray[np.int64]
     values: npt.NDArray[np.float64]
     extra: dict[str, npt.NDArray[np.float64]] = {}
+    daily: tuple[DeviceDailyValue, ...] = ()
+    """Daily values the device reported in the same responses (stored as such, beside the readings)."""
 
     def __len__(self) -> int:
         return int(self.timestamps.size)
@@ -66,16 +78,27 @@ def parse_responses(data_type: DataType, responses: Sequence[LocatedResponse], z
 def _intraday(responses: Sequence[LocatedResponse], zone: zoneinfo.ZoneInfo, resource: str) -> Readings:
     wall: list[npt.NDArray[np.int64]] = []
     values: list[npt.NDArray[np.float64]] = []
+    daily: list[DeviceDailyValue] = []
     for path, response in responses:
         assert isinstance(response, HeartRateIntraday | StepsIntraday)
         wall.append(_dataset_wall_ms(response.days, response.intraday, path, resource))
         points = response.intraday.dataset
         values.append(np.fromiter((p.value for p in points), dtype=np.float64, count=len(points)))
+        if isinstance(response, HeartRateIntraday):
+            daily.extend(
+                DeviceDailyValue(date=day.date, field="resting_heart_rate", value=day.value.resting_heart_rate)
+                for day in response.days
+                if day.value is not None and day.value.resting_heart_rate is not None
+            )
     data_type = DataType.HEART_RATE if resource == "heart" else DataType.STEPS
-    return Readings(metric=METRIC_OF[data_type], timestamps=to_utc_ms(_cat(wall), zone), values=_catf(values))
+    return Readings(
+        metric=METRIC_OF[data_type], timestamps=to_utc_ms(_cat(wall), zone), values=_catf(values), daily=tuple(daily)
+    )
 
 
-def _dataset_wall_ms(days: list[DayDate], intraday: IntradayDataset, path: str, resource: str) -> npt.NDArray[np.int64]:
+def _dataset_wall_ms(
+    days: Sequence[DayDate | HeartDay], intraday: IntradayDataset, path: str, resource: str
+) -> npt.NDArray[np.int64]:
     summary_path = f'{path}["activities-{resource}"]'
     points = intraday.dataset
     if not points:
@@ -154,9 +177,17 @@ def _spo2(responses: Sequence[LocatedResponse], zone: zoneinfo.ZoneInfo) -> Read
 def _hrv(responses: Sequence[LocatedResponse], zone: zoneinfo.ZoneInfo) -> Readings:
     wall: list[int] = []
     columns: dict[str, list[float]] = {"rmssd": [], "coverage": [], "lf": [], "hf": []}
+    daily: list[DeviceDailyValue] = []
     for _, response in responses:
         assert isinstance(response, HrvIntraday)
         for day in response.hrv:
+            if day.value is not None and day.date is not None:
+                for field, value in (
+                    ("hrv_daily_rmssd", day.value.daily_rmssd),
+                    ("hrv_deep_rmssd", day.value.deep_rmssd),
+                ):
+                    if value is not None:
+                        daily.append(DeviceDailyValue(date=day.date, field=field, value=value))
             for minute in day.minutes:
                 wall.append(wall_ms_of_datetime(minute.minute))
                 for name, column in columns.items():
@@ -166,6 +197,7 @@ def _hrv(responses: Sequence[LocatedResponse], zone: zoneinfo.ZoneInfo) -> Readi
         timestamps=to_utc_ms(np.array(wall, dtype=np.int64), zone),
         values=np.array(columns.pop("rmssd"), dtype=np.float64),
         extra={name: np.array(column, dtype=np.float64) for name, column in columns.items()},
+        daily=tuple(daily),
     )
 
 
@@ -173,6 +205,7 @@ def _breathing_rate(responses: Sequence[LocatedResponse], zone: zoneinfo.ZoneInf
     wall: list[int] = []
     values: list[float] = []
     stages: list[int] = []
+    daily: list[DeviceDailyValue] = []
     for path, response in responses:
         assert isinstance(response, BreathingRate)
         for day_index, day in enumerate(response.br):
@@ -194,15 +227,64 @@ def _breathing_rate(responses: Sequence[LocatedResponse], zone: zoneinfo.ZoneInf
                 )
             midnight = wall_ms_of_date(day.date)
             for stage, rate in present:
-                wall.append(midnight)
+                wall.append(midnight + _STAGE_OFFSET_MS[stage])
                 values.append(rate)
                 stages.append(stage)
+                field = f"breathing_rate_{_STAGE_FIELDS[stage]}"
+                daily.append(DeviceDailyValue(date=day.date, field=field, value=rate))
     return Readings(
         metric=METRIC_OF[DataType.BREATHING_RATE],
         timestamps=to_utc_ms(np.array(wall, dtype=np.int64), zone),
         values=np.array(values, dtype=np.float64),
         extra={"stage": np.array(stages, dtype=np.float64)},
+        daily=tuple(daily),
     )
+
+
+_STAGE_OFFSET_MS: Final = {FULL_NIGHT_STAGE: 0, SleepStage.LIGHT: 1, SleepStage.DEEP: 2, SleepStage.REM: 3}
+_STAGE_FIELDS: Final = {
+    FULL_NIGHT_STAGE: "full",
+    SleepStage.LIGHT: "light",
+    SleepStage.DEEP: "deep",
+    SleepStage.REM: "rem",
+}
+
+
+def _daily(responses: Sequence[LocatedResponse], zone: zoneinfo.ZoneInfo) -> Readings:
+    daily: list[DeviceDailyValue] = []
+    for path, response in responses:
+        if isinstance(response, HeartRateDaily):
+            daily.extend(
+                DeviceDailyValue(date=day.date, field="resting_heart_rate", value=day.value.resting_heart_rate)
+                for day in response.days
+                if day.value is not None and day.value.resting_heart_rate is not None
+            )
+        elif isinstance(response, StepsDaily):
+            for index, day in enumerate(response.days):
+                daily.append(
+                    DeviceDailyValue(
+                        date=day.date, field="steps", value=_number(day.value, f'{path}["activities-steps"][{index}]')
+                    )
+                )
+        else:
+            assert isinstance(response, DailyValue)
+            if isinstance(response.value, float | int):
+                daily.append(DeviceDailyValue(date=response.date, field="steps", value=float(response.value)))
+            else:
+                for field in ("avg", "min", "max"):
+                    value = getattr(response.value, field)
+                    if value is not None:
+                        daily.append(DeviceDailyValue(date=response.date, field=f"spo2_{field}", value=value))
+    empty_i = np.empty(0, dtype=np.int64)
+    return Readings(metric="", timestamps=empty_i, values=np.empty(0, dtype=np.float64), daily=tuple(daily))
+
+
+def _number(text: str | float, path: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        got = msgspec.json.encode(text).decode()
+        raise ShapeError(f'{path}["value"]', f"expected a number, got {got}") from None
 
 
 def _sleep(responses: Sequence[LocatedResponse], zone: zoneinfo.ZoneInfo) -> Readings:
@@ -237,4 +319,5 @@ _PARSERS: Final[dict[DataType, Callable[[Sequence[LocatedResponse], zoneinfo.Zon
     DataType.HRV: _hrv,
     DataType.BREATHING_RATE: _breathing_rate,
     DataType.SLEEP: _sleep,
+    DataType.DAILY: _daily,
 }

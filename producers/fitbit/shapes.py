@@ -28,6 +28,8 @@ class DataType(enum.StrEnum):
     HRV = "hrv"
     BREATHING_RATE = "breathing_rate"
     SLEEP = "sleep"
+    DAILY = "daily"
+    """Device-reported daily values only (e.g. wearipedia's `intraday_activity` step totals): no readings."""
 
 
 METRIC_OF: Final[dict[DataType, str]] = {
@@ -52,6 +54,16 @@ class DayDate(Shape, frozen=True, rename={"date": "dateTime"}):
     date: dt.date
 
 
+class HeartDayValue(Shape, frozen=True, rename="camel"):
+    resting_heart_rate: float | None = None
+    """The device's daily resting heart rate (absent on days it could not compute one)."""
+
+
+class HeartDay(Shape, frozen=True, rename={"date": "dateTime"}):
+    date: dt.date
+    value: HeartDayValue | None = None
+
+
 class DatasetPoint(Shape, frozen=True):
     time: LocalTime
     value: float
@@ -64,7 +76,7 @@ class IntradayDataset(Shape, frozen=True):
 class HeartRateIntraday(
     Shape, frozen=True, rename={"days": "activities-heart", "intraday": "activities-heart-intraday"}
 ):
-    days: list[DayDate]
+    days: list[HeartDay]
     intraday: IntradayDataset
 
 
@@ -129,8 +141,16 @@ class HrvMinute(Shape, frozen=True):
     value: HrvValue
 
 
-class HrvDay(Shape, frozen=True):
-    minutes: list[HrvMinute]
+class HrvDailyValue(Shape, frozen=True, rename="camel"):
+    daily_rmssd: float | None = None
+    deep_rmssd: float | None = None
+
+
+class HrvDay(Shape, frozen=True, rename={"date": "dateTime"}):
+    minutes: list[HrvMinute] = []
+    """Intraday (`hrv/date/<date>/all.json`); the summary endpoint has `value` instead."""
+    date: dt.date | None = None
+    value: HrvDailyValue | None = None
 
 
 class HrvIntraday(Shape, frozen=True):
@@ -160,6 +180,39 @@ class BreathingRateDay(Shape, frozen=True, rename={"date": "dateTime"}):
 
 class BreathingRate(Shape, frozen=True):
     br: list[BreathingRateDay]
+
+
+# --- daily summaries: wearipedia `intraday_activity` elements, Web API `activities-steps`, SpO2 summary ---
+
+
+class Spo2DailyValue(Shape, frozen=True):
+    avg: float | None = None
+    min: float | None = None
+    max: float | None = None
+
+
+class DailyValue(Shape, frozen=True, rename={"date": "dateTime"}):
+    """`{"dateTime", "value"}`: a number is a daily step total (wearipedia's `intraday_activity`); an object
+    with avg/min/max is the SpO2 summary endpoint (`spo2/date/<date>.json`)."""
+
+    date: dt.date
+    value: float | Spo2DailyValue
+
+
+class StepsDay(Shape, frozen=True, rename={"date": "dateTime"}):
+    date: dt.date
+    value: str | float
+    """The Web API sends the total as a string ("3450")."""
+
+
+class StepsDaily(Shape, frozen=True, rename={"days": "activities-steps"}):
+    days: list[StepsDay]
+
+
+class HeartRateDaily(Shape, frozen=True, rename={"days": "activities-heart"}):
+    """`activities/heart/date/<date>/1d.json` without intraday detail: the daily resting heart rate."""
+
+    days: list[HeartDay]
 
 
 # --- sleep logs v1.2: 1.2/user/-/sleep/date/<date>[/<end-date>].json ----------------------------------
@@ -202,4 +255,7 @@ ResponseShape: TypeAlias = (
     | HrvIntraday
     | BreathingRate
     | SleepLogs
+    | DailyValue
+    | StepsDaily
+    | HeartRateDaily
 )

@@ -27,7 +27,7 @@ from api.series.services import SeriesQuery
 from producers.simulator import CohortSimulator
 from schemas.metrics import METRICS
 from schemas.participants import Participant
-from schemas.readings import encode_batch, make_batch
+from schemas.readings import encode_batch, exact_float64, make_batch
 from stream_processors.db import create_pool
 from stream_processors.envelope import Envelope
 from stream_processors.sink import Sink
@@ -101,8 +101,9 @@ async def load_cohort(url: str, *, participants: int = 10, days: int = 3, seed: 
             parts = [d.readings[metric] for d in own]
             readings[(pid, metric)] = (
                 np.concatenate([p.timestamps for p in parts]),
-                np.concatenate([p.values for p in parts]).astype(np.float64),
-                {c: np.concatenate([p.extra[c] for p in parts]).astype(np.float64) for c in parts[0].extra},
+                # The numbers the simulator meant: float32 columns read as their shortest decimal, as the wire does.
+                exact_float64(np.concatenate([p.values for p in parts])),
+                {c: exact_float64(np.concatenate([p.extra[c] for p in parts])) for c in parts[0].extra},
             )
     uploads = {pid: sorted({b.sync_time for b in batches if b.participant_id == pid}) for pid in records}
     return Cohort(url, simulator, records, readings, uploads, keys)

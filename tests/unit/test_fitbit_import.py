@@ -34,7 +34,7 @@ def import_one(path: Path, timezone: str = "UTC", sync_time: int | None = None) 
 def column(result: ImportResult, metric: str) -> tuple[np.ndarray, np.ndarray]:
     batches = [batch for batch in result.batches if batch.metric == metric]
     timestamps = np.concatenate([batch.timestamps_array() for batch in batches])
-    values = np.concatenate([batch.values_array() for batch in batches])
+    values = np.concatenate([batch.values_float64() for batch in batches])
     return timestamps, values
 
 
@@ -232,28 +232,33 @@ def test_spo2_and_hrv_minutes_convert_with_the_zone() -> None:
 # --- values ----------------------------------------------------------------------------------------------
 
 
-def test_values_are_in_registry_dtypes_with_extra_columns() -> None:
+def test_values_are_in_registry_dtypes_when_exact_with_extra_columns() -> None:
     result = import_files(
         [WEARIPEDIA / "hr.json", WEB_API / "spo2_intraday.json", WEB_API / "hrv_intraday.json"], "p-001", "charge6-a"
     )
     for batch in result.batches:
-        assert batch.values_array().dtype == np.dtype(METRICS[batch.metric].wire_dtype)
+        # An hour of wearipedia's fractional heart rate does not fit int16: float64; SpO2 and HRV decimals fit
+        # float32; whole numbers keep the registry's dtype.
+        whole = bool(np.all(batch.values_float64() % 1 == 0))
+        expected = METRICS[batch.metric].wire_dtype if whole or batch.metric != "heart_rate" else "<f8"
+        assert batch.values_array().dtype == np.dtype(expected)
+    assert any(b.values_dtype == "<f8" for b in result.batches if b.metric == "heart_rate")
     hrv = load(WEB_API / "hrv_intraday.json")["hrv"][0]["minutes"]
     assert {column for b in result.batches if b.metric == "hrv_rmssd" for column in b.extra} == {"coverage", "lf", "hf"}
     _, rmssd = column(result, "hrv_rmssd")
-    np.testing.assert_allclose(rmssd, [m["value"]["rmssd"] for m in hrv], rtol=1e-6)
+    assert rmssd.tolist() == [m["value"]["rmssd"] for m in hrv]
     for name in ("coverage", "lf", "hf"):
         np.testing.assert_allclose(extra_column(result, "hrv_rmssd", name), [m["value"][name] for m in hrv], rtol=1e-6)
 
 
-def test_fractional_heart_rate_is_rounded_not_truncated() -> None:
+def test_fractional_heart_rate_is_kept_exactly() -> None:
     document = load(WEARIPEDIA / "hr.json")
     raw = [p["value"] for r in responses(document) for p in r["activities-heart-intraday"]["dataset"]]
 
     _, values = column(import_one(WEARIPEDIA / "hr.json"), "heart_rate")
 
     assert any(value % 1 for value in raw)
-    assert values.tolist() == [round(value) for value in raw]
+    assert values.tolist() == raw
 
 
 def test_out_of_range_values_are_kept_for_the_validator(tmp_path: Path) -> None:
@@ -267,13 +272,13 @@ def test_out_of_range_values_are_kept_for_the_validator(tmp_path: Path) -> None:
 
     _, values = column(import_one(path), "heart_rate")
 
-    assert values.tolist() == [12, 400, np.iinfo(np.int16).max]
+    assert values.tolist() == [12, 400, 1e6]  # exactly, never wrapped or clipped into int16
 
 
 def test_active_zone_minutes_use_fitbits_weighted_count() -> None:
     _, values = column(import_one(WEB_API / "azm_intraday.json"), "active_zone_minutes")
 
-    assert np.bincount(values).tolist() == [360 - 33, 20, 13]
+    assert np.bincount(values.astype(np.int64)).tolist() == [360 - 33, 20, 13]
 
 
 def test_a_single_path_is_one_file() -> None:

@@ -91,24 +91,101 @@ def test_element_that_is_not_an_object(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("document", "json_path", "reason_start"),
     [
-        ([{"dateTime": "2024-01-01", "value": 3450}], "$[0]", "a daily summary (`dateTime` + `value`)"),
-        ({"activities-steps": [{"dateTime": "2024-01-01", "value": "3450"}]}, "$", "a daily steps summary"),
+        (
+            [{"activities-active-zone-minutes": [{"dateTime": "2024-01-01", "value": {"activeZoneMinutes": 30}}]}],
+            "$[0]",
+            "a daily active-zone-minutes summary",
+        ),
+        ({"activities-active-zone-minutes": []}, "$", "a daily active-zone-minutes summary"),
         ({"errors": [{"errorType": "expired_token", "message": "Access token expired"}], "success": False}, "$", ""),
     ],
 )
-def test_recognised_but_not_importable(tmp_path: Path, document: Any, json_path: str, reason_start: str) -> None:
-    error = failure(write(tmp_path / "x.json", document))
+def test_recognised_but_without_a_home_is_skipped_with_a_warning(
+    tmp_path: Path, document: Any, json_path: str, reason_start: str
+) -> None:
+    path = write(tmp_path / "x.json", document)
+    result = import_files([path, WEARIPEDIA / "spo2.json"], participant_id="p-001", device_id="charge6-a")
 
-    assert error.json_path == json_path
-    assert error.reason.startswith(reason_start)
-    assert "not importable" in error.reason or "Access token expired" in error.reason
+    (skipped,) = result.skipped
+    assert (skipped.path, skipped.json_path) == (str(path), json_path)
+    assert skipped.reason.startswith(reason_start)
+    assert "not importable" in skipped.reason or "Access token expired" in skipped.reason
+    assert str(path) in str(skipped)
+    assert result.readings["spo2"] > 0  # the rest still imports
 
 
-def test_wearipedia_activity_export_is_refused() -> None:
-    error = failure(WEARIPEDIA / "activity.json")
+def test_wearipedia_activity_export_becomes_device_reported_daily_steps() -> None:
+    result = import_files([WEARIPEDIA / "activity.json", WEARIPEDIA / "hr.json"], "p-001", "charge6-a")
 
-    assert error.json_path == "$[0]"
-    assert "daily summary" in error.reason
+    assert result.skipped == ()
+    expected = [(e["dateTime"], float(e["value"])) for e in load(WEARIPEDIA / "activity.json")]
+    steps = result.device_daily[str(WEARIPEDIA / "activity.json")]
+    assert [(v.date.isoformat(), v.value) for v in steps if v.field == "steps"] == expected
+    resting = [v for v in result.device_daily[str(WEARIPEDIA / "hr.json")] if v.field == "resting_heart_rate"]
+    assert [v.value for v in resting] == [
+        d["heart_rate_day"][0]["activities-heart"][0]["value"]["restingHeartRate"] for d in load(WEARIPEDIA / "hr.json")
+    ]
+    assert "steps" not in result.readings  # a daily total is never turned into readings
+
+
+def test_web_api_daily_summaries_become_device_reported_values(tmp_path: Path) -> None:
+    files = [
+        write(tmp_path / "steps.json", {"activities-steps": [{"dateTime": "2024-01-01", "value": "3450"}]}),
+        write(
+            tmp_path / "rhr.json", {"activities-heart": [{"dateTime": "2024-01-01", "value": {"restingHeartRate": 61}}]}
+        ),
+        write(tmp_path / "spo2.json", [{"dateTime": "2024-01-01", "value": {"avg": 95.7, "min": 93.2, "max": 98.1}}]),
+        write(
+            tmp_path / "hrv.json",
+            {"hrv": [{"dateTime": "2024-01-01", "value": {"dailyRmssd": 34.512, "deepRmssd": 30.9}}]},
+        ),
+        write(tmp_path / "br.json", {"br": [{"dateTime": "2024-01-01", "value": {"breathingRate": 15.2}}]}),
+    ]
+    result = import_files(files, "p-001", "charge6-a")
+
+    got = {(v.field, v.value) for values in result.device_daily.values() for v in values}
+    assert got == {
+        ("steps", 3450.0),
+        ("resting_heart_rate", 61.0),
+        ("spo2_avg", 95.7),
+        ("spo2_min", 93.2),
+        ("spo2_max", 98.1),
+        ("hrv_daily_rmssd", 34.512),
+        ("hrv_deep_rmssd", 30.9),
+        ("breathing_rate_full", 15.2),
+    }
+    assert {m for m, n in result.readings.items() if n} == {
+        "breathing_rate"
+    }  # the night's full breathing rate is also a reading
+
+
+def test_a_daily_step_total_that_is_not_a_number_fails_with_its_path(tmp_path: Path) -> None:
+    error = failure(write(tmp_path / "x.json", {"activities-steps": [{"dateTime": "2024-01-01", "value": "many"}]}))
+
+    assert (error.json_path, error.reason) == ('$["activities-steps"][0]["value"]', 'expected a number, got "many"')
+
+
+def test_a_folder_imports_every_json_file_in_it() -> None:
+    folder = import_files([WEARIPEDIA], participant_id="p-001", device_id="charge6-a")
+    one_by_one = import_files(sorted(WEARIPEDIA.glob("*.json")), participant_id="p-001", device_id="charge6-a")
+
+    assert folder.batches == one_by_one.batches
+    assert len(folder.files) == 7
+    assert folder.skipped == ()
+
+
+def test_a_malformed_file_in_a_folder_still_fails_the_whole_import(tmp_path: Path) -> None:
+    write(tmp_path / "a.json", load(WEARIPEDIA / "spo2.json"))
+    write(tmp_path / "b.json", [{"br": [{"dateTime": "2024-01-01", "value": {"fullSleepSummary": "x"}}]}])
+
+    error = failure(tmp_path)
+
+    assert error.path == str(tmp_path / "b.json")
+
+
+def test_an_empty_folder_is_an_argument_error(tmp_path: Path) -> None:
+    with pytest.raises(ImportArgumentError, match=r"no \.json file"):
+        import_files([tmp_path], participant_id="p-001", device_id="charge6-a")
 
 
 def test_mixed_data_types_in_one_array(tmp_path: Path) -> None:

@@ -6,7 +6,6 @@ import datetime as dt
 import json
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from schemas.metrics import SleepStage
@@ -26,7 +25,7 @@ from tests.unit.test_fitbit_import import (
 # --- breathing rate --------------------------------------------------------------------------------------
 
 
-def test_breathing_rate_gives_one_reading_per_stage_at_local_midnight() -> None:
+def test_breathing_rate_gives_one_reading_per_stage_at_local_midnight_plus_the_stage_offset() -> None:
     result = import_one(WEB_API / "br_intraday.json", "America/Los_Angeles")
 
     timestamps, values = column(result, "breathing_rate")
@@ -35,14 +34,16 @@ def test_breathing_rate_gives_one_reading_per_stage_at_local_midnight() -> None:
     midnight_15 = local_ms("2024-06-15T00:00:00", "America/Los_Angeles")
     assert rows == [
         (midnight_14, -1),
-        (midnight_14, SleepStage.LIGHT),
-        (midnight_14, SleepStage.DEEP),
-        (midnight_14, SleepStage.REM),
+        (midnight_14 + 1, SleepStage.LIGHT),
+        (midnight_14 + 2, SleepStage.DEEP),
+        (midnight_14 + 3, SleepStage.REM),
         (midnight_15, -1),
-        (midnight_15, SleepStage.LIGHT),
-        (midnight_15, SleepStage.DEEP),
+        (midnight_15 + 1, SleepStage.LIGHT),
+        (midnight_15 + 2, SleepStage.DEEP),
     ]
-    np.testing.assert_allclose(values, [15.4, 15.8, 14.2, 16.6, 15.0, 15.2, 13.8], rtol=1e-6)
+    # Distinct timestamps: the validator keeps one reading per timestamp, so every stage is stored.
+    assert len(set(timestamps.tolist())) == len(rows)
+    assert values.tolist() == [15.4, 15.8, 14.2, 16.6, 15.0, 15.2, 13.8]
     assert result.duplicates == {"breathing_rate": 0}
 
 

@@ -165,7 +165,7 @@ def test_pack_unpack_round_trip_and_hour_segments(deltas: list[int], values: st.
     got_ts = np.concatenate([unpack(s, scale)[0] for s in segments])
     got_values = np.concatenate([unpack(s, scale)[1] for s in segments])
     assert got_ts.tolist() == ts.tolist()
-    np.testing.assert_allclose(got_values, vals, atol=0.5 / scale)
+    assert got_values.view(np.int64).tolist() == vals.view(np.int64).tolist()  # bit for bit
 
 
 @settings(max_examples=60, deadline=None)
