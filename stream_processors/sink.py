@@ -20,7 +20,7 @@ import numpy.typing as npt
 from schemas.events import GapEvent, LiveUpdate, MinutePoint
 from schemas.metrics import HEART_RATE
 from schemas.participants import Participant
-from stream_processors import gap_store
+from stream_processors import gap_store, summaries
 from stream_processors.gaps import NOT_SYNCED, NOT_WORN
 from stream_processors.rollup_store import UPSERT_1D, UPSERT_1H, UPSERT_1M, RollupRows, claim_raw
 from stream_processors.rollups import HOUR_MS, MINUTE_MS, aggregate, fixed_buckets, local_day_buckets
@@ -100,6 +100,7 @@ class Sink:
                 await self._store_metric(connection, metric_batches, timezones, applied)
             if fresh:
                 await self._store_uploads_and_state(connection, fresh, applied)
+                await summaries.update(connection, fresh, timezones)
         return applied
 
     async def _store_metric(
