@@ -14,8 +14,10 @@ whole-night reading).
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping, Sequence
 from typing import Final
+from zoneinfo import ZoneInfo
 
 import asyncpg
 
@@ -37,22 +39,17 @@ AZM_ID: Final = METRIC_IDS[ACTIVE_ZONE_MINUTES.name]
 DAY_METRICS: Final = frozenset({HEART_RATE.name, STEPS.name, ACTIVE_ZONE_MINUTES.name})
 NIGHT_METRICS: Final = frozenset({SLEEP_STAGE.name, SPO2.name, HRV_RMSSD.name, BREATHING_RATE.name})
 
-# $1 participant ids, $2 their zones, $3/$4 first/last reading (epoch ms) that touched them.
-_TOUCHED: Final = """
-SELECT t.pid, t.tz, b.first_day + g.i AS day
-FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[]) AS t (pid, tz, lo, hi)
-CROSS JOIN LATERAL (
-    SELECT ((ms_to_ts(t.lo) AT TIME ZONE t.tz) + {shift})::date AS first_day,
-           ((ms_to_ts(t.hi) AT TIME ZONE t.tz) + {shift})::date AS last_day
-) b
-CROSS JOIN LATERAL generate_series(0, b.last_day - b.first_day) AS g (i)
-"""
-_TOUCHED_DAYS: Final = _TOUCHED.format(shift="interval '0 hours'")
-# A reading at local noon or later belongs to the night that ends the next morning.
-_TOUCHED_NIGHTS: Final = _TOUCHED.format(shift="interval '12 hours'")
+# $1 participant ids, $2 their zones, $3 local dates (computed here: a per-row generate_series would make
+# the planner guess 1,000 dates per participant and JIT-compile a statement that takes a millisecond), and for
+# days $4 whether the group has readings in the resting-HR hours (else the stored resting HR stands).
+_TOUCHED_DAYS: Final = (
+    "SELECT t.pid, t.tz, t.day, t.rest FROM unnest($1::text[], $2::text[], $3::date[], $4::bool[])"
+    " AS t (pid, tz, day, rest)"
+)
+_TOUCHED_NIGHTS: Final = "SELECT t.pid, t.tz, t.day FROM unnest($1::text[], $2::text[], $3::date[]) AS t (pid, tz, day)"
 _ALL_DAYS: Final = """
 SELECT DISTINCT p.participant_id AS pid, p.timezone AS tz,
-       (m.first_reading AT TIME ZONE p.timezone)::date + g.i AS day
+       (m.first_reading AT TIME ZONE p.timezone)::date + g.i AS day, true AS rest
 FROM participant_metric_state m
 JOIN participants p USING (participant_id)
 CROSS JOIN LATERAL generate_series(
@@ -70,33 +67,49 @@ _DETAIL_LOST: Final = """EXISTS (
 _DAILY: Final = f"""
 WITH touched AS ({{touched}}),
 days AS (
-    SELECT pid, tz, day, day::timestamp AT TIME ZONE tz AS day_start, (day + 1)::timestamp AT TIME ZONE tz AS day_end,
-           (day + time '07:00') AT TIME ZONE tz AS rest_end
+    SELECT pid, tz, day, rest, day::timestamp AT TIME ZONE tz AS day_start,
+           (day + 1)::timestamp AT TIME ZONE tz AS day_end, (day + time '07:00') AT TIME ZONE tz AS rest_end
     FROM touched
 ),
 judged AS (
-    SELECT d.*, e.participant_id IS NOT NULL AND {_DETAIL_LOST.format(start="d.day_start")} AS keep,
+    SELECT d.*, coalesce(e.found, false) AND (NOT d.rest OR {_DETAIL_LOST.format(start="d.day_start")}) AS keep,
            e.resting_hr AS kept_mean, e.resting_hr_minutes AS kept_n, e.detail_at AS kept_at
-    FROM days d LEFT JOIN daily_summary e ON e.participant_id = d.pid AND e.day = d.day
+    FROM days d
+    -- Lateral lookups (by primary key, one per date) rather than joins the planner may turn into scans.
+    LEFT JOIN LATERAL (
+        SELECT true AS found, e.resting_hr, e.resting_hr_minutes, e.detail_at FROM daily_summary e
+        WHERE e.participant_id = d.pid AND e.day = d.day LIMIT 1
+    ) e ON true
 )
 INSERT INTO daily_summary AS s (participant_id, day, timezone, day_minutes, wear_minutes, steps_minutes,
                                 azm_minutes, steps, active_zone_minutes, resting_hr, resting_hr_minutes,
                                 detail_at, computed_at)
 SELECT d.pid, d.day, d.tz, (extract(epoch FROM d.day_end - d.day_start) / 60)::int,
-       coalesce(hr.minutes, 0), coalesce(st.minutes, 0), coalesce(az.minutes, 0), st.sum, az.sum,
+       coalesce(r.hr_minutes, 0), coalesce(r.steps_minutes, 0), coalesce(r.azm_minutes, 0), r.steps, r.azm,
        CASE WHEN d.keep THEN d.kept_mean ELSE rest.mean END,
        CASE WHEN d.keep THEN d.kept_n ELSE coalesce(rest.n, 0) END,
        CASE WHEN d.keep THEN d.kept_at ELSE now() END, now()
 FROM judged d
-LEFT JOIN rollup_1d hr ON hr.participant_id = d.pid AND hr.metric_id = {HR_ID} AND hr.bucket = d.day_start
-LEFT JOIN rollup_1d st ON st.participant_id = d.pid AND st.metric_id = {STEPS_ID} AND st.bucket = d.day_start
-LEFT JOIN rollup_1d az ON az.participant_id = d.pid AND az.metric_id = {AZM_ID} AND az.bucket = d.day_start
 LEFT JOIN LATERAL (
-    SELECT avg(h.sum / h.count) AS mean, count(*)::int AS n
-    FROM rollup_1m h
-    JOIN rollup_1m s ON s.participant_id = d.pid AND s.metric_id = {STEPS_ID} AND s.bucket = h.bucket AND s.sum = 0
-    WHERE NOT d.keep AND h.participant_id = d.pid AND h.metric_id = {HR_ID}
-      AND h.bucket >= d.day_start AND h.bucket < d.rest_end
+    SELECT max(minutes) FILTER (WHERE metric_id = {HR_ID}) AS hr_minutes,
+           max(minutes) FILTER (WHERE metric_id = {STEPS_ID}) AS steps_minutes,
+           max(minutes) FILTER (WHERE metric_id = {AZM_ID}) AS azm_minutes,
+           max(sum) FILTER (WHERE metric_id = {STEPS_ID}) AS steps, max(sum) FILTER (WHERE metric_id = {AZM_ID}) AS azm
+    FROM rollup_1d
+    WHERE participant_id = d.pid AND metric_id IN ({HR_ID}, {STEPS_ID}, {AZM_ID}) AND bucket = d.day_start
+) r ON true
+LEFT JOIN LATERAL (
+    -- One scan of the night's heart-rate and steps minutes (a self-join is planned as a nested loop).
+    SELECT avg(m.hr) AS mean, count(*)::int AS n
+    FROM (
+        SELECT max(sum / count) FILTER (WHERE metric_id = {HR_ID}) AS hr,
+               bool_or(metric_id = {STEPS_ID} AND sum = 0) AS still
+        FROM rollup_1m
+        WHERE NOT d.keep AND participant_id = d.pid AND metric_id IN ({HR_ID}, {STEPS_ID})
+          AND bucket >= d.day_start AND bucket < d.rest_end
+        GROUP BY bucket
+    ) m
+    WHERE m.still AND m.hr IS NOT NULL
 ) rest ON true
 ON CONFLICT (participant_id, day) DO UPDATE SET
     timezone = EXCLUDED.timezone, day_minutes = EXCLUDED.day_minutes, wear_minutes = EXCLUDED.wear_minutes,
@@ -114,8 +127,12 @@ nights AS (
     FROM touched
 ),
 judged AS (
-    SELECT n.*, e.participant_id IS NOT NULL AND {_DETAIL_LOST.format(start="n.w_start")} AS keep
-    FROM nights n LEFT JOIN sleep_nights e ON e.participant_id = n.pid AND e.night = n.night
+    SELECT n.*, coalesce(e.found, false) AND {_DETAIL_LOST.format(start="n.w_start")} AS keep
+    FROM nights n
+    LEFT JOIN LATERAL (
+        SELECT true AS found, e.detail_at FROM sleep_nights e WHERE e.participant_id = n.pid AND e.night = n.night
+        LIMIT 1
+    ) e ON true
 ),
 computed AS (
     SELECT n.pid, n.night, n.tz, n.w_start, n.w_end, st.wake, st.light, st.deep, st.rem, st.onset, st.last_epoch,
@@ -164,10 +181,26 @@ REBUILD_DAYS: Final = _DAILY.format(touched=_ALL_DAYS.format(extra=0))
 REBUILD_NIGHTS: Final = _NIGHTS.format(touched=_ALL_DAYS.format(extra=1))
 
 
+REST_END: Final = dt.time(7)
+"""Resting HR is computed over 00:00–06:59 local."""
+NIGHT_SHIFT: Final = dt.timedelta(hours=12)
+"""A reading at local noon or later belongs to the night that ends the next morning."""
+
+
+def local_dates(first_ms: int, last_ms: int, timezone: str, shift: dt.timedelta = dt.timedelta()) -> list[dt.date]:
+    """The local dates (of wall-clock time + `shift`) from the first to the last reading, inclusive."""
+    zone = ZoneInfo(timezone)
+    first, last = (
+        (dt.datetime.fromtimestamp(ms / 1000, zone).replace(tzinfo=None) + shift).date() for ms in (first_ms, last_ms)
+    )
+    return [first + dt.timedelta(days=i) for i in range((last - first).days + 1)]
+
+
 class Touched:
     """Per participant, the first and last reading of a group in the metrics a summary table is computed from."""
 
-    def __init__(self) -> None:
+    def __init__(self, shift: dt.timedelta = dt.timedelta()) -> None:
+        self.shift = shift
         self.ranges: dict[str, tuple[int, int]] = {}
 
     def add(self, participant_id: str, first_ms: int, last_ms: int) -> None:
@@ -176,20 +209,30 @@ class Touched:
             (first_ms, last_ms) if known is None else (min(known[0], first_ms), max(known[1], last_ms))
         )
 
-    def arguments(self, timezones: Mapping[str, str]) -> tuple[list[str], list[str], list[int], list[int]]:
-        pids = sorted(self.ranges)
-        return (
-            pids,
-            [timezones.get(pid, "UTC") for pid in pids],
-            [self.ranges[pid][0] for pid in pids],
-            [self.ranges[pid][1] for pid in pids],
-        )
+    def arguments(self, timezones: Mapping[str, str]) -> tuple[list[str], list[str], list[dt.date], list[bool]]:
+        """Columns of (participant, zone, local date, readings in its resting-HR hours), one row per participant
+        and date touched."""
+        pids: list[str] = []
+        zones: list[str] = []
+        dates: list[dt.date] = []
+        rest: list[bool] = []
+        for pid, (first, last) in sorted(self.ranges.items()):
+            timezone = timezones.get(pid, "UTC")
+            zone = ZoneInfo(timezone)
+            for date in local_dates(first, last, timezone, self.shift):
+                pids.append(pid)
+                zones.append(timezone)
+                dates.append(date)
+                rest_start = int(dt.datetime.combine(date, dt.time(), zone).timestamp() * 1000)
+                rest_end = int(dt.datetime.combine(date, REST_END, zone).timestamp() * 1000)
+                rest.append(first < rest_end and last >= rest_start)
+        return pids, zones, dates, rest
 
 
 async def update(connection: asyncpg.Connection, fresh: Sequence[ValidBatch], timezones: Mapping[str, str]) -> None:
     """Recomputes the daily summaries and nights of the local dates (in the participant's recorded zone, else
     UTC) that the group's readings fall on; at most one statement per table. Runs in the caller's transaction."""
-    days, nights = Touched(), Touched()
+    days, nights = Touched(), Touched(NIGHT_SHIFT)
     for b in fresh:
         if not len(b.timestamps):
             continue
@@ -200,7 +243,7 @@ async def update(connection: asyncpg.Connection, fresh: Sequence[ValidBatch], ti
     if days.ranges:
         await connection.execute(UPDATE_DAYS, *days.arguments(timezones))
     if nights.ranges:
-        await connection.execute(UPDATE_NIGHTS, *nights.arguments(timezones))
+        await connection.execute(UPDATE_NIGHTS, *nights.arguments(timezones)[:3])
 
 
 async def rebuild(connection: asyncpg.Connection, participant_ids: Sequence[str] | None = None) -> tuple[int, int]:
