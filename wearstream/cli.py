@@ -168,7 +168,8 @@ def db_compact(
 
 @db_app.command("retention")
 def db_retention(ctx: typer.Context) -> None:
-    """Drop chunks past each table's retention (WEARSTREAM_PROCESSOR_RETENTION_*_DAYS; workers also do this)."""
+    """Drop chunks (summaries: rows) past each table's retention (WEARSTREAM_PROCESSOR_RETENTION_*_DAYS; workers
+    also do this)."""
     import asyncpg
 
     from stream_processors.retention import apply_retention
@@ -183,9 +184,15 @@ def db_retention(ctx: typer.Context) -> None:
         finally:
             await connection.close()
 
+    from stream_processors.retention import SUMMARY_TABLES
+
     dropped = asyncio.run(run())
     out.print(
-        "chunks dropped: " + (", ".join(f"{t} {n}" for t, n in dropped.items()) or "none (nothing has retention)")
+        "dropped: "
+        + (
+            ", ".join(f"{t} {n} {'rows' if t in SUMMARY_TABLES else 'chunks'}" for t, n in dropped.items())
+            or "none (nothing has retention)"
+        )
     )
 
 
