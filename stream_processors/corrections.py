@@ -26,7 +26,7 @@ from schemas.metrics import Metric
 from stream_processors.applied import record_rewritten
 from stream_processors.rollup_store import UPSERT_1D, UPSERT_1H, UPSERT_1M, RollupRows
 from stream_processors.rollups import HOUR_MS, MINUTE_MS, aggregate, fixed_buckets, local_day_buckets
-from stream_processors.segments import Segment, ms_to_datetime
+from stream_processors.segments import Segment, decode_values, encode_values, ms_to_datetime
 
 OLDEST: Final = -(2**62)
 """The sync time of segments stored before sync times were (they lose to any later reading)."""
@@ -44,7 +44,7 @@ WHERE EXISTS (
 
 _SEGMENTS: Final = """
 SELECT start_time, ts_to_ms(start_time) AS start_ms, batch_id, batch_ids, ts_to_ms(sync_time) AS sync_ms,
-       ts_delta, value_delta, extra
+       ts_delta, value_delta, value_scale, value_f8, extra
 FROM raw_segments
 WHERE participant_id = $1 AND metric_id = $2
   AND start_time >= date_trunc('day', ms_to_ts($3), 'UTC') AND start_time < ms_to_ts($4) AND end_time >= ms_to_ts($3)
@@ -143,7 +143,9 @@ async def _resolve_range(
     ts_parts = [r["start_ms"] + np.cumsum(np.asarray(r["ts_delta"], dtype=np.int64)) for r in rows]
     sizes = np.array([len(p) for p in ts_parts])
     timestamps = np.concatenate(ts_parts)
-    scaled = np.concatenate([np.cumsum(np.asarray(r["value_delta"], dtype=np.int64)) for r in rows])
+    decoded = np.concatenate(
+        [decode_values(r["value_delta"], r["value_scale"], r["value_f8"], metric.scale) for r in rows]
+    )
     extra = np.concatenate([np.asarray(r["extra"], dtype=np.float64).reshape(-1, k) for r in rows]) if k else None
     segment_of = np.repeat(np.arange(len(rows)), sizes)
     ids = sorted({r["batch_id"].hex for r in rows})
@@ -170,10 +172,12 @@ async def _resolve_range(
         for batch_id in [row["batch_id"], *(row["batch_ids"] or [])]:
             rewritten.append((batch_id, participant_id, metric_id, row["sync_ms"]))
         if keep.any():
-            ts, vals = timestamps[keep], scaled[keep]
+            ts = timestamps[keep]
+            encoded = encode_values(decoded[keep], metric.scale)
             await connection.execute(
                 "INSERT INTO raw_segments (participant_id, metric_id, start_time, end_time, batch_id, n, ts_delta,"
-                " value_delta, extra, batch_ids, sync_time) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+                " value_delta, extra, batch_ids, sync_time, value_scale, value_f8)"
+                " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
                 participant_id,
                 metric_id,
                 ms_to_datetime(int(ts[0])),
@@ -181,17 +185,19 @@ async def _resolve_range(
                 row["batch_id"],
                 len(ts),
                 np.diff(ts, prepend=ts[0]).astype(np.int32).tolist(),
-                np.diff(vals, prepend=0).astype(np.int32).tolist(),
+                encoded.value_delta,
                 None if extra is None else extra[keep].ravel().tolist(),
                 row["batch_ids"],
                 None if row["sync_ms"] is None else ms_to_datetime(row["sync_ms"]),
+                encoded.value_scale,
+                encoded.value_f8,
             )
     await record_rewritten(connection, rewritten)
 
     inside = won & (timestamps >= lo) & (timestamps < hi)
     order = np.argsort(timestamps[inside], kind="stable")
     ts = timestamps[inside][order]
-    values = scaled[inside][order] / metric.scale
+    values = decoded[inside][order]
     resolved.minutes.extend(
         await _replace_rollups(connection, participant_id, metric, metric_id, span, ts, values, timezone)
     )

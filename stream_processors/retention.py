@@ -2,7 +2,9 @@
 
 The Apache edition has no background jobs, so the leader worker (and `wearstream db retention`) calls this.
 Raw readings are kept by default; 1-minute rollups, the largest derived table, for a configurable period —
-hours, days and raw data still answer older ranges.
+hours, days and raw data still answer older ranges, and daily summaries and sleep nights (their own tables,
+kept for ever by default) keep what was computed from the minutes. Each drop is logged in `retention_drops`,
+which tells the API which levels still hold a range.
 """
 
 from __future__ import annotations
@@ -12,16 +14,17 @@ from collections.abc import Mapping
 
 import asyncpg
 
-RETAINED_TABLES = ("raw_segments", "rollup_1m", "rollup_1h", "rollup_1d", "gaps")
+HYPERTABLES = ("raw_segments", "rollup_1m", "rollup_1h", "rollup_1d", "gaps")
+SUMMARY_TABLES = {"daily_summary": "day", "sleep_nights": "night"}
+"""Plain tables (a row per participant and local date): retention deletes rows by date."""
+RETAINED_TABLES = HYPERTABLES + tuple(SUMMARY_TABLES)
 
 
 async def apply_retention(
     connection: asyncpg.Connection, retention_days: Mapping[str, int | None], *, now: dt.datetime | None = None
 ) -> dict[str, int]:
-    """Drops the chunks of each table that end before now − its retention; returns chunks dropped per table.
-
-    A table with no retention (None or 0) keeps everything.
-    """
+    """Drops the chunks (summary tables: the rows) of each table older than now − its retention; returns chunks
+    (rows) dropped per table. A table with no retention (None or 0) keeps everything."""
     moment = now or dt.datetime.now(dt.UTC)
     dropped: dict[str, int] = {}
     for table, days in retention_days.items():
@@ -29,8 +32,24 @@ async def apply_retention(
             raise ValueError(f"no retention for {table!r}; tables: {', '.join(RETAINED_TABLES)}")
         if not days:
             continue
-        rows = await connection.fetch(
-            "SELECT drop_chunks($1::regclass, older_than => $2::timestamptz)", table, moment - dt.timedelta(days=days)
-        )
+        cutoff = moment - dt.timedelta(days=days)
+        if table in SUMMARY_TABLES:
+            status = await connection.execute(
+                f"DELETE FROM {table} WHERE {SUMMARY_TABLES[table]} < $1::date", cutoff.date()
+            )
+            dropped[table] = int(status.split()[-1])
+            continue
+        async with connection.transaction():
+            rows = await connection.fetch(
+                "SELECT drop_chunks($1::regclass, older_than => $2::timestamptz)", table, cutoff
+            )
+            if rows:
+                await connection.execute(
+                    "INSERT INTO retention_drops (table_name, dropped_at, dropped_before, chunks)"
+                    " VALUES ($1, clock_timestamp(), $2, $3)",
+                    table,
+                    cutoff,
+                    len(rows),
+                )
         dropped[table] = len(rows)
     return dropped

@@ -23,7 +23,7 @@ import numpy.typing as npt
 from schemas.events import GapEvent, LiveUpdate, MinutePoint
 from schemas.metrics import HEART_RATE
 from schemas.participants import Participant
-from stream_processors import corrections, gap_store
+from stream_processors import corrections, gap_store, summaries
 from stream_processors.applied import claim_raw
 from stream_processors.gaps import NOT_SYNCED, NOT_WORN
 from stream_processors.rollup_store import UPSERT_1D, UPSERT_1H, UPSERT_1M, RollupRows
@@ -121,6 +121,7 @@ class Sink:
                 await self._store_metric(connection, metric_batches, timezones, overlaps, superseded, applied)
             if fresh:
                 await self._store_uploads_and_state(connection, fresh, superseded, applied)
+                await summaries.update(connection, fresh, timezones)
             if stage_events is not None:
                 applied.gap_events, applied.live = await stage_events(connection, applied.gap_events, applied.live)
         return applied

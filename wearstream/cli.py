@@ -35,7 +35,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 stack_app = typer.Typer(help="The local stack without Docker: Apache Kafka (KRaft) and PostgreSQL + TimescaleDB.")
-db_app = typer.Typer(help="Database: migrations, compaction of raw segments, retention.")
+db_app = typer.Typer(help="Database: migrations, compaction of raw segments, retention, summaries.")
 topics_app = typer.Typer(help="Kafka topics.")
 app.add_typer(stack_app, name="stack")
 app.add_typer(db_app, name="db")
@@ -182,7 +182,8 @@ def db_compact(
 
 @db_app.command("retention")
 def db_retention(ctx: typer.Context) -> None:
-    """Drop chunks past each table's retention (WEARSTREAM_PROCESSOR_RETENTION_*_DAYS; workers also do this)."""
+    """Drop chunks (summaries: rows) past each table's retention (WEARSTREAM_PROCESSOR_RETENTION_*_DAYS; workers
+    also do this)."""
     import asyncpg
 
     from stream_processors.retention import apply_retention
@@ -197,10 +198,45 @@ def db_retention(ctx: typer.Context) -> None:
         finally:
             await connection.close()
 
+    from stream_processors.retention import SUMMARY_TABLES
+
     dropped = asyncio.run(run())
     out.print(
-        "chunks dropped: " + (", ".join(f"{t} {n}" for t, n in dropped.items()) or "none (nothing has retention)")
+        "dropped: "
+        + (
+            ", ".join(f"{t} {n} {'rows' if t in SUMMARY_TABLES else 'chunks'}" for t, n in dropped.items())
+            or "none (nothing has retention)"
+        )
     )
+
+
+@db_app.command("summaries")
+def db_summaries(
+    ctx: typer.Context,
+    rebuild: Annotated[bool, typer.Option("--rebuild", help="Recompute every stored day and night.")] = False,
+    participant: Annotated[
+        list[str] | None, typer.Option(help="Only these participants (repeatable; default: all).")
+    ] = None,
+) -> None:
+    """Daily summaries and sleep nights (written at ingest): --rebuild recomputes them from the stored rollups,
+    e.g. for data stored before they existed or after a participant's time zone changed."""
+    import asyncpg
+
+    from stream_processors.summaries import rebuild as rebuild_summaries
+
+    if not rebuild:
+        raise _fail("nothing to do: pass --rebuild")
+    settings = _settings(ctx)
+
+    async def run() -> tuple[int, int]:
+        connection = await asyncpg.connect(settings.database.url)
+        try:
+            return await rebuild_summaries(connection, participant or None)
+        finally:
+            await connection.close()
+
+    days, nights = asyncio.run(run())
+    out.print(f"summaries rebuilt: {days:,} days, {nights:,} nights")
 
 
 @topics_app.command("create")

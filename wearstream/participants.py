@@ -4,7 +4,8 @@ The `participants` table is the study's record: enrolment, time zone (the zone o
 days everywhere), authorisation, contact, device. The CLI (`wearstream participants`) and the admin API
 change it through these functions; each change is audited (`participant_audit`, by a trigger, with the
 actor given here). An import only ever creates a missing record. Changing a time zone recomputes the
-participant's day rollups in the same transaction, under the participant's processing lock.
+participant's day rollups, daily summaries and sleep nights in the same transaction, under the participant's
+processing lock.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import asyncpg
 import msgspec
 
 from schemas.participants import Authorisation, Participant
+from stream_processors import summaries
 from stream_processors.gap_store import lock_participants
 
 
@@ -136,6 +138,7 @@ async def update(
         )
         if after["timezone"] != before["timezone"]:
             await recompute_local_days(connection, participant_id, after["timezone"])
+            await summaries.rebuild(connection, [participant_id])
     return _record(after)
 
 

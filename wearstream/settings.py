@@ -89,6 +89,8 @@ class ProcessorSettings(BaseSettings):
     retention_rollup_1h_days: int = 0
     retention_rollup_1d_days: int = 0
     retention_gaps_days: int = 0
+    retention_summaries_days: int = 0
+    """Daily summaries and sleep nights are kept this many days (0: for ever)."""
     future_tolerance_s: int = 24 * 3600
     """Readings further than this in the future (relative to the worker's clock) are rejected."""
     deadletter_max_ratio: float = 0.5
@@ -135,6 +137,8 @@ def retention_days(processing: ProcessorSettings) -> dict[str, int | None]:
         "rollup_1h": processing.retention_rollup_1h_days,
         "rollup_1d": processing.retention_rollup_1d_days,
         "gaps": processing.retention_gaps_days,
+        "daily_summary": processing.retention_summaries_days,
+        "sleep_nights": processing.retention_summaries_days,
     }
 
 

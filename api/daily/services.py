@@ -1,4 +1,5 @@
-"""Daily summaries of one participant: one statement over day and minute rollups and uploads, plus the nights."""
+"""Daily summaries of one participant: the stored summaries (stream_processors/summaries.py) and uploads of each
+local date, plus the nights."""
 
 from __future__ import annotations
 
@@ -9,32 +10,18 @@ import asyncpg
 
 from api.daily.schemas import Coverage, DaySummary
 from api.sleep import services as sleep
-from schemas.metrics import ACTIVE_ZONE_MINUTES, HEART_RATE, METRIC_IDS, STEPS
 
-HR_ID: Final = METRIC_IDS[HEART_RATE.name]
-STEPS_ID: Final = METRIC_IDS[STEPS.name]
-AZM_ID: Final = METRIC_IDS[ACTIVE_ZONE_MINUTES.name]
-
-_DAYS: Final = f"""
+_DAYS: Final = """
 WITH days AS (
-    SELECT d AS day, d::timestamp AT TIME ZONE $2 AS day_start, (d + 1)::timestamp AT TIME ZONE $2 AS day_end,
-           (d + time '07:00') AT TIME ZONE $2 AS rest_end
+    SELECT d AS day, d::timestamp AT TIME ZONE $2 AS day_start, (d + 1)::timestamp AT TIME ZONE $2 AS day_end
     FROM (SELECT $3::date + i AS d FROM generate_series(0, $4::date - $3::date - 1) i) x
 )
 SELECT d.day, (extract(epoch FROM d.day_end - d.day_start) / 60)::int AS day_minutes,
-       coalesce(hr.minutes, 0) AS hr_minutes, coalesce(st.minutes, 0) AS steps_minutes,
-       coalesce(az.minutes, 0) AS azm_minutes, st.sum AS steps, az.sum AS azm,
-       rest.mean AS resting_hr, coalesce(rest.n, 0) AS resting_minutes, up.last_upload, coalesce(up.n, 0) AS uploads
+       coalesce(s.wear_minutes, 0) AS hr_minutes, coalesce(s.steps_minutes, 0) AS steps_minutes,
+       coalesce(s.azm_minutes, 0) AS azm_minutes, s.steps, s.active_zone_minutes AS azm,
+       s.resting_hr, coalesce(s.resting_hr_minutes, 0) AS resting_minutes, up.last_upload, coalesce(up.n, 0) AS uploads
 FROM days d
-LEFT JOIN rollup_1d hr ON hr.participant_id = $1 AND hr.metric_id = {HR_ID} AND hr.bucket = d.day_start
-LEFT JOIN rollup_1d st ON st.participant_id = $1 AND st.metric_id = {STEPS_ID} AND st.bucket = d.day_start
-LEFT JOIN rollup_1d az ON az.participant_id = $1 AND az.metric_id = {AZM_ID} AND az.bucket = d.day_start
-LEFT JOIN LATERAL (
-    SELECT avg(h.sum / h.count) AS mean, count(*)::int AS n
-    FROM rollup_1m h
-    JOIN rollup_1m s ON s.participant_id = $1 AND s.metric_id = {STEPS_ID} AND s.bucket = h.bucket AND s.sum = 0
-    WHERE h.participant_id = $1 AND h.metric_id = {HR_ID} AND h.bucket >= d.day_start AND h.bucket < d.rest_end
-) rest ON true
+LEFT JOIN daily_summary s ON s.participant_id = $1 AND s.day = d.day
 LEFT JOIN LATERAL (
     SELECT max(u.sync_time) AS last_upload, count(*)::int AS n FROM uploads u
     WHERE u.participant_id = $1 AND u.sync_time >= d.day_start AND u.sync_time < d.day_end

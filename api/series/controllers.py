@@ -18,7 +18,7 @@ from api.errors import not_found
 from api.params import check_range, parse_instant, to_ms
 from api.participants.services import require_participant
 from api.series import export, services
-from api.series.levels import ROLLUPS, bin_factor, choose_level
+from api.series.levels import ROLLUPS, auto_source, bin_factor, choose_level
 from api.series.schemas import ExportFormat, Point, Resolution, SeriesPage
 from schemas.metrics import METRICS
 
@@ -28,7 +28,8 @@ RAW_AUTO_CAP_FACTOR: Final = 4
 _DOC: Final = """Readings of one participant and metric in [start, end).
 
 `resolution`: `raw` readings, stored rollups (`1m`, `1h`, `1d` — the day is the participant's local day), or
-`auto`: the finest stored resolution that serves the range within 10 × `max_points` rows, reduced to at most
+`auto`: the finest stored resolution that holds the range (after retention: 1-minute bins from raw readings,
+else hours) and serves it within 10 × `max_points` rows, reduced to at most
 `max_points` points without losing peaks (rollup buckets merged into equal bins that keep their exact count,
 sum, min and max; raw readings thinned with MinMaxLTTB, always keeping the range's minimum and maximum).
 `raw`, `1m`, `1h` and `1d` return pages of `max_points` items; pass `next_cursor` back as `cursor` for the
@@ -112,20 +113,26 @@ class SeriesController(Controller):
         if range_ms <= 0:
             level = "raw" if resolution == "auto" else resolution
         elif resolution == "auto":
-            level = choose_level(query.metric, range_ms, max_points)
+            dropped = await services.dropped_before(pool)
+            source = auto_source(choose_level(query.metric, range_ms, max_points), query.start_ms, dropped)
+            level = source.level
             raw = None
             if level == "raw":
                 cap = RAW_AUTO_CAP_FACTOR * 10 * max_points
                 raw = await services.raw_reduced(pool, query, max_points, cap)
                 if raw is None:
-                    level = "1m"
+                    source = auto_source("1m", query.start_ms, dropped)
+                    level = source.level
             if raw is not None:
                 points = list(raw)
             else:
                 rollup = ROLLUPS[level]
                 covered_ms = query.end_ms - to_ms(services.first_bucket_bound(query, rollup))
                 factor = bin_factor(covered_ms, rollup.width_ms, max_points)
-                points = list(await services.rollup_binned(pool, query, rollup, factor, max_points))
+                if source.minutes_from_raw:
+                    points = list(await services.minutes_from_raw(pool, query, factor, max_points))
+                else:
+                    points = list(await services.rollup_binned(pool, query, rollup, factor, max_points))
                 bucket_seconds = rollup.width_ms * factor // 1000
         elif resolution == "raw":
             start = services.RawPosition(position.after, position.skip) if position else None

@@ -207,3 +207,41 @@ def _leading_at(rows: Sequence[asyncpg.Record], at_ms: int, skip: int) -> int:
     while n < min(skip, len(rows)) and rows[n]["t"] == at_ms:
         n += 1
     return n
+
+
+async def dropped_before(pool: asyncpg.Pool) -> dict[str, int]:
+    """Per table, the instant (epoch ms) before which retention has dropped rows."""
+    rows = await pool.fetch(
+        "SELECT table_name, ts_to_ms(max(dropped_before)) AS t FROM retention_drops GROUP BY table_name"
+    )
+    return {row["table_name"]: row["t"] for row in rows}
+
+
+_MINUTES_FROM_RAW: Final = """
+SELECT ts_to_ms(time_bucket($5::interval, time, $6::timestamptz)) AS t, count(*)::bigint AS count,
+       sum(value) AS sum, min(value) AS min, max(value) AS max,
+       CASE WHEN $7 THEN ARRAY[count(*) FILTER (WHERE value = 0), count(*) FILTER (WHERE value = 1),
+            count(*) FILTER (WHERE value = 2), count(*) FILTER (WHERE value = 3)]::int[] END AS stage_epochs
+FROM raw_readings($1, $2, ms_to_ts($3), ms_to_ts($4))
+GROUP BY 1 ORDER BY 1 LIMIT $8
+"""
+
+
+async def minutes_from_raw(pool: asyncpg.Pool, query: SeriesQuery, factor: int, limit: int) -> list[Point]:
+    """What `rollup_binned` gives over 1-minute rollups, computed from raw readings: the readings of every
+    minute overlapping [start, end), merged `factor` minutes at a time on the UTC minute grid."""
+    minute = 60_000
+    low = query.start_ms - query.start_ms % minute
+    high = (query.end_ms - 1) - (query.end_ms - 1) % minute + minute
+    rows = await pool.fetch(
+        _MINUTES_FROM_RAW,
+        query.participant_id,
+        query.metric.name,
+        low,
+        high,
+        dt.timedelta(milliseconds=minute * factor),
+        from_ms(low),
+        query.metric.aggregate == "stage",
+        limit if factor == 1 else None,
+    )
+    return [rollup_point(row, query.metric) for row in rows]

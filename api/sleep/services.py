@@ -1,4 +1,4 @@
-"""Nightly sleep values of one participant, one SQL statement over 1-minute rollups (exact at local noon)."""
+"""Nightly sleep values of one participant, read from the nights stored at ingest (stream_processors/summaries.py)."""
 
 from __future__ import annotations
 
@@ -8,38 +8,19 @@ from typing import Final
 import asyncpg
 
 from api.sleep.schemas import Night, StageMinutes
-from schemas.metrics import HRV_RMSSD, METRIC_IDS, SLEEP_STAGE, SPO2
 
 EPOCH: Final = dt.timedelta(seconds=30)
 
-_NIGHTS: Final = f"""
+_NIGHTS: Final = """
 WITH nights AS (
     SELECT d AS night, (d - 1 + time '12:00') AT TIME ZONE $2 AS w_start, (d + time '12:00') AT TIME ZONE $2 AS w_end
     FROM (SELECT $3::date + i AS d FROM generate_series(0, $4::date - $3::date - 1) i) x
 )
-SELECT n.night, n.w_start, n.w_end, st.wake, st.light, st.deep, st.rem, st.onset, st.last_epoch,
-       sp.mean AS spo2_mean, sp.min AS spo2_min, hrv.mean AS hrv_mean, br.value AS breathing_rate
+SELECT n.night, n.w_start, n.w_end, s.wake_epochs AS wake, s.light_epochs AS light, s.deep_epochs AS deep,
+       s.rem_epochs AS rem, s.onset, s.last_epoch, s.spo2_mean, s.spo2_min, s.hrv_rmssd_mean AS hrv_mean,
+       s.breathing_rate
 FROM nights n
-LEFT JOIN LATERAL (
-    SELECT sum(stage_epochs[1]) AS wake, sum(stage_epochs[2]) AS light, sum(stage_epochs[3]) AS deep,
-           sum(stage_epochs[4]) AS rem, min(first_time) AS onset, max(last_time) AS last_epoch
-    FROM rollup_1m WHERE participant_id = $1 AND metric_id = {METRIC_IDS[SLEEP_STAGE.name]}
-      AND bucket >= n.w_start AND bucket < n.w_end
-) st ON true
-LEFT JOIN LATERAL (
-    SELECT sum(sum) / sum(count) AS mean, min(min) AS min
-    FROM rollup_1m WHERE participant_id = $1 AND metric_id = {METRIC_IDS[SPO2.name]}
-      AND bucket >= n.w_start AND bucket < n.w_end
-) sp ON true
-LEFT JOIN LATERAL (
-    SELECT sum(sum) / sum(count) AS mean
-    FROM rollup_1m WHERE participant_id = $1 AND metric_id = {METRIC_IDS[HRV_RMSSD.name]}
-      AND bucket >= n.w_start AND bucket < n.w_end
-) hrv ON true
-LEFT JOIN LATERAL (
-    SELECT r.value FROM raw_readings($1, 'breathing_rate', n.w_start, n.w_end) r
-    WHERE r.extra[1] = -1 ORDER BY r.time DESC LIMIT 1
-) br ON true
+LEFT JOIN sleep_nights s ON s.participant_id = $1 AND s.night = n.night
 ORDER BY n.night
 """
 

@@ -13,18 +13,24 @@ import json
 import re
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import asyncpg
 import msgspec
 import pytest
 import yaml
+from litestar.testing import AsyncTestClient
 
+from api.app import create_app
+from api.auth.store import create_key
 from producers.simulator import CohortSimulator
 from schemas.readings import encode_batch
 from stream_processors.db import create_pool
 from stream_processors.envelope import Envelope
 from stream_processors.sink import Sink
 from stream_processors.validate import ValidBatch, validate
+from tests.integration.test_api_series import api_settings
+from wearstream.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 DASHBOARDS = sorted((ROOT / "grafana" / "dashboards").glob("*.json"))
@@ -268,3 +274,45 @@ def test_the_macro_expansion_matches_grafana() -> None:
         " AND '2026-09-02T00:00:01.5Z' AND 60000 < 10"
     )
     assert expand_macros("$__timeGroup(b, '5m')", view, timescaledb=False) == "floor(extract(epoch from b)/300)*300"
+
+
+async def test_the_cohort_wear_per_local_day_counts_whole_days_and_equals_the_api(
+    loaded: asyncpg.Connection, database: str, settings: Settings
+) -> None:
+    (wear,) = [q for q in QUERIES if q.where.startswith("Wear time per participant")]
+    # A range that starts and ends mid-day in every zone: only the local days wholly inside it count.
+    view = View(utc(START) + dt.timedelta(hours=2), utc(START, DAYS), "5m", variable_defaults(wear.dashboard))
+    rows = await loaded.fetch(expand_macros(interpolate_variables(wear.sql, view), view, timescaledb=True))
+    shown = {(row["metric"], row["time"].date()): row["value"] for row in rows}
+    zones = {r["participant_id"]: r["timezone"] for r in await loaded.fetch("SELECT * FROM participants")}
+    enrolled = {r["participant_id"]: r["enrolled_on"] for r in await loaded.fetch("SELECT * FROM participants")}
+    pool = await create_pool(database, size=1)
+    try:
+        key = (await create_key(pool, "researcher", None)).token
+    finally:
+        await pool.close()
+    expected: dict[tuple[str, dt.date], float] = {}
+    partial: set[tuple[str, dt.date]] = set()
+    async with AsyncTestClient(create_app(api_settings(settings, database))) as client:
+        client.headers["Authorization"] = f"Bearer {key}"
+        response = await client.get(
+            "/v1/adherence",
+            params={"start": str(START - dt.timedelta(1)), "end": str(START + dt.timedelta(DAYS + 1)), "daily": True},
+        )
+        assert response.status_code == 200, response.text
+    for item in response.json()["items"]:
+        zone = ZoneInfo(zones[item["participant_id"]])
+        for day in item["daily"]:
+            date = dt.date.fromisoformat(day["date"])
+            start = dt.datetime.combine(date, dt.time(), tzinfo=zone)
+            end = dt.datetime.combine(date + dt.timedelta(1), dt.time(), tzinfo=zone)
+            inside = start >= view.start and end <= view.end
+            if inside and date >= enrolled[item["participant_id"]]:
+                expected[(item["participant_id"], date)] = round(100 * day["worn_minutes"] / day["day_minutes"], 1)
+            elif start < view.end and end > view.start:
+                partial.add((item["participant_id"], date))
+    assert shown == expected
+    assert len({pid for pid, _ in expected}) >= 2
+    assert partial
+    assert not partial & shown.keys()
+    assert any(value > 0 for value in expected.values())

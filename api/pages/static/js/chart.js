@@ -27,14 +27,33 @@ export function niceTicks(lo, hi, count = 5) {
   return ticks;
 }
 
-/** Tick instants between start and end on local (zone) boundaries of a step fitting the width. */
+/** The instants whose wall-clock time in `timeZone` is `local` (ms of a UTC-read wall clock): none in a
+ * spring-forward gap, two in a repeated autumn hour. `near` are offsets in force around it. */
+function instantsAt(local, timeZone, near) {
+  const offsets = new Set(near);
+  for (const o of near) offsets.add(zoneOffsetMs(local - o, timeZone));
+  const found = [];
+  for (const o of offsets) {
+    const t = local - o;
+    if (zoneOffsetMs(t, timeZone) === o && !found.includes(t)) found.push(t);
+  }
+  return found.sort((a, b) => a - b);
+}
+
+/** Tick instants between start and end at local (zone) wall-clock boundaries of a step fitting the width:
+ * across a daylight-saving change every tick stays on its local hour (or day), since each one is placed with
+ * the offset in force at that tick, not the one at `start`. */
 export function timeTicks(start, end, width, timeZone) {
   const wanted = Math.max(2, Math.floor(width / 110));
   const step = TIME_STEPS.find((candidate) => (end - start) / candidate <= wanted) || TIME_STEPS.at(-1);
-  const offset = zoneOffsetMs(start, timeZone);
+  const near = [zoneOffsetMs(start, timeZone), zoneOffsetMs(end, timeZone)];
+  const first = Math.ceil((start + Math.min(...near)) / step) * step;
+  const last = end + Math.max(...near);
   const ticks = [];
-  for (let local = Math.ceil((start + offset) / step) * step; local - offset <= end; local += step) {
-    ticks.push(local - offset);
+  for (let local = first; local <= last; local += step) {
+    for (const t of instantsAt(local, timeZone, near)) {
+      if (t >= start && t <= end && t !== ticks.at(-1)) ticks.push(t);
+    }
   }
   return { ticks, step };
 }
