@@ -20,6 +20,8 @@ from litestar.plugins.opentelemetry import OpenTelemetryConfig, OpenTelemetryPlu
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 
 from api.adherence.controllers import AdherenceController
+from api.auth import redact
+from api.auth.controllers import KeyController
 from api.auth.middleware import PUBLIC_PATHS, ApiKeyMiddleware
 from api.auth.ratelimit import RateLimiter
 from api.auth.store import KeyStore
@@ -47,6 +49,7 @@ to retry. Websockets `/v1/live` and `/v1/events` are described in the README."""
 
 
 def create_app(settings: Settings) -> Litestar:
+    redact.install()
     hub = LiveHub(settings.kafka, queue_size=settings.api.live.queue_size, enabled=settings.api.live.enabled)
 
     async def start(app: Litestar) -> None:
@@ -59,7 +62,9 @@ def create_app(settings: Settings) -> Litestar:
         )
         assert pool is not None
         app.state.pool = pool
-        app.state.key_store = KeyStore(pool, cache_s=settings.api.key_cache_s)
+        app.state.key_store = KeyStore(
+            pool, cache_s=settings.api.key_cache_s, negative_cache_s=settings.api.negative_cache_s
+        )
         await hub.start()
 
     async def stop(app: Litestar) -> None:
@@ -97,6 +102,7 @@ def create_app(settings: Settings) -> Litestar:
             CohortGapController,
             AdherenceController,
             NotificationController,
+            KeyController,
             live_socket,
             events_socket,
             pages_router,
@@ -106,7 +112,12 @@ def create_app(settings: Settings) -> Litestar:
         dependencies=DEPENDENCIES,
         exception_handlers={asyncpg.DataError: database_data_error},
         state=State(
-            {"settings": settings, "hub": hub, "rate_limiter": RateLimiter(settings.api.rate_limit_per_minute)}
+            {
+                "settings": settings,
+                "hub": hub,
+                "rate_limiter": RateLimiter(settings.api.rate_limit_per_minute),
+                "auth_failure_limiter": RateLimiter(settings.api.auth_failures_per_minute),
+            }
         ),
         on_startup=[start],
         on_shutdown=[stop],

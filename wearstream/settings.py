@@ -146,6 +146,11 @@ class ApiSettings(BaseSettings):
     """Requests per minute per API key (a token bucket of this size, refilled continuously; 0: no limit)."""
     key_cache_s: float = 30.0
     """How long a verified API key is trusted without reading the database again (revocation delay)."""
+    auth_failures_per_minute: int = 20
+    """Failed authentications allowed per client address per minute (a bucket of this size); beyond it the
+    address gets 429 without a database query until the bucket refills."""
+    negative_cache_s: float = 300.0
+    """How long a token that failed is refused from memory, without reading the database again."""
     adherence: AdherenceSettings = Field(default_factory=AdherenceSettings)
     live: LiveSettings = Field(default_factory=LiveSettings)
 
