@@ -137,6 +137,17 @@ def retention_days(processing: ProcessorSettings) -> dict[str, int | None]:
     }
 
 
+class NotificationSettings(BaseSettings):
+    """Who may send reminders, and how often a participant may receive one."""
+
+    model_config = SettingsConfigDict(env_prefix="WEARSTREAM_API_NOTIFICATIONS_", frozen=True, extra="ignore")
+
+    allow_researchers: bool = False
+    """Researcher keys may send reminders too (by default admin keys only; anyone with a cohort key reads the audit)."""
+    cooldown_h: float = 24.0
+    """A participant sent (or being sent) a reminder is not sent another for this many hours; refusals are audited."""
+
+
 class ApiSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="WEARSTREAM_API_", frozen=True, extra="ignore")
 
@@ -153,6 +164,7 @@ class ApiSettings(BaseSettings):
     """How long a token that failed is refused from memory, without reading the database again."""
     adherence: AdherenceSettings = Field(default_factory=AdherenceSettings)
     live: LiveSettings = Field(default_factory=LiveSettings)
+    notifications: NotificationSettings = Field(default_factory=NotificationSettings)
 
 
 class SmtpSettings(BaseSettings):
