@@ -54,7 +54,7 @@ def create_app(settings: Settings) -> Litestar:
 
     async def start(app: Litestar) -> None:
         pool = await asyncpg.create_pool(
-            settings.database.url,
+            settings.database.api_dsn,
             min_size=1,
             max_size=max(2, settings.database.pool_size),
             command_timeout=120,
