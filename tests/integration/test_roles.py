@@ -6,6 +6,7 @@ superuser) on a cluster of this test's own (own state dir and port), never the s
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import shutil
 import socket
@@ -19,8 +20,16 @@ import asyncpg
 import pytest
 
 from deploy.local.postgres import ROLE, ROLES, TimescaleCluster, password_file
+from producers.simulator import CohortSimulator
 from schemas.migrate import migrate
-from tests.integration.test_api_series import Cohort, load_cohort
+from schemas.readings import encode_batch
+from stream_processors.compaction import compact
+from stream_processors.db import create_pool
+from stream_processors.envelope import Envelope
+from stream_processors.retention import apply_retention
+from stream_processors.sink import Sink
+from stream_processors.validate import validate
+from tests.integration.test_api_series import NOW_MS, START, Cohort, load_cohort
 from wearstream.settings import Settings
 
 PROCESSOR, API, READONLY = ROLES
@@ -216,3 +225,59 @@ async def test_a_new_local_cluster_needs_passwords_and_has_no_superuser_role(
         await connection.close()
     finally:
         cluster.stop(print)
+
+
+async def test_the_processors_do_their_whole_job_as_their_role(database: str) -> None:
+    """The real sink (COPY into staging, upserts, new chunks, gaps), compaction and retention, connected as
+    `wearstream_processor`, into a database of their own."""
+    owner = await asyncpg.connect(database)
+    name = f"test_{uuid.uuid4().hex[:12]}"
+    try:
+        await owner.execute(f"CREATE DATABASE {name}")
+    finally:
+        await owner.close()
+    url = database.rsplit("/", 1)[0] + f"/{name}"
+    try:
+        await migrate(url)
+        simulator = CohortSimulator(seed=5, start=START)
+        records = [simulator.participant_record(k) for k in (1, 2)]
+        pool = await create_pool(as_role(url, PROCESSOR), size=2)
+        try:
+            assert await pool.fetchval("SELECT current_user") == PROCESSOR
+            sink = Sink(pool, not_synced_after_s=6 * 3600)
+            await sink.upsert_participants(records)
+            batches = sorted(
+                (b for k in (1, 2) for d in range(2) for b in simulator.simulate_day(k, d).batches),
+                key=lambda b: b.sync_time,
+            )
+            valid = [
+                validate(
+                    Envelope(topic="t", partition=0, offset=i, payload=encode_batch(b)),
+                    expected_metric=None,
+                    now_ms=NOW_MS,
+                )
+                for i, b in enumerate(batches)
+            ]
+            await sink.apply(valid)
+            await sink.apply(valid)  # redelivery: recognised, harmless
+            await compact(pool, settle_s=0, now_ms=NOW_MS)
+            async with pool.acquire() as connection:
+                later = dt.datetime(2027, 1, 1, tzinfo=dt.UTC)
+                dropped = await apply_retention(connection, {"rollup_1m": 1}, now=later)
+        finally:
+            await pool.close()
+        owner = await asyncpg.connect(url)
+        try:
+            stored = await owner.fetchval("SELECT count(*) FROM raw_segments")
+            rollups = await owner.fetchval("SELECT count(*) FROM rollup_1d")
+        finally:
+            await owner.close()
+        assert stored > 0
+        assert rollups > 0
+        assert dropped["rollup_1m"] >= 1
+    finally:
+        owner = await asyncpg.connect(database)
+        try:
+            await owner.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        finally:
+            await owner.close()
