@@ -7,6 +7,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import uuid
 from pathlib import Path
 
@@ -145,8 +146,11 @@ async def test_topics_created_idempotently(settings: Settings, stack: LocalStack
         await admin.close()
 
 
-def test_up_twice_then_down_then_up(stack: LocalStack, tmp_path: Path) -> None:
+def test_up_twice_then_down_then_up(stack: LocalStack) -> None:
     """On a stack of its own (own state dir and ports): the shared stack other tests and a demo use keeps running."""
+    # Not pytest's tmp_path: its parent is private to root, and PostgreSQL runs as `postgres`.
+    tmp_path = Path(tempfile.mkdtemp(prefix="wearstream-stack-"))
+    tmp_path.chmod(0o755)
     ports = free_ports(3)
     own = {
         **os.environ,
@@ -172,8 +176,18 @@ def test_up_twice_then_down_then_up(stack: LocalStack, tmp_path: Path) -> None:
         again = wearstream("stack", "up", env=own)
         assert again.returncode == 0, again.stderr
         assert wearstream("stack", "status", env=own).returncode == 0
+        # A new cluster needs passwords: the owner's is in the state dir, 0600, and no role is a superuser.
+        secret = tmp_path / "state" / "secrets" / "wearstream.password"
+        assert secret.stat().st_mode & 0o077 == 0
+        check = "import asyncio, asyncpg; from wearstream.settings import load_settings; s = load_settings()\n"
+        check += "async def main():\n    c = await asyncpg.connect(s.database.api_url)\n"
+        check += "    print(await c.fetchval('SELECT current_user || rolsuper::text FROM pg_roles"
+        check += " WHERE rolname = current_user'))\nasyncio.run(main())"
+        probe = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, env=own, check=False)
+        assert probe.stdout.strip() == "wearstream_apifalse", probe.stderr
     finally:
         wearstream("stack", "down", env=own)
+        shutil.rmtree(tmp_path, ignore_errors=True)
     # The shared stack was never touched.
     assert wearstream("stack", "status").returncode == 0
 
