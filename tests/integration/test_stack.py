@@ -7,9 +7,7 @@ import shutil
 import socket
 import subprocess
 import sys
-import tempfile
 import uuid
-from pathlib import Path
 
 import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
@@ -148,22 +146,18 @@ async def test_topics_created_idempotently(settings: Settings, stack: LocalStack
 
 def test_up_twice_then_down_then_up(stack: LocalStack) -> None:
     """On a stack of its own (own state dir and ports): the shared stack other tests and a demo use keeps running."""
-    # Not pytest's tmp_path: its parent is private to root, and PostgreSQL runs as `postgres`.
-    tmp_path = Path(tempfile.mkdtemp(prefix="wearstream-stack-"))
-    tmp_path.chmod(0o755)
+    # Beside the shared state dir, where the `postgres` user can reach it (pytest's tmp_path is private to root).
+    state_dir = stack.state_dir.parent / f"{stack.state_dir.name}-test-{uuid.uuid4().hex[:8]}"
     ports = free_ports(3)
     own = {
         **os.environ,
-        "WEARSTREAM_STATE_DIR": str(tmp_path / "state"),
+        "WEARSTREAM_STATE_DIR": str(state_dir),
         "WEARSTREAM_KAFKA_PORT": str(ports[0]),
         "WEARSTREAM_KAFKA_CONTROLLER_PORT": str(ports[1]),
         "WEARSTREAM_PG_PORT": str(ports[2]),
     }
     own.pop("WEARSTREAM_KAFKA_BOOTSTRAP_SERVERS", None)
     own.pop("WEARSTREAM_DATABASE_URL", None)
-    if os.geteuid() == 0:  # PostgreSQL runs as `postgres`, which must reach the state dir
-        shutil.chown(tmp_path, "postgres")
-        tmp_path.chmod(0o755)
     try:
         first = wearstream("stack", "up", env=own)
         assert first.returncode == 0, first.stderr
@@ -177,7 +171,7 @@ def test_up_twice_then_down_then_up(stack: LocalStack) -> None:
         assert again.returncode == 0, again.stderr
         assert wearstream("stack", "status", env=own).returncode == 0
         # A new cluster needs passwords: the owner's is in the state dir, 0600, and no role is a superuser.
-        secret = tmp_path / "state" / "secrets" / "wearstream.password"
+        secret = state_dir / "secrets" / "wearstream.password"
         assert secret.stat().st_mode & 0o077 == 0
         check = "import asyncio, asyncpg; from wearstream.settings import load_settings; s = load_settings()\n"
         check += "async def main():\n    c = await asyncpg.connect(s.database.api_url)\n"
@@ -187,7 +181,7 @@ def test_up_twice_then_down_then_up(stack: LocalStack) -> None:
         assert probe.stdout.strip() == "wearstream_apifalse", probe.stderr
     finally:
         wearstream("stack", "down", env=own)
-        shutil.rmtree(tmp_path, ignore_errors=True)
+        shutil.rmtree(state_dir, ignore_errors=True)
     # The shared stack was never touched.
     assert wearstream("stack", "status").returncode == 0
 
