@@ -41,8 +41,10 @@ from wearstream.settings import Settings
 
 DESCRIPTION: Final = """History, adherence, sleep, gaps and reminders of a wearable study.
 
-Authenticate with `Authorization: Bearer <key>` (keys from `wearstream apikey create --role …`; roles admin,
-researcher — the whole study — and participant — its own data only). Dates (`YYYY-MM-DD`) mean midnight in the
+Authenticate with `Authorization: Bearer <key>` (keys from `wearstream apikey create --role …` or, for admins,
+`POST /v1/keys`; roles admin, researcher — the whole study — and participant — its own data only). A key in
+the URL (`?token=`) is refused on REST; only the websockets accept it. Reminders and key management are for
+admin keys. Dates (`YYYY-MM-DD`) mean midnight in the
 participant's time zone (UTC on cohort-wide endpoints); date-times need a UTC offset or `Z`. Ranges are
 [start, end). Errors are JSON: 400 names the field, 401/403 say why, 404 names what is unknown, 429 says when
 to retry. Websockets `/v1/live` and `/v1/events` are described in the README."""
