@@ -20,6 +20,8 @@ from litestar.plugins.opentelemetry import OpenTelemetryConfig, OpenTelemetryPlu
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 
 from api.adherence.controllers import AdherenceController
+from api.auth import redact
+from api.auth.controllers import KeyController
 from api.auth.middleware import PUBLIC_PATHS, ApiKeyMiddleware
 from api.auth.ratelimit import RateLimiter
 from api.auth.store import KeyStore
@@ -39,19 +41,22 @@ from wearstream.settings import Settings
 
 DESCRIPTION: Final = """History, adherence, sleep, gaps and reminders of a wearable study.
 
-Authenticate with `Authorization: Bearer <key>` (keys from `wearstream apikey create --role …`; roles admin,
-researcher — the whole study — and participant — its own data only). Dates (`YYYY-MM-DD`) mean midnight in the
+Authenticate with `Authorization: Bearer <key>` (keys from `wearstream apikey create --role …` or, for admins,
+`POST /v1/keys`; roles admin, researcher — the whole study — and participant — its own data only). A key in
+the URL (`?token=`) is refused on REST; only the websockets accept it. Reminders and key management are for
+admin keys. Dates (`YYYY-MM-DD`) mean midnight in the
 participant's time zone (UTC on cohort-wide endpoints); date-times need a UTC offset or `Z`. Ranges are
 [start, end). Errors are JSON: 400 names the field, 401/403 say why, 404 names what is unknown, 429 says when
 to retry. Websockets `/v1/live` and `/v1/events` are described in the README."""
 
 
 def create_app(settings: Settings) -> Litestar:
+    redact.install()
     hub = LiveHub(settings.kafka, queue_size=settings.api.live.queue_size, enabled=settings.api.live.enabled)
 
     async def start(app: Litestar) -> None:
         pool = await asyncpg.create_pool(
-            settings.database.url,
+            settings.database.api_dsn,
             min_size=1,
             max_size=max(2, settings.database.pool_size),
             command_timeout=120,
@@ -59,7 +64,9 @@ def create_app(settings: Settings) -> Litestar:
         )
         assert pool is not None
         app.state.pool = pool
-        app.state.key_store = KeyStore(pool, cache_s=settings.api.key_cache_s)
+        app.state.key_store = KeyStore(
+            pool, cache_s=settings.api.key_cache_s, negative_cache_s=settings.api.negative_cache_s
+        )
         await hub.start()
 
     async def stop(app: Litestar) -> None:
@@ -97,6 +104,7 @@ def create_app(settings: Settings) -> Litestar:
             CohortGapController,
             AdherenceController,
             NotificationController,
+            KeyController,
             live_socket,
             events_socket,
             pages_router,
@@ -106,7 +114,12 @@ def create_app(settings: Settings) -> Litestar:
         dependencies=DEPENDENCIES,
         exception_handlers={asyncpg.DataError: database_data_error},
         state=State(
-            {"settings": settings, "hub": hub, "rate_limiter": RateLimiter(settings.api.rate_limit_per_minute)}
+            {
+                "settings": settings,
+                "hub": hub,
+                "rate_limiter": RateLimiter(settings.api.rate_limit_per_minute),
+                "auth_failure_limiter": RateLimiter(settings.api.auth_failures_per_minute),
+            }
         ),
         on_startup=[start],
         on_shutdown=[stop],

@@ -1,10 +1,12 @@
-"""The API's commands, registered on the `wearstream` CLI: `wearstream api` and `wearstream apikey create`."""
+"""The API's commands on the `wearstream` CLI: `wearstream api` and `wearstream apikey create|list|revoke|rotate`."""
 
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import enum
-from typing import Annotated
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
@@ -24,8 +26,50 @@ def _settings(ctx: typer.Context) -> Settings:
     return ctx.obj if isinstance(ctx.obj, Settings) else load_settings()
 
 
+T = TypeVar("T")
+
+
+def _lifetime(text: str | None) -> dt.timedelta | None:
+    from api.auth.keys import parse_lifetime
+
+    if text is None:
+        return None
+    try:
+        return parse_lifetime(text)
+    except ValueError as error:
+        raise typer.BadParameter(str(error), param_hint="--expires-in") from error
+
+
+def _with_database(ctx: typer.Context, action: Callable[[Any], Awaitable[T]]) -> T:
+    """Runs `action(connection)` on one connection; database errors become a one-line message and exit 1."""
+    import asyncpg
+
+    from api.auth.store import UnknownKeyError, UnknownParticipantError
+
+    async def run() -> T:
+        connection = await asyncpg.connect(_settings(ctx).database.url)
+        try:
+            return await action(connection)
+        finally:
+            await connection.close()
+
+    try:
+        return asyncio.run(run())
+    except UnknownParticipantError as error:
+        console.print(f"[red]error:[/red] unknown participant {error}")
+    except UnknownKeyError as error:
+        console.print(f"[red]error:[/red] no live key with id {error} (see `wearstream apikey list`)")
+    except ValueError as error:
+        console.print(f"[red]error:[/red] {error}")
+    except asyncpg.UndefinedColumnError:
+        console.print("[red]error:[/red] the api_keys table is out of date: run `wearstream db migrate` first")
+    except asyncpg.UndefinedTableError:
+        console.print("[red]error:[/red] no api_keys table: run `wearstream db migrate` first")
+    raise typer.Exit(code=1)
+
+
 def register(app: typer.Typer) -> None:
-    """Adds `api` (serve with uvicorn) and `apikey create` to the `wearstream` command."""
+    """Adds `api` (serve with uvicorn) and `apikey create|list|revoke|rotate` to the `wearstream` command."""
     apikey_app = typer.Typer(help="API keys (stored hashed; the key itself is shown once).")
     app.add_typer(apikey_app, name="apikey")
 
@@ -59,30 +103,64 @@ def register(app: typer.Typer) -> None:
             str | None, typer.Option("--participant", help="The participant a participant key may read.")
         ] = None,
         label: Annotated[str, typer.Option(help="A note stored with the key (who or what uses it).")] = "",
+        expires_in: Annotated[
+            str | None, typer.Option("--expires-in", help="Lifetime: 90m, 12h, 30d, 8w (default: no expiry).")
+        ] = None,
     ) -> None:
         """Create an API key; the key is printed alone on the last line (it is not stored, only its hash)."""
-        import asyncpg
+        from api.auth.store import create_key
 
-        from api.auth.store import UnknownParticipantError, create_key
+        lifetime = _lifetime(expires_in)
+        key = _with_database(ctx, lambda db: create_key(db, role.value, participant, label, expires_in=lifetime))
+        until = f", expires in {expires_in}" if expires_in else ""
+        console.print(
+            f"created {role.value} key {key.key_id}{f' for {participant}' if participant else ''}{until}; store it now:"
+        )
+        typer.echo(key.token)
 
-        async def run() -> str:
-            connection = await asyncpg.connect(_settings(ctx).database.url)
-            try:
-                key = await create_key(connection, role.value, participant, label)
-            finally:
-                await connection.close()
-            return key.token
+    @apikey_app.command("list")
+    def list_command(
+        ctx: typer.Context,
+        include_revoked: Annotated[bool, typer.Option("--all", help="Include revoked keys.")] = False,
+    ) -> None:
+        """List keys (id, role, participant, label, created, expires, last used, revoked); never the secrets."""
+        from api.auth.store import list_keys
 
-        try:
-            token = asyncio.run(run())
-        except UnknownParticipantError as error:
-            console.print(f"[red]error:[/red] unknown participant {error}")
-            raise typer.Exit(code=1) from error
-        except ValueError as error:
-            console.print(f"[red]error:[/red] {error}")
-            raise typer.Exit(code=1) from error
-        except asyncpg.UndefinedTableError as error:
-            console.print("[red]error:[/red] no api_keys table: run `wearstream db migrate` first")
-            raise typer.Exit(code=1) from error
-        console.print(f"created a {role.value} key{f' for {participant}' if participant else ''}; store it now:")
-        typer.echo(token)
+        keys = _with_database(ctx, lambda db: list_keys(db, include_revoked=include_revoked))
+
+        def when(value: dt.datetime | None) -> str:
+            return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%MZ") if value else "-"
+
+        typer.echo("key_id\trole\tparticipant\tcreated\texpires\tlast_used\trevoked\tlabel")
+        for key in keys:
+            cells = (key.key_id, key.role, key.participant_id or "-", when(key.created_at), when(key.expires_at))
+            typer.echo("\t".join((*cells, when(key.last_used_at), when(key.revoked_at), key.label)))
+
+    @apikey_app.command("revoke")
+    def revoke(
+        ctx: typer.Context, key_id: Annotated[str, typer.Argument(help="The key's id (`apikey list`).")]
+    ) -> None:
+        """Revoke a key. Running API processes refuse it within WEARSTREAM_API_KEY_CACHE_S seconds."""
+        from api.auth.store import revoke_key
+
+        _with_database(ctx, lambda db: revoke_key(db, key_id))
+        seconds = _settings(ctx).api.key_cache_s
+        console.print(f"revoked {key_id}; API processes refuse it within {seconds:g} s (the key cache window)")
+
+    @apikey_app.command("rotate")
+    def rotate(
+        ctx: typer.Context,
+        key_id: Annotated[str, typer.Argument(help="The key's id (`apikey list`).")],
+        expires_in: Annotated[
+            str | None, typer.Option("--expires-in", help="Lifetime of the new key (default: no expiry).")
+        ] = None,
+    ) -> None:
+        """Revoke a key and create its replacement (same role, participant, label) in one transaction.
+
+        The new key is printed alone on the last line."""
+        from api.auth.store import rotate_key
+
+        lifetime = _lifetime(expires_in)
+        key = _with_database(ctx, lambda db: rotate_key(db, key_id, expires_in=lifetime))
+        console.print(f"revoked {key_id}; its replacement is {key.key_id}; store it now:")
+        typer.echo(key.token)

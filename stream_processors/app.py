@@ -114,7 +114,7 @@ def create_app(settings: Settings) -> faust.App:
 
     async def processor() -> Processor:
         if "processor" not in state:
-            pool = await create_pool(settings.database.url, size=settings.database.pool_size)
+            pool = await create_pool(settings.database.processor_dsn, size=settings.database.pool_size)
             sink = Sink(pool, not_synced_after_s=processing.not_synced_after_s)
             limit = DeadLetterLimit(max_ratio=processing.deadletter_max_ratio, window=processing.deadletter_window)
             state["processor"] = Processor(

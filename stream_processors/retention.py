@@ -41,7 +41,10 @@ async def apply_retention(
             continue
         async with connection.transaction():
             rows = await connection.fetch(
-                "SELECT drop_chunks($1::regclass, older_than => $2::timestamptz)", table, cutoff
+                # The processors' role may not drop chunks itself: 0007_roles.sql's function does, as the owner.
+                "SELECT drop_expired_chunks($1, $2::timestamptz)",
+                table,
+                cutoff,
             )
             if rows:
                 await connection.execute(

@@ -60,8 +60,21 @@ class DatabaseSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="WEARSTREAM_DATABASE_", frozen=True, extra="ignore")
 
     url: str = ""
-    """Empty: the local stack's database (postgresql://wearstream@127.0.0.1:WEARSTREAM_PG_PORT/wearstream)."""
+    """The owner's DSN (migrations, `apikey`, `demo`), and every process's when the per-role URLs are empty.
+    Empty: the local stack's database as `wearstream`, with the password from its state dir."""
+    processor_url: str = ""
+    """The stream processors' DSN. Empty: `url` when set, else the local stack's `wearstream_processor`."""
+    api_url: str = ""
+    """The API's DSN. Empty: `url` when set, else the local stack's `wearstream_api`."""
     pool_size: int = 4
+
+    @property
+    def processor_dsn(self) -> str:
+        return self.processor_url or self.url
+
+    @property
+    def api_dsn(self) -> str:
+        return self.api_url or self.url
 
 
 class ProcessorSettings(BaseSettings):
@@ -142,6 +155,17 @@ def retention_days(processing: ProcessorSettings) -> dict[str, int | None]:
     }
 
 
+class NotificationSettings(BaseSettings):
+    """Who may send reminders, and how often a participant may receive one."""
+
+    model_config = SettingsConfigDict(env_prefix="WEARSTREAM_API_NOTIFICATIONS_", frozen=True, extra="ignore")
+
+    allow_researchers: bool = False
+    """Researcher keys may send reminders too (by default admin keys only; anyone with a cohort key reads the audit)."""
+    cooldown_h: float = 24.0
+    """A participant sent (or being sent) a reminder is not sent another for this many hours; refusals are audited."""
+
+
 class ApiSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="WEARSTREAM_API_", frozen=True, extra="ignore")
 
@@ -151,8 +175,14 @@ class ApiSettings(BaseSettings):
     """Requests per minute per API key (a token bucket of this size, refilled continuously; 0: no limit)."""
     key_cache_s: float = 30.0
     """How long a verified API key is trusted without reading the database again (revocation delay)."""
+    auth_failures_per_minute: int = 20
+    """Failed authentications allowed per client address per minute (a bucket of this size); beyond it the
+    address gets 429 without a database query until the bucket refills."""
+    negative_cache_s: float = 300.0
+    """How long a token that failed is refused from memory, without reading the database again."""
     adherence: AdherenceSettings = Field(default_factory=AdherenceSettings)
     live: LiveSettings = Field(default_factory=LiveSettings)
+    notifications: NotificationSettings = Field(default_factory=NotificationSettings)
 
 
 class SmtpSettings(BaseSettings):
@@ -201,5 +231,24 @@ def load_settings() -> Settings:
     if not kafka.bootstrap_servers:
         kafka = kafka.model_copy(update={"bootstrap_servers": f"127.0.0.1:{stack.kafka_port}"})
     if not database.url:
-        database = database.model_copy(update={"url": f"postgresql://wearstream@127.0.0.1:{stack.pg_port}/wearstream"})
+        # The local stack: each process as its role (when the stack generated its password; a stack made by an
+        # older version has none, and serves every process as the owner).
+        update = {"url": local_database_url(stack, "wearstream")}
+        for field, role in (("processor_url", "wearstream_processor"), ("api_url", "wearstream_api")):
+            if not getattr(database, field):
+                update[field] = local_database_url(stack, role, required=True)
+        database = database.model_copy(update=update)
     return settings.model_copy(update={"kafka": kafka, "database": database})
+
+
+def local_database_url(stack: StackSettings, role: str, *, required: bool = False) -> str:
+    """The local stack's DSN for `role`, with the password `stack up` generated (`<state_dir>/secrets/`);
+    without one, no password — or, when `required`, empty."""
+    try:
+        password = (stack.state_dir / "secrets" / f"{role}.password").read_text().strip()
+    except OSError:
+        password = ""
+    if required and not password:
+        return ""
+    secret = f":{password}" if password else ""
+    return f"postgresql://{role}{secret}@127.0.0.1:{stack.pg_port}/wearstream"

@@ -43,3 +43,13 @@ def participant_guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRou
     participant_id = str(connection.path_params.get("participant_id", ""))
     if not key.may_read(participant_id):
         raise denied("this key may read its own participant's data only")
+
+
+def notify_guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+    """Sending reminders: admin keys, and researcher keys when `WEARSTREAM_API_NOTIFICATIONS_ALLOW_RESEARCHERS`."""
+    key = caller(connection)
+    if key.role == "admin":
+        return
+    if key.role == "researcher" and connection.app.state.settings.api.notifications.allow_researchers:
+        return
+    raise denied("only admin keys send reminders")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import hmac
 import re
@@ -13,6 +14,10 @@ import msgspec
 Role = Literal["admin", "researcher", "participant"]
 ROLES: Final[tuple[Role, ...]] = ("admin", "researcher", "participant")
 _KEY: Final = re.compile(r"^wsk_([0-9a-f]{12})_([A-Za-z0-9_-]{43})$")
+KEY_ID: Final = r"^[0-9a-f]{12}$"
+_DURATION: Final = re.compile(r"^\s*(\d{1,6})\s*([mhdw])\s*$")
+_UNITS: Final = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+MAX_LIFETIME: Final = dt.timedelta(days=3660)
 
 
 class ApiKey(msgspec.Struct, frozen=True, kw_only=True):
@@ -56,3 +61,14 @@ def secret_hash(secret: str) -> bytes:
 
 def matches(secret: str, stored_hash: bytes) -> bool:
     return hmac.compare_digest(secret_hash(secret), stored_hash)
+
+
+def parse_lifetime(text: str) -> dt.timedelta:
+    """`90m`, `12h`, `30d`, `8w` → a timedelta (at most ten years); ValueError naming the problem otherwise."""
+    match = _DURATION.match(text)
+    if match is None:
+        raise ValueError(f"{text!r}: expected a whole number and a unit m, h, d or w (e.g. 30d)")
+    lifetime = dt.timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+    if not dt.timedelta(0) < lifetime <= MAX_LIFETIME:
+        raise ValueError(f"{text!r}: must be more than 0 and at most {MAX_LIFETIME.days} days")
+    return lifetime

@@ -1,5 +1,6 @@
 """Websockets `/v1/live` (a participant × metric subscription, with backfill) and `/v1/events` (cohort-wide
-gap events). Both authenticate like REST (header, `token` query parameter or `wearstream_token` cookie).
+gap events). Both authenticate with the header, the `wearstream_token` cookie or the `token` query parameter
+(which REST refuses).
 
 `/v1/live?participants=P0001,P0002&metrics=heart_rate&backfill_minutes=10`: `participants` defaults to the
 key's own participant (participant keys) or everyone (other keys; no backfill then), `metrics` to all.

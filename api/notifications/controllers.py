@@ -12,7 +12,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromQuery, JSONBody, Parameter
 from litestar.status_codes import HTTP_200_OK
 
-from api.auth.guards import caller, cohort_guard
+from api.auth.guards import caller, cohort_guard, notify_guard
 from api.deps import thresholds as resolve_thresholds
 from api.errors import invalid
 from api.notifications import services
@@ -25,7 +25,7 @@ class NotificationController(Controller):
     path = "/v1/notifications"
     tags = ("notifications",)
 
-    @post("/", guards=[cohort_guard], status_code=HTTP_200_OK, summary="Remind a flagged group")
+    @post("/", guards=[notify_guard], status_code=HTTP_200_OK, summary="Remind a flagged group")
     async def notify(
         self,
         request: Request[Any, Any, Any],
@@ -34,8 +34,10 @@ class NotificationController(Controller):
         data: JSONBody[NotifyRequest],
     ) -> NotifyResult:
         """E-mails every participant carrying `flag` over the adherence window (to the contact address the
-        study holds), through the configured SMTP server; `dry_run` renders and audits without sending.
-        Every recipient is recorded in the audit with who asked, when, why and the outcome."""
+        study holds), through the configured SMTP server — only with `"dry_run": false`; by default it renders
+        and audits without sending. Admin keys only (unless researchers are allowed by the settings). A
+        participant reminded within the cool-down, or a request whose `idempotency_key` was used, is refused.
+        Every recipient is audited (committed before sending) with who asked, when, why and the outcome."""
         for field, value in (("start", data.start), ("end", data.end)):
             if value is not None and not EARLIEST.date() < value < LATEST.date():
                 raise invalid(field, f"outside {EARLIEST.date()} … {LATEST.date()}", source="body")
@@ -49,7 +51,15 @@ class NotificationController(Controller):
         as_of = data.as_of or min(dt.datetime.now(dt.UTC).replace(microsecond=0), cap)
         limits = resolve_thresholds(settings, data.min_wear_pct, data.max_upload_age_h, data.min_sleep_pct)
         return await services.notify(
-            pool, settings.smtp, caller(request), data, start=start, end=end, as_of=as_of, thresholds=limits
+            pool,
+            settings.smtp,
+            caller(request),
+            data,
+            start=start,
+            end=end,
+            as_of=as_of,
+            thresholds=limits,
+            cooldown=dt.timedelta(hours=settings.api.notifications.cooldown_h),
         )
 
     @get("/", guards=[cohort_guard], summary="The notification audit")

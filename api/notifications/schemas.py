@@ -10,7 +10,7 @@ import msgspec
 
 from api.adherence.schemas import Flag
 
-Status = Literal["sent", "failed", "dry_run", "no_contact"]
+Status = Literal["pending", "sent", "failed", "dry_run", "no_contact", "refused"]
 Text = Annotated[str, msgspec.Meta(min_length=1, max_length=5000)]
 
 
@@ -32,8 +32,10 @@ class NotifyRequest(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
     """Overrides the flag's template; `$participant_id`, `$wear_pct`, `$hours_since_last_upload`,
     `$nights_with_sleep`, `$days` and `$flag` are substituted."""
     body: Text | None = None
-    dry_run: bool = False
-    """Render and audit, send nothing."""
+    dry_run: bool = True
+    """Render and audit, send nothing (the default: sending takes `"dry_run": false`)."""
+    idempotency_key: Annotated[str, msgspec.Meta(min_length=1, max_length=200)] | None = None
+    """A request sent again with a key already used (by a request that was not a dry run) is refused."""
 
 
 class Delivery(msgspec.Struct, frozen=True, kw_only=True):
@@ -51,6 +53,8 @@ class NotifyResult(msgspec.Struct, frozen=True, kw_only=True):
     requested_at: dt.datetime
     sent: int
     failed: int
+    refused: int
+    """Inside a participant's cool-down, or the idempotency key was already used."""
     deliveries: list[Delivery]
 
 
@@ -65,3 +69,6 @@ class AuditEntry(msgspec.Struct, frozen=True, kw_only=True):
     subject: str
     status: Status
     error: str | None
+    idempotency_key: str | None = None
+    updated_at: dt.datetime | None = None
+    """When a `pending` row became `sent` or `failed`."""

@@ -1,4 +1,10 @@
-"""Selects the flagged group, renders, sends (unless dry run) and writes the audit — one request, one group."""
+"""Selects the flagged group, refuses resends, audits, then sends (unless dry run) — one request, one group.
+
+Reminders cannot misfire: every recipient's audit row is committed (`pending`) before any mail goes out, then
+set to `sent` or `failed`; a participant reminded (or being reminded) within the cool-down, and any request
+whose idempotency key was already used, is refused and audited as `refused`. Requests are serialised by an
+advisory lock, so two at once cannot both pass the checks.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +13,7 @@ import datetime as dt
 import uuid
 from email.message import EmailMessage
 from email.utils import make_msgid
+from typing import Final
 
 import asyncpg
 
@@ -17,6 +24,12 @@ from api.auth.keys import ApiKey
 from api.notifications import mailer, templates
 from api.notifications.schemas import AuditEntry, Delivery, NotifyRequest, NotifyResult, Status
 from wearstream.settings import SmtpSettings
+
+_LOCK: Final = 0x4E4F54494659  # "NOTIFY"
+_INSERT: Final = (
+    "INSERT INTO notification_audit (request_id, requested_at, actor_key_id, actor_role, reason, participant_id,"
+    " recipient, subject, status, error, idempotency_key) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+)
 
 
 def reason(request: NotifyRequest, start: dt.date, end: dt.date, as_of: dt.datetime, thresholds: Thresholds) -> str:
@@ -37,6 +50,7 @@ async def notify(
     end: dt.date,
     as_of: dt.datetime,
     thresholds: Thresholds,
+    cooldown: dt.timedelta,
 ) -> NotifyResult:
     """Reminds every participant carrying `request.flag`; every recipient is audited, sent or not."""
     request_id = uuid.uuid4()
@@ -51,44 +65,84 @@ async def notify(
     subject_template = request.subject or templates.SUBJECTS[request.flag]
     body_template = request.body or templates.BODIES[request.flag]
 
-    outcomes: list[tuple[str, str | None, str, Status, str | None]] = []
-    messages: list[EmailMessage] = []
-    pending: list[tuple[str, str, str]] = []
-    for participant, address in group:
-        subject = templates.render(subject_template, request.flag, participant)[:200]
-        if not address or "@" not in address:
-            outcomes.append((participant.participant_id, address, subject, "no_contact", None))
-            continue
-        if request.dry_run:
-            outcomes.append((participant.participant_id, address, subject, "dry_run", None))
-            continue
-        message = EmailMessage()
-        message["From"] = smtp.from_address
-        message["To"] = address
-        message["Subject"] = subject
-        message["Message-ID"] = make_msgid(domain="wearstream")
-        message["X-Wearstream-Request"] = str(request_id)
-        message.set_content(templates.render(body_template, request.flag, participant))
-        messages.append(message)
-        pending.append((participant.participant_id, address, subject))
-    errors = await asyncio.to_thread(mailer.send_all, smtp, messages)
-    for (participant_id, address, subject), error in zip(pending, errors, strict=True):
-        outcomes.append((participant_id, address, subject, "failed" if error else "sent", error))
-    outcomes.sort()
-
-    await pool.executemany(
-        "INSERT INTO notification_audit (request_id, requested_at, actor_key_id, actor_role, reason, participant_id,"
-        " recipient, subject, status, error) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-        [
-            (request_id, requested_at, actor.key_id, actor.role, why, pid, address, subject, status, error)
-            for pid, address, subject, status, error in outcomes
-        ],
-    )
-    for *_, status, _ in outcomes:
+    outcomes: dict[str, tuple[str | None, str, Status, str | None]] = {}
+    messages: dict[str, EmailMessage] = {}
+    async with pool.acquire() as connection, connection.transaction():
+        await connection.execute("SELECT pg_advisory_xact_lock($1)", _LOCK)
+        key_used = request.idempotency_key is not None and await connection.fetchval(
+            "SELECT EXISTS (SELECT 1 FROM notification_audit WHERE idempotency_key = $1"
+            " AND status NOT IN ('refused', 'dry_run'))",
+            request.idempotency_key,
+        )
+        recent = {
+            row["participant_id"]: row["last"]
+            for row in await connection.fetch(
+                "SELECT participant_id, max(requested_at) AS last FROM notification_audit"
+                " WHERE participant_id = ANY($1::text[]) AND status IN ('pending', 'sent') AND requested_at > $2"
+                " GROUP BY participant_id",
+                [participant.participant_id for participant, _ in group],
+                requested_at - cooldown,
+            )
+        }
+        for participant, address in group:
+            participant_id = participant.participant_id
+            subject = templates.render(subject_template, request.flag, participant)[:200]
+            if not address or "@" not in address:
+                outcomes[participant_id] = (address, subject, "no_contact", None)
+            elif key_used:
+                outcomes[participant_id] = (address, subject, "refused", "idempotency key already used")
+            elif participant_id in recent:
+                last = recent[participant_id].astimezone(dt.UTC).isoformat(timespec="seconds")
+                hours = f"{cooldown.total_seconds() / 3600:g}"
+                outcomes[participant_id] = (address, subject, "refused", f"reminded at {last}, within {hours} h")
+            elif request.dry_run:
+                outcomes[participant_id] = (address, subject, "dry_run", None)
+            else:
+                outcomes[participant_id] = (address, subject, "pending", None)
+                message = EmailMessage()
+                message["From"] = smtp.from_address
+                message["To"] = address
+                message["Subject"] = subject
+                message["Message-ID"] = make_msgid(domain="wearstream")
+                message["X-Wearstream-Request"] = str(request_id)
+                message.set_content(templates.render(body_template, request.flag, participant))
+                messages[participant_id] = message
+        await connection.executemany(
+            _INSERT,
+            [
+                (
+                    request_id,
+                    requested_at,
+                    actor.key_id,
+                    actor.role,
+                    why,
+                    pid,
+                    address,
+                    subject,
+                    status,
+                    error,
+                    request.idempotency_key,
+                )
+                for pid, (address, subject, status, error) in sorted(outcomes.items())
+            ],
+        )
+    # Committed: whatever happens now, the audit says these were about to be sent.
+    pending = list(messages)
+    errors = await asyncio.to_thread(mailer.send_all, smtp, [messages[pid] for pid in pending])
+    for participant_id, error in zip(pending, errors, strict=True):
+        address, subject, _, _ = outcomes[participant_id]
+        outcomes[participant_id] = (address, subject, "failed" if error else "sent", error)
+    if pending:
+        await pool.executemany(
+            "UPDATE notification_audit SET status = $3, error = $4, updated_at = now()"
+            " WHERE request_id = $1 AND participant_id = $2 AND status = 'pending'",
+            [(request_id, pid, outcomes[pid][2], outcomes[pid][3]) for pid in pending],
+        )
+    for _, _, status, _ in outcomes.values():
         metric_defs.NOTIFICATIONS.labels(status=status).inc()
     deliveries = [
         Delivery(participant_id=pid, recipient=address, status=status, error=error)
-        for pid, address, _, status, error in outcomes
+        for pid, (address, _, status, error) in sorted(outcomes.items())
     ]
     return NotifyResult(
         request_id=request_id,
@@ -98,6 +152,7 @@ async def notify(
         requested_at=requested_at,
         sent=sum(d.status == "sent" for d in deliveries),
         failed=sum(d.status == "failed" for d in deliveries),
+        refused=sum(d.status == "refused" for d in deliveries),
         deliveries=deliveries,
     )
 
@@ -107,7 +162,7 @@ async def audit(
 ) -> list[AuditEntry]:
     rows = await pool.fetch(
         "SELECT request_id, requested_at, actor_key_id, actor_role, reason, participant_id, recipient, subject,"
-        " status, error FROM notification_audit"
+        " status, error, idempotency_key, updated_at FROM notification_audit"
         " WHERE ($1::uuid IS NULL OR request_id = $1) AND ($2::text IS NULL OR participant_id = $2)"
         " ORDER BY id DESC LIMIT $3",
         request_id,

@@ -32,8 +32,10 @@ def run(
     cwd: Path | None = None,
     quiet: bool = True,
     env: dict[str, str] | None = None,
+    stdin: str | None = None,
 ) -> subprocess.CompletedProcess[str]:
-    """Runs a command to completion; raises StackError with its output when it fails."""
+    """Runs a command to completion (`stdin` as its input: secrets never go on a command line); raises
+    StackError with its output when it fails."""
     full = [str(a) for a in argv]
     if as_user is not None:
         full = ["runuser", "-u", as_user, "--", *full]
@@ -41,6 +43,7 @@ def run(
         full,
         cwd=cwd,
         env=env,
+        input=stdin,
         text=True,
         stdout=subprocess.PIPE if quiet else None,
         stderr=subprocess.STDOUT if quiet else None,

@@ -59,7 +59,7 @@ def api_settings(settings: Settings, url: str, **api: Any) -> Settings:
     live = settings.api.live.model_copy(update={"enabled": api.pop("live", False)})
     return settings.model_copy(
         update={
-            "database": settings.database.model_copy(update={"url": url}),
+            "database": settings.database.model_copy(update={"url": url, "api_url": "", "processor_url": ""}),
             "api": settings.api.model_copy(update={"live": live, **api}),
         }
     )

@@ -333,14 +333,16 @@ async def test_reminders_reach_the_flagged_group_and_are_audited(
     assert expected
     assert "P0999" in flagged
 
-    dry = (await client.post("/v1/notifications", json={**body, "dry_run": True})).json()
+    admin = {"Authorization": f"Bearer {cohort.keys['admin']}"}
+    dry = (await client.post("/v1/notifications", json=body, headers=admin)).json()  # a dry run by default
+    assert dry["dry_run"] is True
     assert [d["participant_id"] for d in dry["deliveries"]] == flagged
     assert {d["participant_id"]: d["status"] for d in dry["deliveries"]} == {
         p: "dry_run" if p in expected else "no_contact" for p in flagged
     }
     assert inbox.messages == []
 
-    sent = await client.post("/v1/notifications", json=body)
+    sent = await client.post("/v1/notifications", json={**body, "dry_run": False}, headers=admin)
     assert sent.status_code == 200, sent.text
     result = sent.json()
     assert result["sent"] == len(expected)
@@ -355,10 +357,13 @@ async def test_reminders_reach_the_flagged_group_and_are_audited(
         (p, cohort.participants[p].contact_email, "sent" if p in expected else "no_contact") for p in flagged
     ]
     assert all("flag=low_wear" in a["reason"] and "min_wear_pct=90" in a["reason"] for a in audit)
-    assert {a["actor_role"] for a in audit} == {"researcher"}
+    assert {a["actor_role"] for a in audit} == {"admin"}
 
     # Participants without an address are audited, not mailed.
-    no_contact = (await client.post("/v1/notifications", json={"flag": "not_authorised", "as_of": iso(AS_OF)})).json()
+    no_contact = await client.post(
+        "/v1/notifications", json={"flag": "not_authorised", "as_of": iso(AS_OF)}, headers=admin
+    )
+    no_contact = no_contact.json()
     assert ("P0999", None, "no_contact") in [
         (d["participant_id"], d["recipient"], d["status"]) for d in no_contact["deliveries"]
     ]

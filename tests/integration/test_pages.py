@@ -424,7 +424,8 @@ async def test_live_mode_advances_the_heart_rate_chart_while_a_replay_runs(
 async def test_a_dry_run_reminder_from_the_adherence_page_is_audited(
     page: Page, browser: BrowserContext, server_url: str, study: Study
 ) -> None:
-    await sign_in(browser, server_url, study.keys["researcher"])
+    # Reminders are for admin keys only (by default).
+    await sign_in(browser, server_url, study.keys["admin"])
     await page.goto(f"{server_url}/#/adherence?days=7")
     await expect(page.get_by_role("heading", name="Adherence")).to_be_visible()
     await expect(page.get_by_label(re.compile("^Window"))).to_have_value("7")
@@ -458,6 +459,20 @@ async def test_a_dry_run_reminder_from_the_adherence_page_is_audited(
         await connection.close()
     assert len(statuses) == len(flagged)
     assert {row["status"] for row in statuses} <= {"dry_run", "no_contact"}
+
+
+async def test_a_researcher_is_told_that_reminders_need_an_admin_key(
+    page: Page, browser: BrowserContext, server_url: str, study: Study
+) -> None:
+    await sign_in(browser, server_url, study.keys["researcher"])
+    await page.goto(f"{server_url}/#/adherence?days=7")
+    await page.locator("button[data-flag]").first.click()
+    dialog = page.get_by_role("dialog")
+    async with page.expect_response(re.compile(r"/v1/notifications")) as response_info:
+        await dialog.get_by_role("button", name="Run the dry run").click()
+    assert (await response_info.value).status == 403
+    await expect(dialog.get_by_role("alert")).to_contain_text("admin keys")
+    await expect(dialog).to_be_visible()
 
 
 async def test_errors_are_shown_never_a_blank_page(

@@ -170,6 +170,15 @@ def test_up_twice_then_down_then_up(stack: LocalStack) -> None:
         again = wearstream("stack", "up", env=own)
         assert again.returncode == 0, again.stderr
         assert wearstream("stack", "status", env=own).returncode == 0
+        # A new cluster needs passwords: the owner's is in the state dir, 0600, and no role is a superuser.
+        secret = state_dir / "secrets" / "wearstream.password"
+        assert secret.stat().st_mode & 0o077 == 0
+        check = "import asyncio, asyncpg; from wearstream.settings import load_settings; s = load_settings()\n"
+        check += "async def main():\n    c = await asyncpg.connect(s.database.api_url)\n"
+        check += "    print(await c.fetchval('SELECT current_user || rolsuper::text FROM pg_roles"
+        check += " WHERE rolname = current_user'))\nasyncio.run(main())"
+        probe = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, env=own, check=False)
+        assert probe.stdout.strip() == "wearstream_apifalse", probe.stderr
     finally:
         wearstream("stack", "down", env=own)
         shutil.rmtree(state_dir, ignore_errors=True)

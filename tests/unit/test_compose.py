@@ -201,3 +201,43 @@ def test_grafana_gets_its_provisioning_and_no_secret_is_in_the_repository() -> N
         for variable, value in environment(service).items():
             if "PASSWORD" in variable:
                 assert value.startswith("${"), f"{name}: {variable} must come from the environment"
+
+
+def test_no_secret_has_a_default() -> None:
+    """`${VAR:?…}`: compose refuses to start without each password; none falls back to a known value."""
+    text = (ROOT / "compose.yaml").read_text()
+    for variable, operator in re.findall(r"\$\{(\w*PASSWORD\w*)(:[?-]|)", text):
+        if variable == "WEARSTREAM_SMTP_PASSWORD":  # empty means "no SMTP login", not a weak password
+            continue
+        assert operator == ":?", f"${{{variable}}} must be required (`:?`), not defaulted"
+    assert "${GRAFANA_ADMIN_PASSWORD:?" in environment(SERVICES["grafana"])["GF_SECURITY_ADMIN_PASSWORD"]
+    assert "admin}" not in text
+    assert ":-wearstream}" not in text
+
+
+def test_each_process_connects_with_its_own_role_and_none_is_a_superuser() -> None:
+    from deploy.local.postgres import ROLE, ROLES
+
+    processor, api, readonly = ROLES
+    expected = {"migrate": ROLE, "processor": processor, "api": api}
+    for name, role in expected.items():
+        url = environment(SERVICES[name])["WEARSTREAM_DATABASE_URL"]
+        assert url.startswith(f"postgresql://{role}:${{"), (name, url)
+        assert url.endswith("@timescaledb:5432/wearstream")
+    assert "WEARSTREAM_DATABASE_URL" not in environment(SERVICES["replay"])  # it only publishes to Kafka
+    grafana = environment(SERVICES["grafana"])
+    assert grafana["TIMESCALEDB_USER"] == readonly
+    assert grafana["TIMESCALEDB_PASSWORD"].startswith("${DB_READONLY_PASSWORD:?")
+    database = environment(SERVICES["timescaledb"])
+    assert database["POSTGRES_USER"] == "postgres"  # the only superuser, used by nobody but the set-up
+    assert database["POSTGRES_HOST_AUTH_METHOD"] == "scram-sha-256"
+    assert "--auth-local=scram-sha-256" in database["POSTGRES_INITDB_ARGS"]
+    mount = next(v for v in SERVICES["timescaledb"]["volumes"] if "docker-entrypoint-initdb.d" in v)
+    script = (ROOT / mount.split(":", 1)[0]).read_text()
+    for role in (ROLE, *ROLES):
+        line = next(line for line in script.splitlines() if line.startswith(f"CREATE ROLE {role} "))
+        assert "LOGIN NOSUPERUSER" in line
+        assert "NOCREATEROLE" in line
+        assert "PASSWORD :'" in line  # from the environment, quoted by psql
+    assert "SUPERUSER" not in script.replace("NOSUPERUSER", "")
+    assert "CREATE DATABASE wearstream OWNER wearstream" in script

@@ -9,6 +9,7 @@ const WINDOWS = [7, 14, 30, 90];
 const COLUMNS = [["Participant"], ["Status"], ["Wear", true], ["Nights with sleep", true], ["Last upload (UTC)"]];
 const STATUS_TEXT = {
   dry_run: "dry run (not sent)", sent: "sent", failed: "failed", no_contact: "no contact address",
+  refused: "refused", pending: "pending",
 };
 const plural = (n, word) => `${n} ${word}${n === 1 ? "" : "s"}`;
 
@@ -30,15 +31,19 @@ function resultView(result) {
   const text = result.dry_run
     ? `Dry run: ${result.deliveries.length} reminders rendered and recorded in the audit; nothing was sent.`
     : `${result.sent} sent, ${result.failed} failed, ${counts.no_contact || 0} without a contact address.`;
+  const refused = result.refused ? ` ${result.refused} refused (reminded recently or already requested).` : "";
   const line = (d) => [`${d.participant_id}: ${STATUS_TEXT[d.status] || d.status}`,
     d.recipient ? ` (${d.recipient})` : "", d.error ? ` — ${d.error}` : ""].join("");
-  return [h("p", {}, text, " Request ", h("code", {}, result.request_id), "."),
+  return [h("p", {}, text, refused, " Request ", h("code", {}, result.request_id), "."),
     h("ul", { class: "deliveries" }, result.deliveries.map((d) => h("li", {}, line(d))))];
 }
 
 /** The confirmation dialog (modal): sends the request and shows the outcome in `outlet`. */
 function confirmReminder(flag, items, report, outlet) {
   const ids = items.map((i) => i.participant_id);
+  // One key per dialog: sending twice (a double click, a retry) cannot remind anyone twice.
+  const idempotencyKey = Array.from(crypto.getRandomValues(new Uint8Array(16)),
+    (b) => b.toString(16).padStart(2, "0")).join("");
   const dryRun = h("input", { type: "checkbox", id: "dry-run", checked: true });
   const message = h("p", { class: "form-message", role: "alert" });
   const send = h("button", { type: "submit", class: "primary", value: "send" }, "Send reminders");
@@ -64,7 +69,7 @@ function confirmReminder(flag, items, report, outlet) {
     try {
       const result = await post("/v1/notifications", {
         flag, start: report.start, end: report.end, as_of: report.as_of, participant_ids: ids,
-        dry_run: dryRun.checked,
+        dry_run: dryRun.checked, ...(dryRun.checked ? {} : { idempotency_key: idempotencyKey }),
       });
       mount(outlet, ...resultView(result));
       dialog.close();
