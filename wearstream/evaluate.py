@@ -3,7 +3,9 @@
 Each participant's days come straight from the simulator; their minute means of heart rate and their steps
 go through the processor's own `stream_processors.resting_hr.night_inputs` and then each detector's tracker,
 night by night, as the processor runs them. Two scenarios: every night worn (`ideal`), and the simulator's
-failure modes (nights off, forgotten devices, charging, drop-outs, lost authorisation: `realistic`).
+failure modes (nights off, forgotten devices, charging, drop-outs, lost authorisation: `realistic`) — the
+same heart rate with the minutes those failures leave without data removed, so both scenarios come from one
+simulation and differ only in what is missing.
 
 Per detector: sensitivity = share of episodes with an alert on a night dated in [onset − `window_days`,
 onset] (the morning of the symptom onset counts as "at onset"); lead time = onset − the first such alert;
@@ -25,6 +27,8 @@ import numpy as np
 
 from producers.simulator.cohort import CohortSimulator
 from producers.simulator.episodes import EpisodeModel
+from producers.simulator.grid import DAY_MS, utc_midnight_ms
+from producers.simulator.model import metric_readings
 from stream_processors.detectors import (
     CusumDetector,
     Detector,
@@ -85,23 +89,33 @@ class _Participant(msgspec.Struct, frozen=True, kw_only=True):
     """Per detector: (day index of the night's morning, level) of every alert night."""
 
 
-def participant_nights(simulator: CohortSimulator, k: int, days: int) -> list[NightInput]:
-    """Participant k's nights whose mornings fall on days 0 … days − 1 (local dates from the start)."""
+def participant_nights(
+    simulator: CohortSimulator, k: int, days: int, *, wear: CohortSimulator | None = None
+) -> list[NightInput]:
+    """Participant k's nights whose mornings fall on days 0 … days − 1 (local dates from the start).
+
+    With `wear`, only the minutes that simulator's participant k wears the device (and delivers) keep their
+    heart rate, and steps are 0 where it is off, as the device records them.
+    """
     minute_parts, hr_parts, steps_parts = [], [], []
     for day in range(-1, days + 1):
         readings = simulator.readings(k, day)
         hr, steps = readings["heart_rate"], readings["steps"]
+        if wear is not None:
+            worn = wear.worn_minutes(k, day)
+            day_start = utc_midnight_ms(simulator.start) + day * DAY_MS
+            hr = hr.select(worn[(hr.timestamps - day_start) // MINUTE_MS])
+            steps = metric_readings("steps", steps.timestamps, np.where(worn, steps.values, 0))
         if not len(hr):
             continue
         minute = hr.timestamps // MINUTE_MS * MINUTE_MS
         minutes, index = np.unique(minute, return_inverse=True)
         mean = np.bincount(index, weights=hr.values.astype(np.float64)) / np.bincount(index)
-        at = np.searchsorted(steps.timestamps, minutes)
-        found = (at < len(steps)) & (steps.timestamps[np.minimum(at, len(steps) - 1)] == minutes)
-        step_values = np.where(found, steps.values[np.minimum(at, len(steps) - 1)].astype(np.float64), np.nan)
+        at = np.minimum(np.searchsorted(steps.timestamps, minutes), len(steps) - 1)
+        found = steps.timestamps[at] == minutes
         minute_parts.append(minutes)
         hr_parts.append(mean)
-        steps_parts.append(step_values)
+        steps_parts.append(np.where(found, steps.values[at].astype(np.float64), np.nan))
     if not minute_parts:
         return []
     last = simulator.start + dt.timedelta(days=days - 1)
@@ -114,62 +128,71 @@ def participant_nights(simulator: CohortSimulator, k: int, days: int) -> list[Ni
     return [night for night in nights if simulator.start <= night.night <= last]
 
 
-def _score_participant(plan: Plan, scenario: str, k: int) -> _Participant:
-    simulator = _simulator(plan, scenario)
-    nights = participant_nights(simulator, k, plan.days)
-    alerts: dict[str, list[tuple[int, Level]]] = {}
-    for name, detector in detectors().items():
-        tracker = detector.tracker()
-        latest: dict[dt.date, Level | None] = {}
-        for night in nights:
-            for outcome in tracker.push(night):
-                latest[outcome.night] = outcome.level
-        alerts[name] = sorted(((d - simulator.start).days, level) for d, level in latest.items() if level is not None)
-    episode = simulator.episode(k)
-    return _Participant(onset_day=None if episode is None else episode.onset_day, nights=len(nights), alerts=alerts)
-
-
-_SIMULATORS: dict[tuple[int, str, bytes], CohortSimulator] = {}
-
-
-def _simulator(plan: Plan, scenario: str) -> CohortSimulator:
-    key = (plan.seed, scenario, msgspec.json.encode(plan.episodes))
-    if key not in _SIMULATORS:
-        _SIMULATORS[key] = CohortSimulator(
-            seed=plan.seed, start=START, episodes=plan.episodes, ideal_wear=scenario == "ideal"
+def _score_participant(plan: Plan, k: int) -> dict[str, _Participant]:
+    ideal = _simulator(plan, ideal_wear=True)
+    realistic = _simulator(plan, ideal_wear=False)
+    episode = ideal.episode(k)
+    scored: dict[str, _Participant] = {}
+    for scenario in SCENARIOS:
+        nights = participant_nights(ideal, k, plan.days, wear=None if scenario == "ideal" else realistic)
+        alerts: dict[str, list[tuple[int, Level]]] = {}
+        for name, detector in detectors().items():
+            tracker = detector.tracker()
+            latest: dict[dt.date, Level | None] = {}
+            for night in nights:
+                for outcome in tracker.push(night):
+                    latest[outcome.night] = outcome.level
+            alerts[name] = sorted((_day_index(ideal, d), level) for d, level in latest.items() if level is not None)
+        scored[scenario] = _Participant(
+            onset_day=None if episode is None else episode.onset_day, nights=len(nights), alerts=alerts
         )
+    return scored
+
+
+def _day_index(simulator: CohortSimulator, night: dt.date) -> int:
+    return (night - simulator.start).days
+
+
+_SIMULATORS: dict[tuple[int, bool, bytes], CohortSimulator] = {}
+
+
+def _simulator(plan: Plan, *, ideal_wear: bool) -> CohortSimulator:
+    key = (plan.seed, ideal_wear, msgspec.json.encode(plan.episodes))
+    if key not in _SIMULATORS:
+        _SIMULATORS[key] = CohortSimulator(seed=plan.seed, start=START, episodes=plan.episodes, ideal_wear=ideal_wear)
     return _SIMULATORS[key]
 
 
-def _chunk(plan: Plan, scenario: str, ks: list[int]) -> list[_Participant]:
-    return [_score_participant(plan, scenario, k) for k in ks]
+def _chunk(plan: Plan, ks: list[int]) -> list[dict[str, _Participant]]:
+    return [_score_participant(plan, k) for k in ks]
 
 
-def evaluate(plan: Plan, *, workers: int = 1, progress: Callable[[str, int, int], None] | None = None) -> Evaluation:
-    """Runs every scenario over participants 1 … plan.participants; `workers` > 1 uses that many processes."""
+def evaluate(plan: Plan, *, workers: int = 1, progress: Callable[[int, int], None] | None = None) -> Evaluation:
+    """Scores both scenarios over participants 1 … plan.participants; `workers` > 1 uses that many processes."""
     began = time.perf_counter()
-    scores: list[DetectorScore] = []
-    nights: dict[str, int] = {}
-    for scenario in SCENARIOS:
-        results: list[_Participant] = []
-        for done in _run(plan, scenario, workers):
-            results += done
-            if progress is not None:
-                progress(scenario, len(results), plan.participants)
-        nights[scenario] = sum(r.nights for r in results)
-        scores += [_summarise(plan, scenario, name, results) for name in detectors()]
+    results: list[dict[str, _Participant]] = []
+    for done in _run(plan, workers):
+        results += done
+        if progress is not None:
+            progress(len(results), plan.participants)
+    scores = [
+        _summarise(plan, scenario, name, [r[scenario] for r in results])
+        for scenario in SCENARIOS
+        for name in detectors()
+    ]
+    nights = {scenario: sum(r[scenario].nights for r in results) for scenario in SCENARIOS}
     return Evaluation(plan=plan, seconds=round(time.perf_counter() - began, 1), nights=nights, scores=scores)
 
 
-def _run(plan: Plan, scenario: str, workers: int) -> Iterator[list[_Participant]]:
+def _run(plan: Plan, workers: int) -> Iterator[list[dict[str, _Participant]]]:
     ks = list(range(1, plan.participants + 1))
-    chunks = [ks[i : i + 25] for i in range(0, len(ks), 25)]
+    chunks = [ks[i : i + 10] for i in range(0, len(ks), 10)]
     if workers <= 1:
         for chunk in chunks:
-            yield _chunk(plan, scenario, chunk)
+            yield _chunk(plan, chunk)
         return
     with concurrent.futures.ProcessPoolExecutor(max_workers=workers) as pool:
-        yield from pool.map(_chunk, [plan] * len(chunks), [scenario] * len(chunks), chunks)
+        yield from pool.map(_chunk, [plan] * len(chunks), chunks)
 
 
 def _summarise(plan: Plan, scenario: str, name: str, results: list[_Participant]) -> DetectorScore:

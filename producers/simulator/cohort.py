@@ -135,6 +135,21 @@ class CohortSimulator:
         """The readings `simulate_day(k, day)` delivers, without cutting batches or the truth."""
         return self._day_facts(self.traits(k), day, day_start_ms(self.start, day)).readings
 
+    def worn_minutes(self, k: int, day: int) -> BoolArray:
+        """Which minutes of UTC day `day` participant k's readings can cover: worn, and the day delivered."""
+        if not self._delivers_on(self.traits(k), day):
+            return np.zeros(MINUTES_PER_DAY, dtype=np.bool_)
+        return self._worn(k, day, day_start_ms(self.start, day))
+
+    def _worn(self, k: int, day: int, day_start: int) -> BoolArray:
+        worn = np.ones(MINUTES_PER_DAY, dtype=np.bool_)
+        for j in range(day - 2, day + 3):
+            for begin, end in not_worn_spans(
+                self._wear_events(k, j), self._night_timing(k, j - 1), self._night_timing(k, j)
+            ):
+                worn[minute_index(begin, day_start) : minute_index_ceil(end, day_start)] = False
+        return worn
+
     def _new_night_timing(self, k: int, n: int) -> NightTiming:
         return night_timing(self.seed, self.traits(k), self.start, n)
 
@@ -226,10 +241,7 @@ class CohortSimulator:
             empty = {metric: concat_readings(metric, []) for metric in METRICS}
             return _DayFacts(readings=empty, illness_raise_bpm=illness, sleep=[])
 
-        worn = np.ones(MINUTES_PER_DAY, dtype=np.bool_)
-        for j in range(day - 2, day + 3):
-            for begin, end in not_worn_spans(events[j], timings[j - 1], timings[j]):
-                worn[minute_index(begin, day_start) : minute_index_ceil(end, day_start)] = False
+        worn = self._worn(k, day, day_start)
         asleep = np.zeros(MINUTES_PER_DAY, dtype=np.bool_)
         sleep_hr = np.full(EPOCHS_PER_DAY, np.nan)
         illness_bpm = np.zeros(MINUTES_PER_DAY)
