@@ -191,7 +191,7 @@ def db_retention(ctx: typer.Context) -> None:
 
 @topics_app.command("create")
 def topics_create(ctx: typer.Context) -> None:
-    """Create the readings, participants, gaps, live and dead-letter topics that are missing."""
+    """Create the readings, participants, gaps, alerts, live and dead-letter topics that are missing."""
     from wearstream.topics import ensure_topics
 
     settings = _settings(ctx)
