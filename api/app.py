@@ -20,6 +20,7 @@ from litestar.plugins.opentelemetry import OpenTelemetryConfig, OpenTelemetryPlu
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 
 from api.adherence.controllers import AdherenceController
+from api.alerts.controllers import CohortAlertController, ParticipantAlertController
 from api.auth.middleware import PUBLIC_PATHS, ApiKeyMiddleware
 from api.auth.ratelimit import RateLimiter
 from api.auth.store import KeyStore
@@ -95,6 +96,8 @@ def create_app(settings: Settings) -> Litestar:
             SleepController,
             ParticipantGapController,
             CohortGapController,
+            ParticipantAlertController,
+            CohortAlertController,
             AdherenceController,
             NotificationController,
             live_socket,

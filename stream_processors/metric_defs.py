@@ -66,3 +66,8 @@ PARTICIPANTS_EXPORTED: Final = Gauge(
     "wearstream_processor_participants_exported",
     "Participants in the last-upload gauge (gauge, participants)",
 )
+ALERT_CHANGES: Final = Counter(
+    "wearstream_processor_alert_changes",
+    "Illness-alert state changes; state=raised, upgraded, downgraded or withdrawn (counter, changes)",
+    ["detector", "level", "state"],
+)

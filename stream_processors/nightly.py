@@ -26,6 +26,7 @@ import numpy as np
 
 from schemas.metrics import HEART_RATE, METRIC_IDS, STEPS
 from stream_processors.detectors import CusumDetector, Detector, Level, NightInput, NightOutcome, NightSignalDetector
+from stream_processors.metric_defs import ALERT_CHANGES
 from stream_processors.resting_hr import MINUTE_MS, REST_AFTER_STEPS_MINUTES, night_inputs
 
 HR_ID: Final = METRIC_IDS[HEART_RATE.name]
@@ -50,6 +51,12 @@ class AlertChange(msgspec.Struct, frozen=True, kw_only=True):
     value: float | None
     baseline: float | None
     state: AlertState
+
+
+def record_changes(changes: list[AlertChange]) -> None:
+    """Counts committed changes in `wearstream_processor_alert_changes_total`; call after the commit."""
+    for change in changes:
+        ALERT_CHANGES.labels(change.detector, change.level, change.state).inc()
 
 
 def complete_through(last_reading_ms: int, timezone: str) -> dt.date:
