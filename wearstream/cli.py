@@ -475,7 +475,7 @@ def evaluate_detectors_command(
             console.print(f"{done}/{total} participants")
 
     evaluation = evaluate(plan, workers=workers, progress=progress)
-    out.print(markdown(evaluation), markup=False)
+    out.print(markdown(evaluation), markup=False, soft_wrap=True)
     if json_out is not None:
         json_out.write_bytes(msgspec.json.format(msgspec.json.encode(evaluation)))
 
