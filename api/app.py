@@ -22,6 +22,7 @@ from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 from api.adherence.controllers import AdherenceController
 from api.auth import redact
 from api.auth.controllers import KeyController
+from api.alerts.controllers import CohortAlertController, ParticipantAlertController
 from api.auth.middleware import PUBLIC_PATHS, ApiKeyMiddleware
 from api.auth.ratelimit import RateLimiter
 from api.auth.store import KeyStore
@@ -102,6 +103,8 @@ def create_app(settings: Settings) -> Litestar:
             SleepController,
             ParticipantGapController,
             CohortGapController,
+            ParticipantAlertController,
+            CohortAlertController,
             AdherenceController,
             NotificationController,
             KeyController,

@@ -21,6 +21,11 @@ def gaps_topic(prefix: str) -> str:
     return f"{prefix}.gaps"
 
 
+def alerts_topic(prefix: str) -> str:
+    """Illness-alert state changes (`stream_processors.nightly.AlertChange`), key = participant id."""
+    return f"{prefix}.alerts"
+
+
 def live_topic(prefix: str) -> str:
     return f"{prefix}.live"
 

@@ -90,3 +90,8 @@ OUTBOX_PUBLISHED: Final = Counter(
 OUTBOX_PENDING: Final = Gauge(
     "wearstream_processor_outbox_pending", "Events in the outbox not yet published, after a drain (gauge, events)"
 )
+ALERT_CHANGES: Final = Counter(
+    "wearstream_processor_alert_changes",
+    "Illness-alert state changes; state=raised, upgraded, downgraded or withdrawn (counter, changes)",
+    ["detector", "level", "state"],
+)

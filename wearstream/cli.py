@@ -241,7 +241,7 @@ def db_summaries(
 
 @topics_app.command("create")
 def topics_create(ctx: typer.Context) -> None:
-    """Create the readings, participants, gaps, live and dead-letter topics that are missing."""
+    """Create the readings, participants, gaps, alerts, live and dead-letter topics that are missing."""
     from wearstream.topics import ensure_topics
 
     settings = _settings(ctx)
@@ -671,6 +671,48 @@ def estimate_command(
         f"  Kafka retention      {human_bytes(result.kafka_bytes):>14}  ({kafka_retention_days:g} days,"
         f" {sources.wire_bytes:.1f} B/reading encoded, from {sources.wire_from}; lz4 on the wire shrinks it)"
     )
+
+
+evaluate_app = typer.Typer(help="Score study-science methods on simulated cohorts (no broker or database).")
+app.add_typer(evaluate_app, name="evaluate")
+
+
+@evaluate_app.command("detectors")
+def evaluate_detectors_command(
+    participants: Annotated[int, typer.Option("--participants", "-n", min=1, help="Simulated participants.")] = 1000,
+    days: Annotated[
+        int, typer.Option(min=40, help="Simulated days (episodes' onsets fall in day 35 … days − 10).")
+    ] = 120,
+    seed: Annotated[int, typer.Option(min=0, help="Simulator seed.")] = 7,
+    share: Annotated[
+        float, typer.Option(min=0.0, max=1.0, help="Share of participants with an illness episode.")
+    ] = 0.1,
+    window_days: Annotated[int, typer.Option(min=0, help="An alert counts if ≤ this many days before onset.")] = 14,
+    workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
+    json_out: Annotated[Path | None, typer.Option("--json", help="Also write the scores as JSON here.")] = None,
+) -> None:
+    """Sensitivity, lead time and false-alert days of each illness detector on a simulated cohort."""
+    import msgspec
+
+    from producers.simulator.episodes import EpisodeModel
+    from wearstream.evaluate import Plan, evaluate, markdown
+
+    plan = Plan(
+        participants=participants,
+        days=days,
+        seed=seed,
+        window_days=window_days,
+        episodes=EpisodeModel(share=share, first_onset_day=35, last_onset_day=days - 10),
+    )
+
+    def progress(done: int, total: int) -> None:
+        if done == total or done % 50 == 0:
+            console.print(f"{done}/{total} participants")
+
+    evaluation = evaluate(plan, workers=workers, progress=progress)
+    out.print(markdown(evaluation), markup=False, soft_wrap=True)
+    if json_out is not None:
+        json_out.write_bytes(msgspec.json.format(msgspec.json.encode(evaluation)))
 
 
 @app.command("bench", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})

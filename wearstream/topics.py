@@ -30,6 +30,7 @@ def planned_topics(kafka: KafkaSettings) -> list[NewTopic]:
     planned.append(topic(topics.watermarks_topic(prefix), {"cleanup.policy": "compact"}, partitions=1))
     planned.append(topic(topics.device_daily_topic(prefix), retention))
     planned.append(topic(topics.gaps_topic(prefix), retention))
+    planned.append(topic(topics.alerts_topic(prefix), retention))
     planned.append(topic(topics.live_topic(prefix), {"retention.ms": str(24 * 3600 * 1000)}))
     planned.append(topic(topics.deadletter_topic(prefix), retention))
     return planned

@@ -14,7 +14,8 @@ from typing import Final
 import msgspec
 import numpy as np
 
-from producers.simulator.failures import illness_raise_bpm, not_worn_spans, wear_events
+from producers.simulator.episodes import Episode, EpisodeModel, draw_episode, night_variation_bpm
+from producers.simulator.failures import WearEvents, illness_raise_bpm, not_worn_spans, wear_events
 from producers.simulator.grid import (
     DAY_MS,
     EPOCH_MS,
@@ -37,6 +38,7 @@ from producers.simulator.model import (
     metric_readings,
 )
 from producers.simulator.physiology import (
+    Bouts,
     active_zone_minutes,
     activity_bouts,
     azm_thresholds_bpm,
@@ -52,6 +54,18 @@ from schemas.participants import Participant
 
 _NOT_WORN_THRESHOLD_MS: Final = (HEART_RATE.gap_threshold_s or 0) * 1000
 _MINUTE_OFFSETS: Final = np.arange(MINUTES_PER_DAY, dtype=np.int64) * MINUTE_MS
+_ALWAYS_WORN: Final = WearEvents(
+    charging=False,
+    charge_position=0.0,
+    charge_minutes=0,
+    forgotten=False,
+    forgotten_delay_minutes=0,
+    forgotten_night=False,
+    back_on_minutes=0,
+    off_night=False,
+    off_before_minutes=0,
+    off_after_minutes=0,
+)
 
 
 class _DayFacts(msgspec.Struct, frozen=True, kw_only=True, eq=False):
@@ -67,14 +81,34 @@ class CohortSimulator:
     are simulated. Caches traits and upload schedules per participant; otherwise stateless.
     """
 
-    def __init__(self, *, seed: int, start: dt.date, not_synced_after_s: int = 6 * 3600) -> None:
+    def __init__(
+        self,
+        *,
+        seed: int,
+        start: dt.date,
+        not_synced_after_s: int = 6 * 3600,
+        episodes: EpisodeModel | None = None,
+        ideal_wear: bool = False,
+    ) -> None:
+        """`episodes` switches to illness episodes with a symptom onset and healthy night-to-night variation
+        (`producers.simulator.episodes`); `ideal_wear` has everyone wear the device day and night from day 0
+        without dropping out (readings only: for scoring detectors). Both off leave every output as before."""
         if seed < 0:
             raise ValueError(f"seed must be non-negative, got {seed}")
         self.seed = seed
         self.start = start
         self.not_synced_after_s = not_synced_after_s
+        self.episodes = episodes
+        self.ideal_wear = ideal_wear
         self._traits: dict[int, ParticipantTraits] = {}
         self._timeline = functools.lru_cache(maxsize=4_096)(self._new_timeline)
+        self._night_timing = functools.lru_cache(maxsize=65_536)(self._new_night_timing)
+        self._wear_events = functools.lru_cache(maxsize=65_536)(self._new_wear_events)
+        self._raise = functools.lru_cache(maxsize=65_536)(self._new_raise)
+        self._episode = functools.lru_cache(maxsize=65_536)(self._new_episode)
+        # A night and a local day's walks reach two or three UTC days: simulating days in order reuses them.
+        self._night = functools.lru_cache(maxsize=8)(self.night)
+        self._bouts = functools.lru_cache(maxsize=8)(self._new_bouts)
 
     def traits(self, k: int) -> ParticipantTraits:
         """Participant k's traits (k ≥ 1; the participant id is `P{k:04d}`)."""
@@ -91,12 +125,63 @@ class CohortSimulator:
 
     def night(self, k: int, n: int) -> Night:
         """Night n of participant k in full (evening of local date start + n), as if worn throughout."""
+        return generate_night(self.seed, self.traits(k), self._night_timing(k, n), self._raise(k, n)[0])
+
+    def episode(self, k: int) -> Episode | None:
+        """Participant k's illness episode (None without an `EpisodeModel`, or when k stays healthy)."""
+        return self._episode(k)
+
+    def readings(self, k: int, day: int) -> dict[str, MetricReadings]:
+        """The readings `simulate_day(k, day)` delivers, without cutting batches or the truth."""
+        return self._day_facts(self.traits(k), day, day_start_ms(self.start, day)).readings
+
+    def worn_minutes(self, k: int, day: int) -> BoolArray:
+        """Which minutes of UTC day `day` participant k's readings can cover: worn, and the day delivered."""
+        if not self._delivers_on(self.traits(k), day):
+            return np.zeros(MINUTES_PER_DAY, dtype=np.bool_)
+        return self._worn(k, day, day_start_ms(self.start, day))
+
+    def _worn(self, k: int, day: int, day_start: int) -> BoolArray:
+        worn = np.ones(MINUTES_PER_DAY, dtype=np.bool_)
+        for j in range(day - 2, day + 3):
+            for begin, end in not_worn_spans(
+                self._wear_events(k, j), self._night_timing(k, j - 1), self._night_timing(k, j)
+            ):
+                worn[minute_index(begin, day_start) : minute_index_ceil(end, day_start)] = False
+        return worn
+
+    def _new_night_timing(self, k: int, n: int) -> NightTiming:
+        return night_timing(self.seed, self.traits(k), self.start, n)
+
+    def _new_wear_events(self, k: int, j: int) -> WearEvents:
+        if self.ideal_wear:
+            return _ALWAYS_WORN
+        return wear_events(self.seed, self.traits(k), j)
+
+    def _new_bouts(self, k: int, j: int) -> Bouts:
+        previous, night = self._night_timing(k, j - 1), self._night_timing(k, j)
+        return activity_bouts(self.seed, self.traits(k), j, previous.end_ms, night.onset_ms)
+
+    def _new_episode(self, k: int) -> Episode | None:
+        return None if self.episodes is None else draw_episode(self.seed, self.traits(k), self.episodes)
+
+    def _new_raise(self, k: int, n: int) -> tuple[float, float]:
+        """(illness raise, total raise of resting HR) of night n; they differ by the healthy variation."""
         traits = self.traits(k)
-        timing = night_timing(self.seed, traits, self.start, n)
-        return generate_night(self.seed, traits, timing, illness_raise_bpm(self.seed, traits, n))
+        if self.episodes is None:
+            illness = illness_raise_bpm(self.seed, traits, n)
+            return illness, illness
+        episode = self._episode(k)
+        illness = 0.0 if episode is None else episode.raise_bpm(n + 1)
+        return illness, illness + night_variation_bpm(self.seed, traits, self.episodes, n)
+
+    def _delivers_on(self, traits: ParticipantTraits, day: int) -> bool:
+        return self.ideal_wear or delivers_on(traits, day)
 
     def simulate_day(self, k: int, day: int) -> ParticipantDay:
         """Participant k's UTC day `day`: readings, the batches delivering exactly them, and the ground truth."""
+        if self.ideal_wear:
+            raise ValueError("an ideal-wear simulator has readings only (its uploads would not carry them all)")
         traits = self.traits(k)
         day_start = day_start_ms(self.start, day)
         facts = self._day_facts(traits, day, day_start)
@@ -105,6 +190,7 @@ class CohortSimulator:
             traits.participant_id, traits.device_id, facts.readings, timeline.carrying(day), traits.timezone
         )
         hr_timestamps = facts.readings[HEART_RATE.name].timestamps
+        episode = self._episode(k)
         authorised = traits.authorisation != "never" and (
             traits.authorised_until_day is None or day < traits.authorised_until_day
         )
@@ -121,6 +207,7 @@ class CohortSimulator:
             not_synced=[
                 Interval(begin, end) for begin, end in timeline.not_synced(day, self.not_synced_after_s * 1000)
             ],
+            symptom_onset=episode is not None and episode.onset_day == day,
         )
         return ParticipantDay(
             participant_id=traits.participant_id,
@@ -143,32 +230,31 @@ class CohortSimulator:
         day_end = day_start + DAY_MS
         # Night n (and local day n's wear events) touch UTC days n−1 … n+1 in every zone used, and an illness
         # raise lasts until the next night's onset: these ranges hold all that can reach `day`, with a spare.
-        timings = {n: night_timing(self.seed, traits, self.start, n) for n in range(day - 3, day + 3)}
-        events = {j: wear_events(self.seed, traits, j) for j in range(day - 2, day + 3)}
-        raises = {n: illness_raise_bpm(self.seed, traits, n) for n in range(day - 2, day + 2)}
+        k = traits.k
+        timings = {n: self._night_timing(k, n) for n in range(day - 3, day + 3)}
+        events = {j: self._wear_events(k, j) for j in range(day - 2, day + 3)}
+        both = {n: self._raise(k, n) for n in range(day - 2, day + 2)}
+        raises = {n: illness for n, (illness, _) in both.items()}
         overlapping = [n for n in range(day - 2, day + 2) if _overlaps(timings[n], day_start, day_end)]
         illness = max((raises[n] for n in overlapping), default=0.0)
-        if not delivers_on(traits, day):
+        if not self._delivers_on(traits, day):
             empty = {metric: concat_readings(metric, []) for metric in METRICS}
             return _DayFacts(readings=empty, illness_raise_bpm=illness, sleep=[])
 
-        worn = np.ones(MINUTES_PER_DAY, dtype=np.bool_)
-        for j in range(day - 2, day + 3):
-            for begin, end in not_worn_spans(events[j], timings[j - 1], timings[j]):
-                worn[minute_index(begin, day_start) : minute_index_ceil(end, day_start)] = False
+        worn = self._worn(k, day, day_start)
         asleep = np.zeros(MINUTES_PER_DAY, dtype=np.bool_)
         sleep_hr = np.full(EPOCHS_PER_DAY, np.nan)
         illness_bpm = np.zeros(MINUTES_PER_DAY)
         for n in range(day - 2, day + 2):
-            if raises[n] > 0:
+            if both[n][1] != 0:
                 begin = minute_index(timings[n].onset_ms, day_start)
-                illness_bpm[begin : minute_index(timings[n + 1].onset_ms, day_start)] = raises[n]
+                illness_bpm[begin : minute_index(timings[n + 1].onset_ms, day_start)] = both[n][1]
         nights: list[Night] = []
         for n in overlapping:
             timing = timings[n]
             asleep[minute_index(timing.onset_ms, day_start) : minute_index_ceil(timing.end_ms, day_start)] = True
             if events[n].night_worn:
-                night = generate_night(self.seed, traits, timing, raises[n])
+                night = self._night(k, n)
                 nights.append(night)
                 first = (timing.onset_ms - day_start) // EPOCH_MS
                 low, high = max(first, 0), min(first + timing.n_epochs, EPOCHS_PER_DAY)
@@ -176,7 +262,7 @@ class CohortSimulator:
 
         local_hour = local_hour_of_minute(traits.timezone, day_start)
         bouts = [
-            activity_bouts(self.seed, traits, j, timings[j - 1].end_ms, timings[j].onset_ms)
+            self._bouts(k, j)
             for j in range(day - 2, day + 3)
             if timings[j - 1].end_ms < day_end and timings[j].onset_ms > day_start
         ]

@@ -96,6 +96,8 @@ class DayTruth(msgspec.Struct, frozen=True, kw_only=True):
     """Parts of the day in gaps between consecutive uploads (or since enrolment, or after the last upload
     ever) of at least the simulator's `not_synced_after_s`; each gap given as [earlier upload, later upload)
     clipped to the day."""
+    symptom_onset: bool = False
+    """This day is the symptom onset of an illness episode (only with an `EpisodeModel`; its local date)."""
 
 
 class ParticipantDay(msgspec.Struct, frozen=True, kw_only=True, eq=False):

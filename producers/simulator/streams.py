@@ -30,6 +30,8 @@ class Stream(enum.IntEnum):
     HEART_RATE = 8
     SYNC_SLOTS = 9
     OUTAGES = 10
+    EPISODES = 11
+    NIGHT_VARIATION = 12
 
 
 def rng_for(seed: int, k: int, stream: Stream, index: int = 0) -> np.random.Generator:

@@ -1,0 +1,251 @@
+"""The nightly step: nightly values from the stored 1-minute rollups, the detectors, and alert state changes.
+
+`update_nights` runs inside the caller's transaction (the participant already locked): it recomputes the
+nights `first … last` from `rollup_1m` with `resting_hr.night_inputs`, rebuilds each detector's tracker from
+the stored nightly values before `first` (arithmetic on one row per night, never the minutes again), pushes
+the recomputed nights, and stores `nightly_values`, `night_outcomes` and the alerts that changed — raised,
+upgraded, downgraded or withdrawn — each change also appended to `alert_changes` and returned as an
+`AlertChange` for publishing after the commit. Late data for a past night is handled by calling it with that
+night as `first`: every later night is judged again, so its alerts may rise, change level or be withdrawn.
+
+A night is complete once its 07:00 local has passed and the participant's data has reached it
+(`complete_through`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import zoneinfo
+from collections.abc import Mapping
+from typing import Final, Literal
+
+import asyncpg
+import msgspec
+import numpy as np
+
+from schemas.metrics import HEART_RATE, METRIC_IDS, STEPS
+from stream_processors.detectors import CusumDetector, Detector, Level, NightInput, NightOutcome, NightSignalDetector
+from stream_processors.metric_defs import ALERT_CHANGES
+from stream_processors.resting_hr import MINUTE_MS, REST_AFTER_STEPS_MINUTES, night_inputs
+
+HR_ID: Final = METRIC_IDS[HEART_RATE.name]
+STEPS_ID: Final = METRIC_IDS[STEPS.name]
+NIGHT_END: Final = dt.time(7, 0)
+AlertState = Literal["raised", "upgraded", "downgraded", "withdrawn"]
+_RANK: Final[dict[Level | None, int]] = {None: 0, "yellow": 1, "red": 2}
+
+
+def default_detectors() -> dict[str, Detector]:
+    """The detectors a study runs unless configured otherwise: NightSignal and CuSum, published defaults."""
+    return {"nightsignal": NightSignalDetector(), "cusum": CusumDetector()}
+
+
+class AlertChange(msgspec.Struct, frozen=True, kw_only=True):
+    """An alert's new state (the `<prefix>.alerts` event); `level` is the alert's level, kept on withdrawal."""
+
+    participant_id: str
+    detector: str
+    level: Level
+    night: dt.date
+    value: float | None
+    baseline: float | None
+    state: AlertState
+
+
+def record_changes(changes: list[AlertChange]) -> None:
+    """Counts committed changes in `wearstream_processor_alert_changes_total`; call after the commit."""
+    for change in changes:
+        ALERT_CHANGES.labels(change.detector, change.level, change.state).inc()
+
+
+def complete_through(last_reading_ms: int, timezone: str) -> dt.date:
+    """The latest night whose 07:00 local has passed by the participant's last reading."""
+    local = dt.datetime.fromtimestamp(last_reading_ms / 1000, tz=zoneinfo.ZoneInfo(timezone))
+    return local.date() if local.time() >= NIGHT_END else local.date() - dt.timedelta(days=1)
+
+
+def _local_midnight_ms(day: dt.date, timezone: str) -> int:
+    return int(dt.datetime.combine(day, dt.time(0), tzinfo=zoneinfo.ZoneInfo(timezone)).timestamp() * 1000)
+
+
+async def update_nights(
+    connection: asyncpg.Connection,
+    participant_id: str,
+    timezone: str,
+    first: dt.date,
+    last: dt.date,
+    *,
+    detectors: Mapping[str, Detector] | None = None,
+) -> list[AlertChange]:
+    """Recomputes nights `first … last` (inclusive) and every detector's verdicts from `first` on."""
+    if last < first:
+        return []
+    chosen = dict(detectors or default_detectors())
+    begin = _local_midnight_ms(first, timezone) - REST_AFTER_STEPS_MINUTES * MINUTE_MS
+    end = _local_midnight_ms(last + dt.timedelta(days=1), timezone)
+    rows = await connection.fetch(
+        "SELECT ts_to_ms(h.bucket) AS t, h.sum / h.count AS hr, s.sum AS steps FROM rollup_1m h"
+        " LEFT JOIN rollup_1m s ON s.participant_id = h.participant_id AND s.metric_id = $4 AND s.bucket = h.bucket"
+        " WHERE h.participant_id = $1 AND h.metric_id = $5 AND h.bucket >= ms_to_ts($2) AND h.bucket < ms_to_ts($3)"
+        " ORDER BY h.bucket",
+        participant_id,
+        begin,
+        end,
+        STEPS_ID,
+        HR_ID,
+    )
+    nights = [
+        night
+        for night in night_inputs(
+            np.array([r["t"] for r in rows], dtype=np.int64),
+            np.array([r["hr"] for r in rows], dtype=np.float64),
+            np.array([math.nan if r["steps"] is None else r["steps"] for r in rows], dtype=np.float64),
+            timezone,
+        )
+        if first <= night.night <= last
+    ]
+    await _store_values(connection, participant_id, first, last, nights)
+    earlier = [
+        _night_of(row)
+        for row in await connection.fetch(
+            "SELECT night, resting_hr, resting_hr_lab, minutes, hourly FROM nightly_values"
+            " WHERE participant_id = $1 AND night < $2 ORDER BY night",
+            participant_id,
+            first,
+        )
+    ]
+    later = [
+        _night_of(row)
+        for row in await connection.fetch(
+            "SELECT night, resting_hr, resting_hr_lab, minutes, hourly FROM nightly_values"
+            " WHERE participant_id = $1 AND night > $2 ORDER BY night",
+            participant_id,
+            last,
+        )
+    ]
+    changes: list[AlertChange] = []
+    for name, detector in chosen.items():
+        tracker = detector.tracker()
+        for night in earlier:
+            tracker.push(night)
+        outcomes: dict[dt.date, NightOutcome] = {}
+        for night in nights + later:
+            for outcome in tracker.push(night):
+                outcomes[outcome.night] = outcome
+        changes += await _store_outcomes(connection, participant_id, name, first, list(outcomes.values()))
+    return changes
+
+
+def _night_of(row: asyncpg.Record) -> NightInput:
+    return NightInput(
+        night=row["night"],
+        resting_hr=row["resting_hr"],
+        resting_hr_lab=row["resting_hr_lab"],
+        minutes=row["minutes"],
+        hourly=tuple(row["hourly"]),
+    )
+
+
+async def _store_values(
+    connection: asyncpg.Connection, participant_id: str, first: dt.date, last: dt.date, nights: list[NightInput]
+) -> None:
+    await connection.execute(
+        "DELETE FROM nightly_values WHERE participant_id = $1 AND night BETWEEN $2 AND $3"
+        " AND NOT night = ANY($4::date[])",
+        participant_id,
+        first,
+        last,
+        [n.night for n in nights],
+    )
+    await connection.executemany(
+        "INSERT INTO nightly_values (participant_id, night, resting_hr, resting_hr_lab, minutes, hourly)"
+        " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (participant_id, night) DO UPDATE SET"
+        " resting_hr = EXCLUDED.resting_hr, resting_hr_lab = EXCLUDED.resting_hr_lab,"
+        " minutes = EXCLUDED.minutes, hourly = EXCLUDED.hourly, updated_at = now()",
+        [(participant_id, n.night, n.resting_hr, n.resting_hr_lab, n.minutes, list(n.hourly)) for n in nights],
+    )
+
+
+async def _store_outcomes(
+    connection: asyncpg.Connection, participant_id: str, detector: str, first: dt.date, outcomes: list[NightOutcome]
+) -> list[AlertChange]:
+    since = min([first, *(o.night for o in outcomes)])
+    await connection.execute(
+        "DELETE FROM night_outcomes WHERE participant_id = $1 AND detector = $2 AND night >= $3"
+        " AND NOT night = ANY($4::date[])",
+        participant_id,
+        detector,
+        since,
+        [o.night for o in outcomes],
+    )
+    await connection.executemany(
+        "INSERT INTO night_outcomes (participant_id, detector, night, value, baseline, level, filled)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (participant_id, detector, night) DO UPDATE SET"
+        " value = EXCLUDED.value, baseline = EXCLUDED.baseline, level = EXCLUDED.level,"
+        " filled = EXCLUDED.filled, updated_at = now()",
+        [(participant_id, detector, o.night, o.value, o.baseline, o.level, o.filled) for o in outcomes],
+    )
+    existing = {
+        row["night"]: row
+        for row in await connection.fetch(
+            "SELECT night, level, state FROM alerts WHERE participant_id = $1 AND detector = $2 AND night >= $3",
+            participant_id,
+            detector,
+            since,
+        )
+    }
+    by_night = {o.night: o for o in outcomes}
+    changes: list[AlertChange] = []
+    for night in sorted(set(existing) | {o.night for o in outcomes if o.level is not None}):
+        row = existing.get(night)
+        old: Level | None = None if row is None or row["state"] == "withdrawn" else row["level"]
+        outcome = by_night.get(night)
+        new = None if outcome is None else outcome.level
+        if _RANK[new] == _RANK[old]:
+            continue
+        state: AlertState
+        if old is None:
+            state = "raised"
+        elif new is None:
+            state = "withdrawn"
+        else:
+            state = "upgraded" if _RANK[new] > _RANK[old] else "downgraded"
+        level: Level = new if new is not None else old  # type: ignore[assignment]
+        changes.append(
+            AlertChange(
+                participant_id=participant_id,
+                detector=detector,
+                level=level,
+                night=night,
+                value=None if outcome is None else outcome.value,
+                baseline=None if outcome is None else outcome.baseline,
+                state=state,
+            )
+        )
+    for change in changes:
+        await connection.execute(
+            "INSERT INTO alerts AS a (participant_id, detector, night, level, value, baseline, state)"
+            " VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (participant_id, detector, night) DO UPDATE SET"
+            " level = EXCLUDED.level, value = coalesce(EXCLUDED.value, a.value),"
+            " baseline = coalesce(EXCLUDED.baseline, a.baseline), state = EXCLUDED.state, updated_at = now()",
+            change.participant_id,
+            change.detector,
+            change.night,
+            change.level,
+            change.value,
+            change.baseline,
+            change.state,
+        )
+        await connection.execute(
+            "INSERT INTO alert_changes (participant_id, detector, night, level, state, value, baseline)"
+            " VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            change.participant_id,
+            change.detector,
+            change.night,
+            change.level,
+            change.state,
+            change.value,
+            change.baseline,
+        )
+    return changes
