@@ -103,7 +103,8 @@ def series_frame(
     columns = series_columns(metric, resolution)
     rows = _point_rows(points, columns, resolution)
     frame = pd.DataFrame(rows, columns=columns)
-    frame["time"] = utc(frame["time"]) if len(frame) else pd.Series([], dtype="datetime64[ms, UTC]")
+    # Readings are epoch milliseconds: a millisecond unit is exact and the same for every frame.
+    frame["time"] = (utc(frame["time"]) if len(frame) else frame["time"]).astype("datetime64[ms, UTC]")
     for name in columns[1:]:
         integral = name == "count" or name.endswith("_epochs")
         frame[name] = pd.to_numeric(frame[name]).astype("Int64" if integral else "float64")
