@@ -147,7 +147,7 @@ def metric_entry(name: str) -> dict[str, Any]:
 
 
 def _describe(table: str, column: str) -> str:
-    known = SERIES if table == "series" else {**COMMON, **TABLES.get(table, {})}
+    known = SERIES if table == "series" else {**COMMON, **TABLES["participants"], **TABLES.get(table, {})}
     if column in known:
         return known[column]
     for pattern, text in known.items():

@@ -184,7 +184,8 @@ def run_export(
         done = manifest.get("done", {})
     result = ExportResult()
 
-    cohort = client.participants()
+    # At the range's end (when given) the cohort view is the same on every run; else it is as of now.
+    cohort = client.participants(as_of=spec.end)
     known = list(cohort["participant_id"]) if len(cohort) else []
     ids = list(spec.participants) if spec.participants is not None else known
     unknown = sorted(set(ids) - set(known))

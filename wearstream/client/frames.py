@@ -120,9 +120,11 @@ def typed(frame: pd.DataFrame) -> pd.DataFrame:
     """Instants to UTC timestamps and dates to naive midnights, by field name (nested names end with it)."""
     for column in frame.columns:
         base = str(column).split(".")[-1]
-        if base in INSTANT_FIELDS and frame[column].dtype == object:
-            frame[column] = utc(frame[column])
-        elif base in DATE_FIELDS and frame[column].dtype == object:
+        textual = pd.api.types.is_object_dtype(frame[column]) or pd.api.types.is_string_dtype(frame[column])
+        if base in INSTANT_FIELDS and textual:
+            # Microseconds: the finest the API writes, so parsing never rounds an instant.
+            frame[column] = utc(frame[column]).astype("datetime64[us, UTC]")
+        elif base in DATE_FIELDS and textual:
             frame[column] = pd.to_datetime(frame[column], format="ISO8601")
     frame.columns = [str(c).replace(".", "_") for c in frame.columns]
     return frame

@@ -35,7 +35,12 @@ class Methods(ABC, Generic[R]):
     ) -> R:
         """The cohort view (`GET /v1/participants`, every page): one row per participant."""
         plan = plans.participants(
-            authorisation=authorisation, flag=flag, open_gaps=open_gaps, q=prefix, as_of=plans.moment("as_of", as_of)
+            self.page_size,
+            authorisation=authorisation,
+            flag=flag,
+            open_gaps=open_gaps,
+            q=prefix,
+            as_of=plans.moment("as_of", as_of),
         )
         return self._run(plan, frame)
 

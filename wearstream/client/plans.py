@@ -91,10 +91,14 @@ def paged(call: Call, limit_name: str = "limit") -> Generator[Call, Any, list[di
         if not cursor:
             return items
         params = {**params, "cursor": cursor}
+        if "as_of" in answer and "as_of" not in params:
+            # The cursor is bound to the first page's instant ("now" when not given): ask for that instant again.
+            params["as_of"] = answer["as_of"]
 
 
-def participants(**filters: str | int | bool | None) -> Plan:
-    items = yield from paged(Call("/v1/participants", _params(limit=PARTICIPANTS_PAGE, **filters)))
+def participants(page_size: int = PARTICIPANTS_PAGE, **filters: str | int | bool | None) -> Plan:
+    limit = min(page_size, PARTICIPANTS_PAGE)
+    items = yield from paged(Call("/v1/participants", _params(limit=limit, **filters)))
     frame = frames.records_frame(items, ["participant_id", "timezone", "enrolled_on", "authorisation"])
     frame.attrs["units"] = {"wear_pct_7d": "%", "hours_since_last_upload": "h"}
     return frame
