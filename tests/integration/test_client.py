@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -241,6 +244,7 @@ def test_export_reads_back_as_one_dataset_equal_to_the_api(
     out = tmp_path / "study"
     _export(api, cohort.keys["researcher"], out)
     dataset = ds.dataset(out / "series", format="parquet", partitioning="hive")
+    assert {"value", "coverage", "lf", "hf", "metric", "participant"} <= set(dataset.schema.names)
     table = dataset.to_table()
     for participant in ("P0001", "P0002"):
         for metric in ("heart_rate", "steps", "hrv_rmssd"):
@@ -254,6 +258,9 @@ def test_export_reads_back_as_one_dataset_equal_to_the_api(
             assert values.min() == min(p["value"] for p in points)
             assert values.max() == max(p["value"] for p in points)
             assert as_ms(rows.column("time").to_pandas()) == [utc_ms(p["time"]) for p in points]
+            if metric == "hrv_rmssd":
+                coverage = rows.column("coverage").to_numpy(zero_copy_only=False)
+                np.testing.assert_array_equal(coverage, [p["extra"]["coverage"] for p in points])
             # per local day, as the daily summaries count them
             days = rows.column("local_time").to_pandas().dt.date.value_counts().to_dict()
             assert sum(days.values()) == len(points)
@@ -342,3 +349,18 @@ def test_the_day_window_is_the_participants_local_days(api: str, cohort: Cohort)
         midnight = dt.datetime.combine(START, dt.time(), tzinfo=zone)
         assert own["time"].min() >= pd.Timestamp(midnight)
         assert own["local_time"].min().date() == START
+
+
+def test_the_analysis_notebook_runs_against_the_api(api: str, cohort: Cohort, tmp_path: Path) -> None:
+    notebook = Path(__file__).parents[2] / "docs" / "notebooks" / "analysis.py"
+    env = {
+        **os.environ,
+        "WEARSTREAM_CLIENT_URL": api,
+        "WEARSTREAM_CLIENT_KEY": cohort.keys["researcher"],
+        "WEARSTREAM_NOTEBOOK_OUT": str(tmp_path),
+    }
+    run = subprocess.run([sys.executable, str(notebook)], env=env, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert "the exported minutes add up to the daily step totals" in run.stdout
+    assert f"{len(cohort.participants) + EXTRA_PARTICIPANTS} participants" in run.stdout
+    assert (tmp_path / "codebook.json").exists()

@@ -82,11 +82,36 @@ def _arrow(frame: pd.DataFrame) -> pa.Table:
     return pa.Table.from_pandas(frame, preserve_index=False)
 
 
+def series_schema(resolution: ExportResolution) -> pa.Schema:
+    """One schema for every metric's files at a resolution (columns a metric lacks are null), so that readers
+    see the whole `series/` folder as one dataset."""
+    fields = [
+        pa.field("time", pa.timestamp("ms", tz="UTC"), nullable=False),
+        pa.field("local_time", pa.timestamp("ms"), nullable=False),
+        pa.field("timezone", pa.string(), nullable=False),
+    ]
+    for name in frames.all_series_columns(resolution)[1:]:
+        integral = name == "count" or name.endswith("_epochs")
+        fields.append(pa.field(name, pa.int64() if integral else pa.float64()))
+    return pa.schema(fields)
+
+
+def _series_table(frame: pd.DataFrame, schema: pa.Schema) -> pa.Table:
+    columns: dict[str, pa.Array] = {}
+    for column in schema:
+        if column.name in frame.columns:
+            columns[column.name] = pa.array(frame[column.name], type=column.type, from_pandas=True)
+        else:
+            columns[column.name] = pa.nulls(len(frame), type=column.type)
+    return pa.Table.from_pydict(columns, schema=schema)
+
+
 class PartWriter:
     """One participant × metric file, written in row groups to a temporary name and renamed by `finish`."""
 
-    def __init__(self, path: Path, kind: ExportFormat) -> None:
+    def __init__(self, path: Path, kind: ExportFormat, schema: pa.Schema) -> None:
         self.path = path
+        self.schema = schema
         self.kind = kind
         self.temporary = path.with_name(f".{path.name}.tmp")
         self.rows = 0
@@ -102,7 +127,7 @@ class PartWriter:
             return
         self.first = frame["local_time"].iloc[0] if self.first is None else self.first
         self.last = frame["local_time"].iloc[-1]
-        table = _arrow(frame.drop(columns=list(PARTITION_COLUMNS)))
+        table = _series_table(frame, self.schema)
         self._pending.append(table)
         self._pending_rows += len(frame)
         self.rows += len(frame)
@@ -201,7 +226,7 @@ def run_export(
                 result.parts_kept += 1
                 report.part_done(name)
                 continue
-            writer = PartWriter(path, spec.format)
+            writer = PartWriter(path, spec.format, series_schema(spec.resolution))
 
             def page(frame: pd.DataFrame, writer: PartWriter = writer) -> None:
                 writer.add(frame)
@@ -278,14 +303,18 @@ def run_export(
 
     series: dict[str, Any] = {}
     for metric in spec.metrics:
-        empty = frames.series_frame("", metric, "UTC", spec.resolution, []).drop(columns=list(PARTITION_COLUMNS))
-        schema = _arrow(empty).schema.append(pa.field("participant", pa.string()))
+        applies = set(frames.series_columns(metric, spec.resolution))
+        schema = pa.schema(
+            [f for f in series_schema(spec.resolution) if f.name in applies or f.name in ("local_time", "timezone")]
+        ).append(pa.field("participant", pa.string()))
         rows = sum(part["rows"] for name, part in done.items() if name.startswith(f"{metric}/"))
         series[f"series {metric}"] = {
             "path": f"series/metric={metric}/participant=*/part-0.{spec.format}",
             "rows": rows,
             "columns": codebook.columns("series", schema, frames.series_units(metric, spec.resolution)),
-            "note": f"{metric} at resolution {spec.resolution}; partition key `metric` = {metric}.",
+            "note": f"{metric} at resolution {spec.resolution}; partition key `metric` = {metric}. Every series "
+            f"file has the columns {', '.join(f.name for f in series_schema(spec.resolution))}; those not listed "
+            "here are null for this metric.",
         }
     book = {
         "export": {

@@ -52,6 +52,14 @@ def series_columns(metric: str, resolution: str) -> list[str]:
     return columns
 
 
+def all_series_columns(resolution: str) -> list[str]:
+    """The point columns of every metric at a resolution, in a fixed order (the union of `series_columns`)."""
+    names: dict[str, None] = {}
+    for metric in METRICS:
+        names.update(dict.fromkeys(series_columns(metric, resolution)))
+    return list(names)
+
+
 def series_units(metric: str, resolution: str) -> dict[str, str]:
     definition = METRICS[metric]
     units = {"time": "UTC", "local_time": "participant-local wall clock"}
