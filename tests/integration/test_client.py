@@ -17,6 +17,7 @@ import httpx
 import numpy as np
 import pandas as pd
 import pyarrow.compute as pc
+import pyarrow.csv as pacsv
 import pyarrow.dataset as ds
 import pytest
 from typer.testing import CliRunner
@@ -28,6 +29,7 @@ from tests.integration.api_server import serve_api
 from tests.integration.test_api_series import START, Cohort, api_settings, load_cohort
 from wearstream.cli import app
 from wearstream.client import Client, EndpointUnavailableError, NotFoundError, RetryPolicy
+from wearstream.client.export import series_schema
 from wearstream.settings import Settings
 
 EXTRA_PARTICIPANTS = 105
@@ -364,3 +366,23 @@ def test_the_analysis_notebook_runs_against_the_api(api: str, cohort: Cohort, tm
     assert "the exported minutes add up to the daily step totals" in run.stdout
     assert f"{len(cohort.participants) + EXTRA_PARTICIPANTS} participants" in run.stdout
     assert (tmp_path / "codebook.json").exists()
+
+
+def test_a_csv_export_has_the_same_rows_as_the_parquet_one(api: str, cohort: Cohort, tmp_path: Path) -> None:
+    parquet, csv = tmp_path / "parquet", tmp_path / "csv"
+    _export(api, cohort.keys["researcher"], parquet)
+    _export(api, cohort.keys["researcher"], csv, "--format", "csv")
+    from_parquet = ds.dataset(parquet / "series", format="parquet", partitioning="hive").to_table()
+    # CSV carries no types: a reader takes them from the export's schema (as the codebook lists them).
+    types = pacsv.ConvertOptions(column_types={f.name: f.type for f in series_schema("raw")})
+    csv_format = ds.CsvFileFormat(convert_options=types)
+    from_csv = ds.dataset(csv / "series", format=csv_format, partitioning="hive").to_table()
+    assert from_csv.num_rows == from_parquet.num_rows
+    key = ["metric", "participant", "time"]
+    left = from_parquet.select([*key, "value"]).to_pandas().sort_values(key, ignore_index=True)
+    right = from_csv.select([*key, "value"]).to_pandas().sort_values(key, ignore_index=True)
+    assert as_ms(left["time"]) == as_ms(pd.to_datetime(right["time"], utc=True))
+    np.testing.assert_array_equal(left["value"].to_numpy(), right["value"].to_numpy())
+    participants = pd.read_csv(csv / "participants.csv")
+    assert list(participants["participant_id"]) == ["P0001", "P0002"]
+    assert (csv / "codebook.json").exists()
