@@ -27,7 +27,7 @@ class AsyncClient(Methods[Awaitable[Any]]):
         timeout_s: float = 60.0,
         retry: RetryPolicy | None = None,
         progress: bool = False,
-        page_size: int = 10_000,
+        page_size: int = 100_000,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")

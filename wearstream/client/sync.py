@@ -31,7 +31,7 @@ class Client(Methods[Any]):
         timeout_s: float = 60.0,
         retry: RetryPolicy | None = None,
         progress: bool = False,
-        page_size: int = 10_000,
+        page_size: int = 100_000,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
