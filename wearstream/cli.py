@@ -752,3 +752,7 @@ def main(
 from api.cli import register as register_api_commands  # noqa: E402
 
 register_api_commands(app)
+
+from wearstream.client.cli import register as register_export_command  # noqa: E402
+
+register_export_command(app)
