@@ -20,9 +20,9 @@ from litestar.plugins.opentelemetry import OpenTelemetryConfig, OpenTelemetryPlu
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 
 from api.adherence.controllers import AdherenceController
+from api.alerts.controllers import CohortAlertController, ParticipantAlertController
 from api.auth import redact
 from api.auth.controllers import KeyController
-from api.alerts.controllers import CohortAlertController, ParticipantAlertController
 from api.auth.middleware import PUBLIC_PATHS, ApiKeyMiddleware
 from api.auth.ratelimit import RateLimiter
 from api.auth.store import KeyStore
