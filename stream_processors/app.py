@@ -128,23 +128,33 @@ def create_app(settings: Settings) -> faust.App:
             )
         return state["processor"]
 
+    async def wait_while_paused(topic: str) -> None:
+        """Blocks for good once the topic's limit tripped. faust cancels and restarts agents on a rebalance:
+        a restarted agent calls this before taking anything, so it holds no events while it waits."""
+        if (await processor()).is_paused(topic):
+            log.error("%s paused by the dead-letter limit; restart the worker to resume", topic)
+            await asyncio.Event().wait()
+
     async def halt_if_paused(
         topic: str, stream: faust.Stream[bytes], events: Sequence[faust.types.EventT[Any]]
     ) -> None:
         """After a group that tripped the topic's limit: acknowledge and commit it, then take nothing more."""
         if not (await processor()).is_paused(topic):
             return
-        for event in events:
-            await stream.ack(event)
-        await app.consumer.commit()
-        log.error("%s paused by the dead-letter limit; restart the worker to resume", topic)
-        await asyncio.Event().wait()
+        try:
+            for event in events:
+                await stream.ack(event)
+            await app.consumer.commit()
+        except Exception:  # the periodic commit (every second) commits the acknowledged offsets anyway
+            log.exception("committing the group that paused %s", topic)
+        await wait_while_paused(topic)
 
     def readings_agent(metric: str) -> Callable[[faust.StreamT[bytes]], Coroutine[Any, Any, None]]:
         topic_name = topics.readings_topic(prefix, metric)
 
         async def consume(stream: faust.StreamT[bytes]) -> None:
             typed = cast(faust.Stream[bytes], stream)
+            await wait_while_paused(topic_name)
             async for events in typed.take_events(processing.take_max, within=processing.take_within_s):
                 try:
                     await (await processor()).process_group(metric, [envelope_of(e) for e in events])
@@ -161,6 +171,7 @@ def create_app(settings: Settings) -> faust.App:
 
     async def consume_participants(stream: faust.StreamT[bytes]) -> None:
         typed = cast(faust.Stream[bytes], stream)
+        await wait_while_paused(topics.participants_topic(prefix))
         async for events in typed.take_events(processing.take_max, within=processing.take_within_s):
             try:
                 await (await processor()).process_participants([envelope_of(e) for e in events])
