@@ -7,6 +7,7 @@ import zoneinfo
 from collections.abc import AsyncIterator
 
 import asyncpg
+import msgspec
 import numpy as np
 import pytest
 
@@ -157,3 +158,21 @@ async def test_a_corrected_day_of_steps_replaces_the_local_days_rollups(pool: as
         await sink.apply([batch])
         truth.add(batch)
     await assert_store_is_recomputation(pool, "W2", "steps", truth, "Asia/Kolkata")
+
+
+async def test_a_zone_changed_on_the_participants_topic_moves_the_day_rollups(pool: asyncpg.Pool) -> None:
+    sink = Sink(pool, not_synced_after_s=6 * 3600)
+    record = Participant(participant_id="W3", enrolled_on=dt.date(2026, 3, 1), timezone="UTC", updated_at=1)
+    await sink.upsert_participants([record])
+    truth = Truth()
+    ts = np.arange(T0 - 10 * HOUR, T0 + 10 * HOUR, MIN)
+    batch = valid("W3", "steps", ts, np.arange(len(ts)) % 40, sync=int(ts[-1]))
+    await sink.apply([batch])
+    truth.add(batch)
+    await assert_store_is_recomputation(pool, "W3", "steps", truth, "UTC")
+    moved = msgspec.structs.replace(record, timezone="America/Los_Angeles", updated_at=2)
+    await sink.upsert_participants([moved])
+    await assert_store_is_recomputation(pool, "W3", "steps", truth, "America/Los_Angeles")
+    # An older record (by updated_at) changes nothing.
+    await sink.upsert_participants([record])
+    await assert_store_is_recomputation(pool, "W3", "steps", truth, "America/Los_Angeles")
