@@ -11,6 +11,7 @@ from typing import Any, Final
 
 import msgspec
 
+from schemas.device_daily import DeviceDaily
 from schemas.events import GapEvent, LiveUpdate
 from schemas.participants import Participant
 from schemas.readings import ReadingBatch
@@ -23,6 +24,7 @@ MESSAGES: Final[dict[str, Any]] = {
     "gap_event": GapEvent,
     "live_update": LiveUpdate,
     "watermark": Watermark,
+    "device_daily": DeviceDaily,
 }
 
 

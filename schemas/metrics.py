@@ -27,7 +27,8 @@ class SleepStage(enum.IntEnum):
 
 
 class Metric(msgspec.Struct, frozen=True, kw_only=True):
-    """Facts about one metric. `scale` is the stored precision: values are kept as round(value * scale)."""
+    """Facts about one metric. `scale` is the registry's precision (1 / scale), for validation and display:
+    it never alters data. Raw segments whose values are exact at this scale keep it as their layout."""
 
     name: str
     unit: str
@@ -36,7 +37,8 @@ class Metric(msgspec.Struct, frozen=True, kw_only=True):
     min_value: float
     max_value: float
     wire_dtype: str
-    """numpy dtype (little-endian) of the `values` column in a ReadingBatch."""
+    """numpy dtype (little-endian) of the `values` column in a ReadingBatch when it carries every value exactly
+    (else the batch sends float64: `ReadingBatch.values_dtype`)."""
     scale: int
     aggregate: Aggregate
     """How 1 min / 1 h / 1 day rollups summarise this metric (all also keep count, min, max, mean)."""

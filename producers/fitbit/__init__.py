@@ -8,8 +8,10 @@ What is accepted (detected from the content, never from the file name):
   day, as wearipedia returns and the Snyder lab challenge dumped them (`wearipedia`; also what Fitbit's
   SpO2 / HRV interval endpoints answer); wearipedia's `{"heart_rate_day": [response]}` wrapper is unwrapped;
 - responses (`detect.py`, `shapes.py`): intraday heart rate, steps, active zone minutes, SpO2, HRV and
-  breathing rate, and sleep logs v1.2 ("stages" and "classic"); daily summaries without intraday data
-  (and Fitbit error bodies) are skipped with a warning naming file, JSON path and reason;
+  breathing rate, and sleep logs v1.2 ("stages" and "classic"); the device's daily values (step totals,
+  resting heart rate, SpO2 / HRV / breathing-rate summaries) as `ImportResult.device_daily`, never as
+  readings; what has no home (the AZM summary without intraday data, Fitbit error bodies) is skipped with a
+  warning naming file, JSON path and reason;
 - a folder stands for the `*.json` files under it;
 - times are the wearer's local wall clock, converted with `timezone` (`localtime.py`: DST rules).
 
