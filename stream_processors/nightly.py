@@ -53,6 +53,19 @@ class AlertChange(msgspec.Struct, frozen=True, kw_only=True):
     state: AlertState
 
 
+def transition(old: Level | None, new: Level | None) -> tuple[AlertState, Level] | None:
+    """The state change from an alert at `old` (None: none, or withdrawn) to a verdict of `new`, with the level
+    the alert then has (a withdrawn alert keeps its last level); None when nothing changes."""
+    if _RANK[new] == _RANK[old]:
+        return None
+    if old is None:
+        assert new is not None
+        return "raised", new
+    if new is None:
+        return "withdrawn", old
+    return ("upgraded" if _RANK[new] > _RANK[old] else "downgraded"), new
+
+
 def record_changes(changes: list[AlertChange]) -> None:
     """Counts committed changes in `wearstream_processor_alert_changes_total`; call after the commit."""
     for change in changes:
@@ -201,17 +214,10 @@ async def _store_outcomes(
         row = existing.get(night)
         old: Level | None = None if row is None or row["state"] == "withdrawn" else row["level"]
         outcome = by_night.get(night)
-        new = None if outcome is None else outcome.level
-        if _RANK[new] == _RANK[old]:
+        found = transition(old, None if outcome is None else outcome.level)
+        if found is None:
             continue
-        state: AlertState
-        if old is None:
-            state = "raised"
-        elif new is None:
-            state = "withdrawn"
-        else:
-            state = "upgraded" if _RANK[new] > _RANK[old] else "downgraded"
-        level: Level = new if new is not None else old  # type: ignore[assignment]
+        state, level = found
         changes.append(
             AlertChange(
                 participant_id=participant_id,

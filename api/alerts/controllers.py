@@ -42,7 +42,10 @@ async def _page(
     if cursor:
         position = cursors.decode(cursor, query)
         key_participant, _, key_detector = position.key.partition("\x1f")
-        after = (_EPOCH + dt.timedelta(days=position.after), key_participant, key_detector)
+        try:
+            after = (_EPOCH + dt.timedelta(days=position.after), key_participant, key_detector)
+        except OverflowError:
+            raise invalid("cursor", "not a cursor issued by this API") from None
     items, following = await services.alerts(
         pool,
         participant_id=participant_id,
