@@ -131,3 +131,22 @@ def test_the_client_imports_nothing_of_the_server() -> None:
         "{'api', 'stream_processors', 'faust', 'asyncpg', 'aiokafka', 'litestar', 'mode'}); print(bad)"
     )
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout == "[]\n"
+
+
+def test_progress_bars_count_participants_and_pages_are_followed(capsys: pytest.CaptureFixture[str]) -> None:
+    def page(points: list[dict[str, object]], cursor: str | None) -> httpx.Response:
+        body = {"resolution": "raw", "bucket_seconds": None, "points": points, "next_cursor": cursor}
+        return httpx.Response(200, json=body)
+
+    transport, seen = answering(
+        httpx.Response(200, json={"timezone": "UTC"}),
+        page([{"time": "2026-03-06T00:00:00Z", "value": 61}], "c1"),
+        page([{"time": "2026-03-06T00:00:01Z", "value": 62}], None),
+        httpx.Response(200, json={"timezone": "Asia/Tokyo"}),
+        page([], None),
+    )
+    with Client("http://api", "k", transport=transport, progress=True) as client:
+        frame = client.series(["P1", "P2"], "heart_rate", resolution="raw")
+    assert list(frame["value"]) == [61.0, 62.0]
+    assert seen[2].url.params["cursor"] == "c1"
+    assert "2/2" in capsys.readouterr().err

@@ -212,6 +212,7 @@ def run_export(
     # At the range's end (when given) the cohort view is the same on every run; else it is as of now.
     cohort = client.participants(as_of=spec.end)
     known = list(cohort["participant_id"]) if len(cohort) else []
+    client.zones.update(zip(known, cohort["timezone"] if len(cohort) else [], strict=True))
     ids = list(spec.participants) if spec.participants is not None else known
     unknown = sorted(set(ids) - set(known))
     if unknown:
