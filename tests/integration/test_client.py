@@ -28,7 +28,7 @@ from stream_processors.sink import Sink
 from tests.integration.api_server import serve_api
 from tests.integration.test_api_series import START, Cohort, api_settings, load_cohort
 from wearstream.cli import app
-from wearstream.client import Client, EndpointUnavailableError, NotFoundError, RetryPolicy
+from wearstream.client import Client, NotFoundError, RetryPolicy
 from wearstream.client.export import series_schema
 from wearstream.settings import Settings
 
@@ -191,16 +191,17 @@ def test_daily_sleep_gaps_and_adherence_frames_equal_the_rest_answers(
     assert adherence.attrs["thresholds"] == report["thresholds"]
 
 
-def test_unknown_things_and_missing_endpoints_raise_clear_errors(api: str, cohort: Cohort) -> None:
+def test_unknown_things_raise_clear_errors(api: str, cohort: Cohort) -> None:
     with Client(api, cohort.keys["researcher"]) as client:
         with pytest.raises(NotFoundError, match="unknown participant"):
             client.series("P7777", "heart_rate", FIRST, END)
         with pytest.raises(ValueError, match="metric: unknown"):
             client.series("P0001", "blood_pressure")
-        with pytest.raises(EndpointUnavailableError, match="alerts"):
-            client.alerts("P0001")
-        with pytest.raises(EndpointUnavailableError, match="/v1/alerts"):
-            client.alerts()
+        # The server serves alerts; the replayed cohort had no illness episode, so there are none.
+        assert len(client.alerts("P0001")) == 0
+        assert len(client.alerts()) == 0
+        with pytest.raises(NotFoundError, match="unknown participant"):
+            client.alerts("P7777")
 
 
 def test_rate_limited_requests_wait_retry_after_and_lose_nothing(cohort: Cohort, settings: Settings) -> None:
@@ -276,7 +277,7 @@ def test_export_reads_back_as_one_dataset_equal_to_the_api(
     assert set(book["metrics"]) == {"heart_rate", "steps", "hrv_rmssd"}
     assert book["metrics"]["hrv_rmssd"]["precision"] == 0.001
     assert set(book["tables"]) >= {"series heart_rate", "participants", "daily", "sleep", "adherence", "gaps"}
-    assert "alerts" in book["missing"]
+    assert "alerts" in book["tables"]
     hr = book["tables"]["series heart_rate"]["columns"]
     assert hr["value"]["unit"] == "bpm"
     assert hr["time"]["time_zone"].startswith("UTC")

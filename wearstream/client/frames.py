@@ -23,6 +23,7 @@ INSTANT_FIELDS: Final = frozenset(
         "start",
         "end",
         "last_upload",
+        "last_import",
         "detected_at",
         "closed_at",
         "window_start",
