@@ -37,6 +37,7 @@ HR_ID: Final = METRIC_IDS[HEART_RATE.name]
 STEPS_ID: Final = METRIC_IDS[STEPS.name]
 AZM_ID: Final = METRIC_IDS[ACTIVE_ZONE_MINUTES.name]
 DAY_METRICS: Final = frozenset({HEART_RATE.name, STEPS.name, ACTIVE_ZONE_MINUTES.name})
+REST_METRICS: Final = frozenset({HEART_RATE.name, STEPS.name})
 NIGHT_METRICS: Final = frozenset({SLEEP_STAGE.name, SPO2.name, HRV_RMSSD.name, BREATHING_RATE.name})
 
 # $1 participant ids, $2 their zones, $3 local dates (computed here: a per-row generate_series would make
@@ -202,12 +203,15 @@ class Touched:
     def __init__(self, shift: dt.timedelta = dt.timedelta()) -> None:
         self.shift = shift
         self.ranges: dict[str, tuple[int, int]] = {}
+        self.rest_ranges: dict[str, tuple[int, int]] = {}
+        """The same for the metrics resting HR is computed from (heart rate and steps)."""
 
-    def add(self, participant_id: str, first_ms: int, last_ms: int) -> None:
-        known = self.ranges.get(participant_id)
-        self.ranges[participant_id] = (
-            (first_ms, last_ms) if known is None else (min(known[0], first_ms), max(known[1], last_ms))
-        )
+    def add(self, participant_id: str, first_ms: int, last_ms: int, *, rest: bool = True) -> None:
+        for ranges in (self.ranges, self.rest_ranges) if rest else (self.ranges,):
+            known = ranges.get(participant_id)
+            ranges[participant_id] = (
+                (first_ms, last_ms) if known is None else (min(known[0], first_ms), max(known[1], last_ms))
+            )
 
     def arguments(self, timezones: Mapping[str, str]) -> tuple[list[str], list[str], list[dt.date], list[bool]]:
         """Columns of (participant, zone, local date, readings in its resting-HR hours), one row per participant
@@ -219,13 +223,14 @@ class Touched:
         for pid, (first, last) in sorted(self.ranges.items()):
             timezone = timezones.get(pid, "UTC")
             zone = ZoneInfo(timezone)
+            rest_first, rest_last = self.rest_ranges.get(pid, (0, -1))
             for date in local_dates(first, last, timezone, self.shift):
                 pids.append(pid)
                 zones.append(timezone)
                 dates.append(date)
                 rest_start = int(dt.datetime.combine(date, dt.time(), zone).timestamp() * 1000)
                 rest_end = int(dt.datetime.combine(date, REST_END, zone).timestamp() * 1000)
-                rest.append(first < rest_end and last >= rest_start)
+                rest.append(rest_first <= rest_last and rest_first < rest_end and rest_last >= rest_start)
         return pids, zones, dates, rest
 
 
@@ -239,7 +244,12 @@ async def update(connection: asyncpg.Connection, fresh: Sequence[ValidBatch], ti
         name = b.metric.name
         if name in DAY_METRICS or name in NIGHT_METRICS:
             target = days if name in DAY_METRICS else nights
-            target.add(b.batch.participant_id, int(b.timestamps.min()), int(b.timestamps.max()))
+            target.add(
+                b.batch.participant_id,
+                int(b.timestamps.min()),
+                int(b.timestamps.max()),
+                rest=name in REST_METRICS,
+            )
     if days.ranges:
         await connection.execute(UPDATE_DAYS, *days.arguments(timezones))
     if nights.ranges:

@@ -41,3 +41,11 @@ def test_resting_hours_are_flagged_only_for_dates_the_readings_reach_before_seve
     ]
     assert zones == ["America/New_York"] * 3
     assert Touched().arguments({}) == ([], [], [], [])
+
+
+def test_active_zone_minutes_alone_leave_the_resting_hr_as_stored() -> None:
+    touched = Touched()
+    touched.add("P1", ms(2024, 11, 3, 5), ms(2024, 11, 3, 6), rest=False)
+    assert touched.arguments({"P1": "America/New_York"})[3] == [False]
+    touched.add("P1", ms(2024, 11, 3, 6), ms(2024, 11, 3, 6, 30))
+    assert touched.arguments({"P1": "America/New_York"})[3] == [True]
