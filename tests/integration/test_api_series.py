@@ -220,28 +220,26 @@ async def test_raw_pages_return_exactly_the_days_readings(client: AsyncTestClien
 async def test_raw_paging_loses_and_repeats_nothing_while_data_arrives(
     client: AsyncTestClient[Any], cohort: Cohort
 ) -> None:
-    """A new participant's readings arrive in two uploads while a reader pages through the range; readings
-    sharing a timestamp (two devices) straddle page boundaries."""
+    """A new participant's readings arrive in two uploads while a reader pages through the range. (One reading
+    per timestamp: the latest upload wins, so the stored readings never repeat a timestamp.)"""
     base = T0 + 5 * DAY
-    ts = np.repeat(np.arange(base, base + 3000 * 1000, 1000, dtype=np.int64), 2)[:5000]
+    ts = np.arange(base, base + 5000 * 1000, 1000, dtype=np.int64)
     values = np.arange(len(ts)) % 150 + 40
     halves = [(slice(0, 2500), "dev-a"), (slice(2500, None), "dev-b")]
     pool = await create_pool(cohort.url, size=1)
     sink = Sink(pool, not_synced_after_s=6 * 3600)
 
     async def upload(part: slice, device: str, sync: int) -> None:
-        # One batch per device: a batch may not repeat a timestamp, two devices may.
-        for offset in (0, 1):
-            batch = make_batch(
-                participant_id="P0500",
-                metric="heart_rate",
-                device_id=f"{device}-{offset}",
-                sync_time=sync,
-                timestamps=ts[part][offset::2],
-                values=values[part][offset::2],
-            )
-            envelope = Envelope(topic="t", partition=0, offset=0, payload=encode_batch(batch))
-            await sink.apply([validate(envelope, expected_metric="heart_rate", now_ms=NOW_MS)])
+        batch = make_batch(
+            participant_id="P0500",
+            metric="heart_rate",
+            device_id=device,
+            sync_time=sync,
+            timestamps=ts[part],
+            values=values[part],
+        )
+        envelope = Envelope(topic="t", partition=0, offset=0, payload=encode_batch(batch))
+        await sink.apply([validate(envelope, expected_metric="heart_rate", now_ms=NOW_MS)])
 
     try:
         await upload(halves[0][0], halves[0][1], base + 2000 * 1000)
@@ -252,7 +250,7 @@ async def test_raw_paging_loses_and_repeats_nothing_while_data_arrives(
             page = (await client.get("/v1/participants/P0500/series/heart_rate", params=params)).json()
             got.extend((ms(p["time"]), p["value"]) for p in page["points"])
             if first:
-                await upload(halves[1][0], halves[1][1], base + 4000 * 1000)
+                await upload(halves[1][0], halves[1][1], base + 6000 * 1000)
                 first = False
             if not page["next_cursor"]:
                 break

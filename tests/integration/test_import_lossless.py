@@ -282,7 +282,9 @@ async def test_bytes_per_stored_heart_rate_reading_integer_and_float(
     for label, content in (("float", document), ("integer", rounded)):
         path = tmp_path / f"hr-{label}.json"
         path.write_text(json.dumps(content))
-        batches = import_files([path], participant_id=PARTICIPANT, device_id="charge6").batches
+        batches = import_files(
+            [path], participant_id=PARTICIPANT, device_id="charge6", sync_time=day_ms(DAYS[-1]) + DAY_MS
+        ).batches
         url = await _fresh_database(settings)
         try:
             pool = await create_pool(url, size=2)

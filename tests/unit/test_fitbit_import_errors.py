@@ -166,8 +166,11 @@ def test_a_daily_step_total_that_is_not_a_number_fails_with_its_path(tmp_path: P
 
 
 def test_a_folder_imports_every_json_file_in_it() -> None:
-    folder = import_files([WEARIPEDIA], participant_id="p-001", device_id="charge6-a")
-    one_by_one = import_files(sorted(WEARIPEDIA.glob("*.json")), participant_id="p-001", device_id="charge6-a")
+    sync = 1_704_844_800_000  # one sync time for both: by default each import is stamped with its own time
+    folder = import_files([WEARIPEDIA], participant_id="p-001", device_id="charge6-a", sync_time=sync)
+    one_by_one = import_files(
+        sorted(WEARIPEDIA.glob("*.json")), participant_id="p-001", device_id="charge6-a", sync_time=sync
+    )
 
     assert folder.batches == one_by_one.batches
     assert len(folder.files) == 7
