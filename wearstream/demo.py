@@ -21,7 +21,7 @@ from deploy.local.services import services
 from deploy.local.stack import LocalStack
 from producers.replay import ReplayPlan, ReplayReport, replay
 from schemas.migrate import migrate
-from wearstream.settings import Settings
+from wearstream.settings import Settings, load_settings
 from wearstream.topics import ensure_topics
 
 Log = Callable[[str], None]
@@ -90,6 +90,8 @@ async def run_demo(
 ) -> DemoSummary:
     stack = LocalStack(settings.stack)
     await asyncio.to_thread(stack.up, log)
+    # Read again: a stack created just now has generated its roles' passwords only now.
+    settings = load_settings()
     await migrate(settings.database.url, log=log)
     await ensure_topics(settings.kafka)
     for service in services(settings.stack.state_dir):

@@ -12,7 +12,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from deploy.local.stack import LocalStack
 from schemas.migrate import migrate
 from tests.integration.cleanup import created_prefixes
-from wearstream.settings import Settings
+from wearstream.settings import Settings, load_settings
 from wearstream.topics import delete_topics
 
 
@@ -22,13 +22,19 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 @pytest.fixture(scope="session")
-def stack(settings: Settings) -> Iterator[LocalStack]:
+def stack() -> Iterator[LocalStack]:
     """The real Kafka and TimescaleDB. A component that cannot start fails the run; nothing is skipped."""
-    local = LocalStack(settings.stack)
+    local = LocalStack(load_settings().stack)
     local.up(print)
     yield local
     # The topics this session's tests created (their uuid prefixes and consumer groups' internal topics).
-    asyncio.run(delete_topics(settings.kafka.bootstrap_servers, created_prefixes))
+    asyncio.run(delete_topics(load_settings().kafka.bootstrap_servers, created_prefixes))
+
+
+@pytest.fixture(scope="session")
+def settings(stack: LocalStack) -> Settings:
+    """Read once the stack is up: a new cluster's generated passwords exist in its state dir only then."""
+    return load_settings()
 
 
 def database_url(base_url: str, name: str) -> str:
