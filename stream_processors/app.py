@@ -21,7 +21,7 @@ from typing import Any, Final, cast
 import faust
 
 from schemas import topics
-from schemas.events import GapEvent, LiveUpdate, encode_event
+from schemas.events import AlertEvent, GapEvent, LiveUpdate, encode_event
 from schemas.metrics import METRICS
 from stream_processors import health
 from stream_processors import metric_defs as m
@@ -87,6 +87,7 @@ def create_app(settings: Settings) -> faust.App:
     deadletter_topic = app.topic(topics.deadletter_topic(prefix), value_type=bytes)
     live_topic = app.topic(topics.live_topic(prefix), value_type=bytes)
     gaps_topic = app.topic(topics.gaps_topic(prefix), value_type=bytes)
+    alerts_topic = app.topic(topics.alerts_topic(prefix), value_type=bytes)
 
     crash_after_commit = os.environ.get(CRASH_AFTER_COMMIT_ENV) == "1"
 
@@ -104,12 +105,15 @@ def create_app(settings: Settings) -> faust.App:
     async def gap(event: GapEvent) -> None:
         in_flight.append(await gaps_topic.send(key=event.participant_id.encode(), value=encode_event(event)))
 
+    async def alert(event: AlertEvent) -> None:
+        in_flight.append(await alerts_topic.send(key=event.participant_id.encode(), value=encode_event(event)))
+
     async def flush() -> None:
         pending = list(in_flight)
         in_flight.clear()
         await asyncio.gather(*pending)
 
-    publisher = Publisher(dead_letter=dead_letter, live=live, gap=gap, flush=flush)
+    publisher = Publisher(dead_letter=dead_letter, live=live, gap=gap, flush=flush, alert=alert)
     state: dict[str, Processor] = {}
 
     async def processor() -> Processor:

@@ -95,3 +95,10 @@ ALERT_CHANGES: Final = Counter(
     "Illness-alert state changes; state=raised, upgraded, downgraded or withdrawn (counter, changes)",
     ["detector", "level", "state"],
 )
+NIGHT_UPDATES: Final = Counter(
+    "wearstream_processor_night_updates",
+    "Participants the nightly step looked at in a transaction; result=computed (a complete night was touched, its "
+    "nights recomputed) or skipped (none was); counted in the transaction, so a retried one counts again "
+    "(counter, participants)",
+    ["result"],
+)

@@ -9,7 +9,9 @@ upgraded, downgraded or withdrawn — each change also appended to `alert_change
 night as `first`: every later night is judged again, so its alerts may rise, change level or be withdrawn.
 
 A night is complete once its 07:00 local has passed and the participant's data has reached it
-(`complete_through`).
+(`complete_through`). The sink calls `update_touched` in every transaction that stored heart rate or steps:
+it recomputes from the earliest night the new data touched (or the earliest night that just became
+complete) through the latest complete night, and skips participants whose range holds no complete night.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ import numpy as np
 
 from schemas.metrics import HEART_RATE, METRIC_IDS, STEPS
 from stream_processors.detectors import CusumDetector, Detector, Level, NightInput, NightOutcome, NightSignalDetector
-from stream_processors.metric_defs import ALERT_CHANGES
+from stream_processors.metric_defs import ALERT_CHANGES, NIGHT_UPDATES
 from stream_processors.resting_hr import MINUTE_MS, REST_AFTER_STEPS_MINUTES, night_inputs
 
 HR_ID: Final = METRIC_IDS[HEART_RATE.name]
@@ -76,6 +78,54 @@ def complete_through(last_reading_ms: int, timezone: str) -> dt.date:
     """The latest night whose 07:00 local has passed by the participant's last reading."""
     local = dt.datetime.fromtimestamp(last_reading_ms / 1000, tz=zoneinfo.ZoneInfo(timezone))
     return local.date() if local.time() >= NIGHT_END else local.date() - dt.timedelta(days=1)
+
+
+def touched_night(timestamp_ms: int, timezone: str) -> dt.date:
+    """The earliest night a reading at `timestamp_ms` can change: its local date, or the next one for the
+    minutes just before midnight (steps there decide whether the first night minutes were resting)."""
+    shifted = (timestamp_ms + REST_AFTER_STEPS_MINUTES * MINUTE_MS) / 1000
+    return dt.datetime.fromtimestamp(shifted, tz=zoneinfo.ZoneInfo(timezone)).date()
+
+
+async def last_readings(connection: asyncpg.Connection, participant_ids: list[str]) -> dict[str, int]:
+    """How far each participant's night data has arrived (epoch ms): the earlier of the last heart-rate and
+    the last steps reading (only heart rate for a participant without steps)."""
+    rows = await connection.fetch(
+        "SELECT participant_id, ts_to_ms(min(last_reading)) AS t FROM participant_metric_state"
+        " WHERE participant_id = ANY($1::text[]) AND metric_id = ANY($2::int2[]) GROUP BY participant_id",
+        participant_ids,
+        [HR_ID, STEPS_ID],
+    )
+    return {r["participant_id"]: r["t"] for r in rows}
+
+
+async def update_touched(
+    connection: asyncpg.Connection,
+    earliest_ms: Mapping[str, int],
+    before: Mapping[str, int],
+    timezones: Mapping[str, str],
+    *,
+    detectors: Mapping[str, Detector] | None = None,
+) -> list[AlertChange]:
+    """Runs `update_nights` for participants whose new heart rate or steps (the earliest reading of each in
+    `earliest_ms`) touched a complete night, or whose last reading (`before`: as it was before this
+    transaction) moved past a night's 07:00; from that night through the latest complete one."""
+    after = await last_readings(connection, sorted(earliest_ms))
+    changes: list[AlertChange] = []
+    for participant_id in sorted(earliest_ms):
+        if participant_id not in after:
+            continue
+        zone = timezones[participant_id]
+        first = touched_night(earliest_ms[participant_id], zone)
+        if participant_id in before:
+            first = min(first, complete_through(before[participant_id], zone) + dt.timedelta(days=1))
+        last = complete_through(after[participant_id], zone)
+        if first > last:
+            NIGHT_UPDATES.labels("skipped").inc()
+            continue
+        NIGHT_UPDATES.labels("computed").inc()
+        changes += await update_nights(connection, participant_id, zone, first, last, detectors=detectors)
+    return changes
 
 
 def _local_midnight_ms(day: dt.date, timezone: str) -> int:

@@ -28,7 +28,7 @@ from opentelemetry.context import Context
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, wait_exponential_jitter
 
 from schemas.device_daily import decode_device_daily
-from schemas.events import GapEvent, LiveUpdate
+from schemas.events import AlertEvent, GapEvent, LiveUpdate
 from schemas.participants import InvalidParticipant, Participant, check_participant, decode_participant
 from stream_processors import metric_defs as m
 from stream_processors import outbox
@@ -66,14 +66,15 @@ def is_recoverable(error: BaseException) -> bool:
 
 
 class Publisher(msgspec.Struct, frozen=True):
-    """Where results go. `dead_letter` must only return once the broker has the message; `live` and `gap`
-    may return once the message is sent, and `flush` then returns once the broker has all that was sent
-    (raising if any was refused)."""
+    """Where results go. `dead_letter` must only return once the broker has the message; `live`, `gap` and
+    `alert` may return once the message is sent, and `flush` then returns once the broker has all that was
+    sent (raising if any was refused). Without `alert`, alert events stay in the outbox."""
 
     dead_letter: Callable[[DeadLetter], Awaitable[None]]
     live: Callable[[LiveUpdate], Awaitable[None]]
     gap: Callable[[GapEvent], Awaitable[None]]
     flush: Callable[[], Awaitable[None]] | None = None
+    alert: Callable[[AlertEvent], Awaitable[None]] | None = None
 
     async def delivered(self) -> None:
         if self.flush is not None:
@@ -172,7 +173,7 @@ class Processor:
         for envelope in envelopes:
             if envelope.timestamp_ms:
                 m.END_TO_END_SECONDS.labels(metric).observe(max(0.0, stored_ms - envelope.timestamp_ms) / 1000)
-        await self._publish(applied.live, applied.gap_events)
+        await self._publish(applied.live, applied.gap_events, applied.alerts)
         m.GROUP_SECONDS.labels(metric).observe(time.perf_counter() - started)
         return applied
 
@@ -183,11 +184,11 @@ class Processor:
             return Applied()
 
         async def stage(
-            connection: asyncpg.Connection, gap_events: list[GapEvent], live: list[LiveUpdate]
-        ) -> tuple[list[GapEvent], list[LiveUpdate]]:
+            connection: asyncpg.Connection, gap_events: list[GapEvent], live: list[LiveUpdate], alerts: list[AlertEvent]
+        ) -> tuple[list[GapEvent], list[LiveUpdate], list[AlertEvent]]:
             # Live feeds show what is happening now: backfilled history is not re-broadcast reading by reading.
             recent = [u for u in live if u.minutes and u.minutes[-1].bucket_ms >= now_ms - self.live_window_ms]
-            return await outbox.stage(connection, gap_events, recent)
+            return await outbox.stage(connection, gap_events, recent, alerts)
 
         error: Exception | None = None
         for _ in range(1 if len(batches) > 1 else APPLY_ATTEMPTS):
@@ -207,6 +208,7 @@ class Processor:
                 readings=first.readings + second.readings,
                 live=[*first.live, *second.live],
                 gap_events=[*first.gap_events, *second.gap_events],
+                alerts=[*first.alerts, *second.alerts],
             )
         reason = f"apply: {type(error).__name__}: {error}"
         await self._dead_letter(metric, batches[0].envelope, reason)
@@ -295,9 +297,9 @@ class Processor:
         now = now_ms if now_ms is not None else int(time.time() * 1000)
 
         async def stage(
-            connection: asyncpg.Connection, gap_events: list[GapEvent], live: list[LiveUpdate]
-        ) -> tuple[list[GapEvent], list[LiveUpdate]]:
-            return await outbox.stage(connection, gap_events, live)
+            connection: asyncpg.Connection, gap_events: list[GapEvent], live: list[LiveUpdate], alerts: list[AlertEvent]
+        ) -> tuple[list[GapEvent], list[LiveUpdate], list[AlertEvent]]:
+            return await outbox.stage(connection, gap_events, live, alerts)
 
         events = await self._retrying(lambda: self.sink.check_not_synced(now, stage_events=stage))
         await self._publish([], events)
@@ -309,7 +311,11 @@ class Processor:
         while True:
             published = await self._retrying(
                 lambda: outbox.drain(
-                    self.sink.pool, gap=self.publisher.gap, live=self.publisher.live, flush=self.publisher.delivered
+                    self.sink.pool,
+                    gap=self.publisher.gap,
+                    live=self.publisher.live,
+                    flush=self.publisher.delivered,
+                    alert=self.publisher.alert,
                 )
             )
             total += published
@@ -326,7 +332,9 @@ class Processor:
 
         return await self._retrying(run)
 
-    async def _publish(self, live: Sequence[LiveUpdate], gap_events: Sequence[GapEvent]) -> None:
+    async def _publish(
+        self, live: Sequence[LiveUpdate], gap_events: Sequence[GapEvent], alerts: Sequence[AlertEvent] = ()
+    ) -> None:
         """Publishes committed events and deletes them from the outbox. A failure leaves them there for the
         drain: it is logged, never raised (the data is committed, the group may be acknowledged)."""
         if self.crash_after_commit and gap_events:
@@ -343,6 +351,11 @@ class Processor:
                 await self.publisher.live(update)
                 m.OUTBOX_PUBLISHED.labels("live", "inline").inc()
                 published.append(update.event_id)
+            if self.publisher.alert is not None:
+                for alert in alerts:
+                    await self.publisher.alert(alert)
+                    m.OUTBOX_PUBLISHED.labels("alert", "inline").inc()
+                    published.append(alert.event_id)
             await self.publisher.delivered()
         except Exception as error:
             log.warning("events left in the outbox for the drain: %r", error)

@@ -20,10 +20,10 @@ import msgspec
 import numpy as np
 import numpy.typing as npt
 
-from schemas.events import GapEvent, LiveUpdate, MinutePoint
-from schemas.metrics import HEART_RATE
+from schemas.events import AlertEvent, GapEvent, LiveUpdate, MinutePoint
+from schemas.metrics import HEART_RATE, STEPS
 from schemas.participants import Participant
-from stream_processors import corrections, gap_store, summaries
+from stream_processors import corrections, gap_store, nightly, summaries
 from stream_processors.applied import claim_raw
 from stream_processors.gaps import NOT_SYNCED, NOT_WORN
 from stream_processors.rollup_store import UPSERT_1D, UPSERT_1H, UPSERT_1M, RollupRows
@@ -33,15 +33,18 @@ from stream_processors.validate import ValidBatch
 from wearstream.participants import recompute_local_days
 
 HR_GAP_MS: Final = (HEART_RATE.gap_threshold_s or 600) * 1000
+NIGHT_METRICS: Final = frozenset({HEART_RATE.name, STEPS.name})
+"""The metrics the nightly step reads: a batch of either may change a night."""
 
 StageEvents = Callable[
-    [asyncpg.Connection, list[GapEvent], list[LiveUpdate]], Awaitable[tuple[list[GapEvent], list[LiveUpdate]]]
+    [asyncpg.Connection, list[GapEvent], list[LiveUpdate], list[AlertEvent]],
+    Awaitable[tuple[list[GapEvent], list[LiveUpdate], list[AlertEvent]]],
 ]
 """Runs last in the transaction with the events it produced (the outbox); returns the events to report."""
 
 
 class Applied(msgspec.Struct, kw_only=True):
-    """What one transaction changed: for metrics, live updates and gap events."""
+    """What one transaction changed: for metrics, live updates, gap events and alert changes."""
 
     batches: int = 0
     duplicates: int = 0
@@ -50,6 +53,7 @@ class Applied(msgspec.Struct, kw_only=True):
     """Readings (stored or new) that lost their timestamp to a later upload's reading."""
     live: list[LiveUpdate] = []
     gap_events: list[GapEvent] = []
+    alerts: list[AlertEvent] = []
 
 
 class ParticipantInfo(msgspec.Struct, frozen=True):
@@ -85,6 +89,7 @@ class Sink:
         applied = Applied(duplicates=len(group) - len(unique))
         if not unique:
             return applied
+        changes: list[nightly.AlertChange] = []
         async with self.pool.acquire() as connection, connection.transaction():
             segments = [
                 segment
@@ -121,10 +126,21 @@ class Sink:
             for metric_batches in by_metric.values():
                 await self._store_metric(connection, metric_batches, timezones, overlaps, superseded, applied)
             if fresh:
+                earliest = _earliest_night_readings(fresh)
+                before = await nightly.last_readings(connection, sorted(earliest)) if earliest else {}
                 await self._store_uploads_and_state(connection, fresh, superseded, applied)
                 await summaries.update(connection, fresh, timezones)
+                if earliest:
+                    device_timezones = {b.batch.participant_id: b.batch.timezone for b in fresh if b.batch.timezone}
+                    zones = {p: timezones.get(p) or device_timezones.get(p) or "UTC" for p in earliest}
+                    changes = await nightly.update_touched(connection, earliest, before, zones)
+                    event_ms = int(time.time() * 1000)
+                    applied.alerts = [_alert_event(c, event_ms) for c in changes]
             if stage_events is not None:
-                applied.gap_events, applied.live = await stage_events(connection, applied.gap_events, applied.live)
+                applied.gap_events, applied.live, applied.alerts = await stage_events(
+                    connection, applied.gap_events, applied.live, applied.alerts
+                )
+        nightly.record_changes(changes)
         return applied
 
     async def _store_metric(
@@ -251,7 +267,7 @@ class Sink:
         async with self.pool.acquire() as connection, connection.transaction():
             events = await gap_store.open_not_synced(connection, now_ms, self.not_synced_ms)
             if stage_events is not None:
-                events, _ = await stage_events(connection, events, [])
+                events, _, _ = await stage_events(connection, events, [], [])
             return events
 
     async def upsert_participants(self, participants: Sequence[Participant]) -> None:
@@ -287,6 +303,29 @@ class Sink:
                 if row["timezone"] != before[row["participant_id"]]:
                     await recompute_local_days(connection, row["participant_id"], row["timezone"])
         self.forget_participants()
+
+
+def _earliest_night_readings(batches: Sequence[ValidBatch]) -> dict[str, int]:
+    """Per participant, the earliest heart-rate or steps reading of the batches (epoch ms)."""
+    earliest: dict[str, int] = {}
+    for b in batches:
+        if b.metric.name in NIGHT_METRICS and len(b.timestamps):
+            first = int(b.timestamps.min())
+            earliest[b.batch.participant_id] = min(first, earliest.get(b.batch.participant_id, first))
+    return earliest
+
+
+def _alert_event(change: nightly.AlertChange, event_ms: int) -> AlertEvent:
+    return AlertEvent(
+        participant_id=change.participant_id,
+        detector=change.detector,
+        level=change.level,
+        night=change.night,
+        value=change.value,
+        baseline=change.baseline,
+        state=change.state,
+        event_ms=event_ms,
+    )
 
 
 class _State(msgspec.Struct):

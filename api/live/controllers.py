@@ -1,6 +1,6 @@
 """Websockets `/v1/live` (a participant × metric subscription, with backfill) and `/v1/events` (cohort-wide
-gap events). Both authenticate with the header, the `wearstream_token` cookie or the `token` query parameter
-(which REST refuses).
+gap and alert events). Both authenticate with the header, the `wearstream_token` cookie or the `token` query
+parameter (which REST refuses).
 
 `/v1/live?participants=P0001,P0002&metrics=heart_rate&backfill_minutes=10`: `participants` defaults to the
 key's own participant (participant keys) or everyone (other keys; no backfill then), `metrics` to all.
@@ -175,7 +175,8 @@ async def live_socket(socket: WebSocket[ApiKey, Any, Any]) -> None:
 
 @websocket("/v1/events")
 async def events_socket(socket: WebSocket[ApiKey, Any, Any]) -> None:
-    """Cohort-wide gap events (`alert` is true when a gap opened); admin and researcher keys only."""
+    """Cohort-wide gap events (`alert` is true when a gap opened) and illness-alert changes (`"type": "alert"`);
+    admin and researcher keys only."""
     hub: LiveHub = socket.app.state.hub
     if not socket.user.cohort:
         await socket.accept()

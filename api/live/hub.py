@@ -1,10 +1,10 @@
 """The fan-out: one Kafka consumer per API process, a bounded queue per websocket client.
 
-The consumer reads `<prefix>.live` and `<prefix>.gaps` from their ends (no consumer group: every API process
-sees every message), encodes each message for clients once, and offers it to the queues of the subscribers
-it concerns without waiting: a full queue drops its oldest message and counts it. The processor publishes
-events at least once (from its outbox): an event id already dispatched is dropped, so each client sees each
-id once (the ids remembered are bounded: the most recent SEEN_EVENT_IDS).
+The consumer reads `<prefix>.live`, `<prefix>.gaps` and `<prefix>.alerts` from their ends (no consumer group:
+every API process sees every message), encodes each message for clients once, and offers it to the queues of
+the subscribers it concerns without waiting: a full queue drops its oldest message and counts it. The
+processor publishes events at least once (from its outbox): an event id already dispatched is dropped, so
+each client sees each id once (the ids remembered are bounded: the most recent SEEN_EVENT_IDS).
 """
 
 from __future__ import annotations
@@ -20,9 +20,9 @@ import msgspec
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from api import metric_defs
-from api.live.schemas import encode, gap_message, live_message
+from api.live.schemas import alert_message, encode, gap_message, live_message
 from schemas import topics
-from schemas.events import decode_gap_event, decode_live_update
+from schemas.events import decode_alert_event, decode_gap_event, decode_live_update
 from wearstream.settings import KafkaSettings
 
 log = logging.getLogger("wearstream.api.live")
@@ -95,8 +95,9 @@ class LiveHub:
         self.enabled = enabled
         self.live_topic = topics.live_topic(kafka.topic_prefix)
         self.gaps_topic = topics.gaps_topic(kafka.topic_prefix)
+        self.alerts_topic = topics.alerts_topic(kafka.topic_prefix)
         self.ready = asyncio.Event()
-        """Set once the consumer is positioned at the ends of both topics (later messages reach clients)."""
+        """Set once the consumer is positioned at the ends of its topics (later messages reach clients)."""
         self._by_participant: dict[str, set[Subscriber]] = {}
         self._live_all: set[Subscriber] = set()
         self._events: set[Subscriber] = set()
@@ -160,6 +161,12 @@ class LiveHub:
                     return 0
                 targets, channel = list(self._events), "events"
                 message = encode(gap_message(event))
+            elif topic == self.alerts_topic:
+                alert = decode_alert_event(payload)
+                if self._repeated(alert.event_id):
+                    return 0
+                targets, channel = list(self._events), "events"
+                message = encode(alert_message(alert))
             else:
                 return 0
         except (msgspec.DecodeError, msgspec.ValidationError) as error:
@@ -207,7 +214,7 @@ class LiveHub:
                 for partition in partitions:
                     await consumer.position(partition)
                 self.ready.set()
-                log.info("live fan-out reading %s and %s", self.live_topic, self.gaps_topic)
+                log.info("live fan-out reading %s", sorted({p.topic for p in partitions}))
                 while True:
                     batches = await consumer.getmany(timeout_ms=500, max_records=5000)
                     for partition, records in batches.items():
@@ -225,11 +232,16 @@ class LiveHub:
                     await consumer.stop()
 
     async def _partitions(self, consumer: AIOKafkaConsumer) -> list[TopicPartition]:
-        """The partitions of both topics, waiting (and retrying) until both exist."""
+        """The partitions of the live and gaps topics, waiting (and retrying) until both exist, and of the alerts
+        topic when it exists (`wearstream topics create` makes all three; a deployment without alerts still
+        serves live and gap events)."""
         while True:
             cluster = await consumer._client.fetch_all_metadata()
             found = {name: cluster.partitions_for_topic(name) for name in (self.live_topic, self.gaps_topic)}
             if all(found.values()):
-                return [TopicPartition(name, p) for name, parts in found.items() for p in sorted(parts)]
+                found[self.alerts_topic] = cluster.partitions_for_topic(self.alerts_topic)
+                if not found[self.alerts_topic]:
+                    log.warning("no topic %s: alerts will not reach /v1/events", self.alerts_topic)
+                return [TopicPartition(name, p) for name, parts in found.items() for p in sorted(parts or ())]
             log.info("waiting for topics %s", [name for name, parts in found.items() if not parts])
             await asyncio.sleep(RETRY_S)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Literal
 
 import msgspec
 
-from schemas.events import GapEvent, LiveUpdate
+from schemas.events import AlertEvent, GapEvent, LiveUpdate
 
 
 class Minute(msgspec.Struct, frozen=True, kw_only=True):
@@ -56,6 +57,21 @@ class GapMessage(msgspec.Struct, frozen=True, kw_only=True, tag="gap", tag_field
     """Stable id of the event: a client sees each id at most once."""
 
 
+class AlertMessage(msgspec.Struct, frozen=True, kw_only=True, tag="alert", tag_field="type"):
+    """An illness alert's new state; `night` is the local date of the morning (YYYY-MM-DD)."""
+
+    participant_id: str
+    detector: str
+    level: Literal["yellow", "red"]
+    night: dt.date
+    value: float | None
+    baseline: float | None
+    state: Literal["raised", "upgraded", "downgraded", "withdrawn"]
+    event_ms: int
+    event_id: str = ""
+    """Stable id of the event: a client sees each id at most once."""
+
+
 class DroppedMessage(msgspec.Struct, frozen=True, kw_only=True, tag="dropped", tag_field="type"):
     """This client was too slow: `count` older messages were dropped from its queue since the last notice."""
 
@@ -98,5 +114,19 @@ def gap_message(event: GapEvent) -> GapMessage:
         detected_ms=event.detected_ms,
         event_ms=event.event_ms,
         alert=event.state == "opened",
+        event_id=event.event_id,
+    )
+
+
+def alert_message(event: AlertEvent) -> AlertMessage:
+    return AlertMessage(
+        participant_id=event.participant_id,
+        detector=event.detector,
+        level=event.level,
+        night=event.night,
+        value=event.value,
+        baseline=event.baseline,
+        state=event.state,
+        event_ms=event.event_ms,
         event_id=event.event_id,
     )
