@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from urllib.parse import quote, urlsplit, urlunsplit
 
-from pydantic import Field
+from pydantic import Field, PrivateAttr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -67,14 +68,25 @@ class DatabaseSettings(BaseSettings):
     api_url: str = ""
     """The API's DSN. Empty: `url` when set, else the local stack's `wearstream_api`."""
     pool_size: int = 4
+    _role_passwords: dict[str, str] = PrivateAttr(default_factory=dict)
+    """The local stack's generated passwords of `wearstream_processor` / `wearstream_api` (set by
+    `load_settings`): those roles then reach the server and database of `url`, whatever `url` is changed to."""
 
     @property
     def processor_dsn(self) -> str:
-        return self.processor_url or self.url
+        return self.processor_url or self._as_role("wearstream_processor")
 
     @property
     def api_dsn(self) -> str:
-        return self.api_url or self.url
+        return self.api_url or self._as_role("wearstream_api")
+
+    def _as_role(self, role: str) -> str:
+        password = self._role_passwords.get(role)
+        if not password:
+            return self.url
+        parts = urlsplit(self.url)
+        host = parts.netloc.rpartition("@")[2]
+        return urlunsplit(parts._replace(netloc=f"{role}:{quote(password, safe='')}@{host}"))
 
 
 class ProcessorSettings(BaseSettings):
@@ -233,21 +245,27 @@ def load_settings() -> Settings:
     if not database.url:
         # The local stack: each process as its role (when the stack generated its password; a stack made by an
         # older version has none, and serves every process as the owner).
-        update = {"url": local_database_url(stack, "wearstream")}
-        for field, role in (("processor_url", "wearstream_processor"), ("api_url", "wearstream_api")):
-            if not getattr(database, field):
-                update[field] = local_database_url(stack, role, required=True)
-        database = database.model_copy(update=update)
+        database = database.model_copy(update={"url": local_database_url(stack, "wearstream")})
+        database._role_passwords = {
+            role: password
+            for role in ("wearstream_processor", "wearstream_api")
+            if (password := local_password(stack, role))
+        }
     return settings.model_copy(update={"kafka": kafka, "database": database})
+
+
+def local_password(stack: StackSettings, role: str) -> str:
+    """The password `stack up` generated for `role` (`<state_dir>/secrets/`), or "" (a stack made without)."""
+    try:
+        return (stack.state_dir / "secrets" / f"{role}.password").read_text().strip()
+    except OSError:
+        return ""
 
 
 def local_database_url(stack: StackSettings, role: str, *, required: bool = False) -> str:
     """The local stack's DSN for `role`, with the password `stack up` generated (`<state_dir>/secrets/`);
     without one, no password — or, when `required`, empty."""
-    try:
-        password = (stack.state_dir / "secrets" / f"{role}.password").read_text().strip()
-    except OSError:
-        password = ""
+    password = local_password(stack, role)
     if required and not password:
         return ""
     secret = f":{password}" if password else ""

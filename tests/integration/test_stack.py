@@ -174,7 +174,7 @@ def test_up_twice_then_down_then_up(stack: LocalStack) -> None:
         secret = state_dir / "secrets" / "wearstream.password"
         assert secret.stat().st_mode & 0o077 == 0
         check = "import asyncio, asyncpg; from wearstream.settings import load_settings; s = load_settings()\n"
-        check += "async def main():\n    c = await asyncpg.connect(s.database.api_url)\n"
+        check += "async def main():\n    c = await asyncpg.connect(s.database.api_dsn)\n"
         check += "    print(await c.fetchval('SELECT current_user || rolsuper::text FROM pg_roles"
         check += " WHERE rolname = current_user'))\nasyncio.run(main())"
         probe = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, env=own, check=False)
