@@ -38,7 +38,7 @@ from api.pages import pages_router
 from api.participants.controllers import ParticipantController
 from api.series.controllers import SeriesController
 from api.sleep.controllers import SleepController
-from wearstream.settings import Settings
+from core.settings import Settings
 
 DESCRIPTION: Final = """History, adherence, sleep, gaps and reminders of a wearable study.
 

@@ -11,7 +11,7 @@ from typing import Annotated, Any, TypeVar
 import typer
 from rich.console import Console
 
-from wearstream.settings import Settings, load_settings
+from core.settings import Settings, load_settings
 
 console = Console(stderr=True, highlight=False)
 

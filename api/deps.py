@@ -13,7 +13,7 @@ from litestar.params import FromQuery
 from api.adherence.schemas import Thresholds
 from api.errors import invalid
 from api.params import parse_instant
-from wearstream.settings import Settings
+from core.settings import Settings
 
 
 def provide_pool(state: State) -> asyncpg.Pool:

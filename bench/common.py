@@ -16,9 +16,9 @@ from pathlib import Path
 import asyncpg
 import msgspec
 
+from core.settings import Settings
+from core.topics import delete_topics, ensure_topics
 from schemas.migrate import migrate
-from wearstream.settings import Settings
-from wearstream.topics import delete_topics, ensure_topics
 
 
 class Measurement(msgspec.Struct, kw_only=True):

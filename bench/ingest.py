@@ -29,6 +29,7 @@ from bench.common import (
     summarise,
     wait_until,
 )
+from core.settings import Settings
 from producers.publisher import BatchPublisher
 from producers.replay import ReplayPlan, replay
 from producers.simulator import CohortSimulator
@@ -37,7 +38,6 @@ from schemas.readings import ReadingBatch
 from stream_processors.compaction import compact
 from stream_processors.db import create_pool
 from stream_processors.segments import RAW_COLUMNS, pack
-from wearstream.settings import Settings
 
 START: Final = dt.date(2026, 9, 1)
 SEED: Final = 7

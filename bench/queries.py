@@ -24,6 +24,7 @@ import websockets
 from aiokafka import AIOKafkaProducer
 
 from bench.common import Environment, Measurement, environment, percentile
+from core.settings import Settings
 from producers.simulator import CohortSimulator
 from schemas import topics
 from schemas.events import LiveUpdate, MinutePoint, encode_event
@@ -34,7 +35,6 @@ from stream_processors.envelope import Envelope
 from stream_processors.sink import Sink
 from stream_processors.validate import validate
 from wearstream.demo import wait_for_api
-from wearstream.settings import Settings
 
 HR: Final = METRIC_IDS[HEART_RATE.name]
 SLEEP: Final = METRIC_IDS[SLEEP_STAGE.name]

@@ -11,8 +11,8 @@ from pathlib import Path
 from bench import ingest, queries
 from bench.common import Measurement, machine
 from bench.report import Run, now, ratios, write
+from core.settings import Settings, load_settings
 from schemas.metrics import HEART_RATE
-from wearstream.settings import Settings, load_settings
 
 Step = Callable[[Settings, bool], Awaitable[list[Measurement]]]
 LOGS = Path("/tmp/wearstream-bench")

@@ -27,6 +27,8 @@ from typing import Final
 import asyncpg
 import msgspec
 
+from core.settings import Settings
+from core.topics import ensure_topics
 from producers.fitbit import ImportResult, Skipped, import_files
 from producers.publisher import BatchPublisher
 from producers.watermarks import load_watermarks
@@ -34,9 +36,7 @@ from schemas.device_daily import DeviceDaily
 from schemas.participants import Participant
 from schemas.readings import ReadingBatch
 from schemas.watermarks import Watermark
-from wearstream import participants
-from wearstream.settings import Settings
-from wearstream.topics import ensure_topics
+from stream_processors import participant_records as participants
 
 SOURCE: Final = "import"
 MS_PER_DAY: Final = 86_400_000

@@ -12,14 +12,14 @@ from typing import Final
 
 from aiokafka import AIOKafkaProducer
 
+from core.settings import KafkaSettings
+from core.telemetry import tracer
 from producers import metric_defs as m
 from schemas import topics
 from schemas.device_daily import DeviceDaily, encode_device_daily
 from schemas.participants import Participant, encode_participant
 from schemas.readings import ReadingBatch, encode_batch
 from schemas.watermarks import Watermark, encode_watermark
-from wearstream.settings import KafkaSettings
-from wearstream.telemetry import tracer
 
 MAX_REQUEST_BYTES: Final = 16 * 1024 * 1024
 

@@ -21,14 +21,14 @@ from typing import Final
 
 import msgspec
 
+from core.settings import Settings
+from core.topics import ensure_topics
 from producers.publisher import BatchPublisher
 from producers.simulator import CohortSimulator
 from producers.watermarks import load_watermarks
 from schemas.metrics import METRICS
 from schemas.readings import ReadingBatch
 from schemas.watermarks import Watermark
-from wearstream.settings import Settings
-from wearstream.topics import ensure_topics
 
 DAY_MS: Final = 86_400_000
 SOURCE: Final = "replay"

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from core.settings import KafkaSettings
 from schemas.topics import watermarks_topic
 from schemas.watermarks import Watermark, decode_watermark
-from wearstream.settings import KafkaSettings
 
 
 async def load_watermarks(kafka: KafkaSettings, source: str) -> dict[tuple[str, str], Watermark]:

@@ -20,6 +20,7 @@ from typing import Any, Final, cast
 
 import faust
 
+from core.settings import Settings, retention_days
 from schemas import topics
 from schemas.events import AlertEvent, GapEvent, LiveUpdate, encode_event
 from schemas.metrics import METRICS
@@ -30,7 +31,6 @@ from stream_processors.deadletter import DeadLetter, DeadLetterLimit
 from stream_processors.envelope import Envelope
 from stream_processors.pipeline import Processor, Publisher
 from stream_processors.sink import Sink
-from wearstream.settings import Settings, retention_days
 
 log = logging.getLogger("wearstream.processor")
 EXIT_FATAL: Final = 70

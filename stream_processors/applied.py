@@ -15,9 +15,9 @@ from typing import Final
 import asyncpg
 from opentelemetry import trace
 
+from core.telemetry import tracer
 from stream_processors.rollup_store import STAGING_TABLE
 from stream_processors.segments import RAW_COLUMNS, Segment, ms_to_datetime
-from wearstream.telemetry import tracer
 
 STAGED_COLUMNS: Final = (*RAW_COLUMNS, "sync_time")
 

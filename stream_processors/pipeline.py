@@ -27,6 +27,7 @@ from opentelemetry import trace
 from opentelemetry.context import Context
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, wait_exponential_jitter
 
+from core.telemetry import context_from_headers, tracer
 from schemas.device_daily import decode_device_daily
 from schemas.events import AlertEvent, GapEvent, LiveUpdate
 from schemas.participants import InvalidParticipant, Participant, check_participant, decode_participant
@@ -40,7 +41,6 @@ from stream_processors.errors import DeadLetterLimitExceeded, InvalidMessage, Re
 from stream_processors.retention import apply_retention
 from stream_processors.sink import Applied, Sink
 from stream_processors.validate import ValidBatch, validate
-from wearstream.telemetry import context_from_headers, tracer
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

@@ -26,11 +26,11 @@ from schemas.participants import Participant
 from stream_processors import corrections, gap_store, nightly, summaries
 from stream_processors.applied import claim_raw
 from stream_processors.gaps import NOT_SYNCED, NOT_WORN
+from stream_processors.participant_records import recompute_local_days
 from stream_processors.rollup_store import UPSERT_1D, UPSERT_1H, UPSERT_1M, RollupRows
 from stream_processors.rollups import HOUR_MS, MINUTE_MS, aggregate, fixed_buckets, local_day_buckets
 from stream_processors.segments import pack
 from stream_processors.validate import ValidBatch
-from wearstream.participants import recompute_local_days
 
 HR_GAP_MS: Final = (HEART_RATE.gap_threshold_s or 600) * 1000
 NIGHT_METRICS: Final = frozenset({HEART_RATE.name, STEPS.name})

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from wearstream.settings import Settings, load_settings
+from core.settings import Settings, load_settings
 
 
 @pytest.fixture(scope="session")

@@ -15,10 +15,10 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar, get_args
 import typer
 from rich.console import Console
 
+from core.settings import Settings, load_settings
+from core.telemetry import IMPORT_METRICS_PORT, REPLAY_METRICS_PORT
 from deploy.local.errors import StackError
 from schemas.participants import Authorisation
-from wearstream.settings import Settings, load_settings
-from wearstream.telemetry import IMPORT_METRICS_PORT, REPLAY_METRICS_PORT
 
 if TYPE_CHECKING:
     import asyncpg
@@ -186,8 +186,8 @@ def db_retention(ctx: typer.Context) -> None:
     also do this)."""
     import asyncpg
 
+    from core.settings import retention_days
     from stream_processors.retention import apply_retention
-    from wearstream.settings import retention_days
 
     settings = _settings(ctx)
 
@@ -242,7 +242,7 @@ def db_summaries(
 @topics_app.command("create")
 def topics_create(ctx: typer.Context) -> None:
     """Create the readings, participants, gaps, alerts, live and dead-letter topics that are missing."""
-    from wearstream.topics import ensure_topics
+    from core.topics import ensure_topics
 
     settings = _settings(ctx)
     created = asyncio.run(ensure_topics(settings.kafka))
@@ -358,7 +358,7 @@ def import_command(
     """
     from producers.fitbit import FitbitImportError
     from producers.import_job import import_exports
-    from wearstream.participants import ParticipantError
+    from stream_processors.participant_records import ParticipantError
 
     _serve_metrics(metrics_port, metrics_host)
     sync_ms = None
@@ -411,7 +411,7 @@ def _participants_call(ctx: typer.Context, job: Callable[[asyncpg.Connection], A
         finally:
             await connection.close()
 
-    from wearstream.participants import ParticipantError
+    from stream_processors.participant_records import ParticipantError
 
     try:
         return asyncio.run(run())
@@ -441,7 +441,7 @@ def participants_add(
     import msgspec
 
     from schemas.participants import Participant
-    from wearstream import participants
+    from stream_processors import participant_records as participants
 
     _valid_authorisation(authorisation)
     record = msgspec.convert(
@@ -484,7 +484,7 @@ def participants_update(
     """Change fields of a participant record (audited); fields not given stay as they are."""
     import msgspec
 
-    from wearstream import participants
+    from stream_processors import participant_records as participants
 
     _valid_authorisation(authorisation)
     fields: dict[str, object] = {
@@ -509,7 +509,7 @@ def participants_show(
     ctx: typer.Context, participant: Annotated[str, typer.Argument(help="Study code, e.g. P0001.")]
 ) -> None:
     """A participant record, its imports and the audit of its changes."""
-    from wearstream import participants
+    from stream_processors import participant_records as participants
 
     async def job(connection: asyncpg.Connection) -> tuple[Participant | None, list[Any], list[asyncpg.Record]]:
         record = await participants.get(connection, participant)
@@ -534,7 +534,7 @@ def participants_show(
 @participants_app.command("list")
 def participants_list(ctx: typer.Context) -> None:
     """Every participant record."""
-    from wearstream import participants
+    from stream_processors import participant_records as participants
 
     for record in _participants_call(ctx, participants.list_all):
         _print_participant(record)
@@ -561,8 +561,8 @@ def process(
     """
     import faust
 
+    from core.topics import ensure_topics
     from stream_processors.app import create_app
-    from wearstream.topics import ensure_topics
 
     settings = _settings(ctx)
     asyncio.run(ensure_topics(settings.kafka))
@@ -743,7 +743,7 @@ def main(
         logging.basicConfig(level=logging.INFO)
     traced = TRACED_COMMANDS.get(ctx.invoked_subcommand or "")
     if traced is not None:
-        from wearstream.telemetry import setup_telemetry
+        from core.telemetry import setup_telemetry
 
         component, instrumentations = traced
         setup_telemetry(ctx.obj.telemetry, component=component, instrument=instrumentations)

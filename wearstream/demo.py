@@ -17,12 +17,12 @@ import asyncpg
 import httpx
 import msgspec
 
+from core.settings import Settings, load_settings
+from core.topics import ensure_topics
 from deploy.local.services import services
 from deploy.local.stack import LocalStack
 from producers.replay import ReplayPlan, ReplayReport, replay
 from schemas.migrate import migrate
-from wearstream.settings import Settings, load_settings
-from wearstream.topics import ensure_topics
 
 Log = Callable[[str], None]
 

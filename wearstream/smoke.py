@@ -9,7 +9,7 @@ import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from wearstream.settings import Settings
+from core.settings import Settings
 
 
 async def kafka_round_trip(bootstrap_servers: str, *, messages: int = 100) -> float:

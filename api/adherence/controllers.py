@@ -15,7 +15,7 @@ from api.adherence.schemas import AdherenceReport, Flag, Thresholds
 from api.auth.guards import cohort_guard
 from api.deps import as_of_or_now
 from api.params import date_window
-from wearstream.settings import Settings
+from core.settings import Settings
 
 MAX_DAYS: Final = 366
 

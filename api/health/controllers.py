@@ -13,7 +13,7 @@ from litestar import Controller, Request, Response, get
 from litestar.status_codes import HTTP_200_OK, HTTP_503_SERVICE_UNAVAILABLE
 
 from api.live.hub import LiveHub
-from wearstream.settings import Settings
+from core.settings import Settings
 
 TIMEOUT_S: Final = 3.0
 

@@ -22,8 +22,8 @@ from api.auth.keys import ApiKey
 from api.live.hub import LiveHub, Subscriber
 from api.live.schemas import BackfillMessage, DroppedMessage, ErrorMessage, Minute, encode
 from api.params import valid_participant_id
+from core.settings import Settings
 from schemas.metrics import METRICS
-from wearstream.settings import Settings
 
 MAX_PARTICIPANTS: Final = 1000
 

@@ -21,9 +21,9 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from api import metric_defs
 from api.live.schemas import alert_message, encode, gap_message, live_message
+from core.settings import KafkaSettings
 from schemas import topics
 from schemas.events import decode_alert_event, decode_gap_event, decode_live_update
-from wearstream.settings import KafkaSettings
 
 log = logging.getLogger("wearstream.api.live")
 RETRY_S: Final = 2.0

@@ -18,7 +18,7 @@ from api.errors import invalid
 from api.notifications import services
 from api.notifications.schemas import AuditEntry, NotifyRequest, NotifyResult
 from api.params import EARLIEST, LATEST
-from wearstream.settings import Settings
+from core.settings import Settings
 
 
 class NotificationController(Controller):

@@ -6,7 +6,7 @@ import smtplib
 import ssl
 from email.message import EmailMessage
 
-from wearstream.settings import SmtpSettings
+from core.settings import SmtpSettings
 
 
 def send_all(settings: SmtpSettings, messages: list[EmailMessage]) -> list[str | None]:

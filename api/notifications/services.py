@@ -23,7 +23,7 @@ from api.adherence.schemas import Thresholds
 from api.auth.keys import ApiKey
 from api.notifications import mailer, templates
 from api.notifications.schemas import AuditEntry, Delivery, NotifyRequest, NotifyResult, Status
-from wearstream.settings import SmtpSettings
+from core.settings import SmtpSettings
 
 _LOCK: Final = 0x4E4F54494659  # "NOTIFY"
 _INSERT: Final = (

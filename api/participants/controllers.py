@@ -21,7 +21,7 @@ from api.errors import invalid, not_found
 from api.participants import services
 from api.participants.schemas import NewParticipant, ParticipantDetail, ParticipantPage, ParticipantRecord, SortKey
 from schemas.participants import Authorisation, Participant
-from wearstream import participants as records
+from stream_processors import participant_records as records
 
 
 class ParticipantController(Controller):

@@ -22,11 +22,11 @@ from typing import Final
 
 import msgspec
 
+from core.settings import Settings
+from core.telemetry import IMPORT_METRICS_PORT, REPLAY_METRICS_PORT
 from deploy.local.errors import StackError
 from deploy.local.process import pid_alive, read_pid, run, terminate
 from deploy.local.status import ComponentStatus
-from wearstream.settings import Settings
-from wearstream.telemetry import IMPORT_METRICS_PORT, REPLAY_METRICS_PORT
 
 Log = Callable[[str], None]
 

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from core.settings import StackSettings
 from deploy.local.kafka import KafkaBroker
 from deploy.local.monitoring import LocalMonitoring
 from deploy.local.postgres import TimescaleCluster
 from deploy.local.services import services
 from deploy.local.status import ComponentStatus
-from wearstream.settings import StackSettings
 
 Log = Callable[[str], None]
 

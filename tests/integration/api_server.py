@@ -12,7 +12,7 @@ import httpx
 import uvicorn
 
 from api.app import create_app
-from wearstream.settings import Settings
+from core.settings import Settings
 
 
 def free_port() -> int:

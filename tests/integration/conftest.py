@@ -9,11 +9,11 @@ import asyncpg
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
+from core.settings import Settings, load_settings
+from core.topics import delete_topics
 from deploy.local.stack import LocalStack
 from schemas.migrate import migrate
 from tests.integration.cleanup import created_prefixes
-from wearstream.settings import Settings, load_settings
-from wearstream.topics import delete_topics
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -17,13 +17,13 @@ import numpy as np
 import numpy.typing as npt
 
 from bench.common import start_worker, stop_workers
+from core.settings import Settings
 from producers.simulator import CohortSimulator
 from schemas.metrics import HEART_RATE, METRIC_IDS
 from schemas.readings import exact_float64
 from stream_processors.gaps import Hole, holes_between_instants, trailing_hole
 from stream_processors.rollups import aggregate, fixed_buckets, local_day_buckets
 from tests.integration.cleanup import created_prefixes
-from wearstream.settings import Settings
 
 NOT_SYNCED_S = 6 * 3600
 

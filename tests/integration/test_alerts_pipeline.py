@@ -14,6 +14,8 @@ from litestar.testing import AsyncTestClient
 from api.app import create_app
 from api.auth.store import create_key
 from api.live.hub import LiveHub
+from core.settings import Settings
+from core.topics import ensure_topics
 from producers.publisher import BatchPublisher
 from producers.simulator import CohortSimulator
 from producers.simulator.episodes import EpisodeModel
@@ -25,8 +27,6 @@ from stream_processors.nightly import complete_through, last_readings, touched_n
 from tests.integration.pipeline import isolated, start_processor, stop_processor, wait_for_readings
 from tests.integration.test_api_series import api_settings
 from tests.integration.test_faults import read_all
-from wearstream.settings import Settings
-from wearstream.topics import ensure_topics
 
 START = dt.date(2026, 3, 2)
 SEED = 5

@@ -11,8 +11,8 @@ from litestar.testing import AsyncTestClient
 
 from api.app import create_app
 from api.auth.store import create_key
+from core.settings import Settings
 from tests.integration.test_api_series import T0, Cohort, api_settings, iso, load_cohort
-from wearstream.settings import Settings
 
 
 @pytest.fixture(scope="module")

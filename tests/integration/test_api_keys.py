@@ -23,9 +23,9 @@ from typer.testing import CliRunner
 
 from api.app import create_app
 from api.auth.store import KeyStore, create_key
+from core.settings import Settings
 from tests.integration.test_api_series import Cohort, api_settings, load_cohort
 from wearstream.cli import app as cli
-from wearstream.settings import Settings
 
 
 @pytest.fixture(scope="module")

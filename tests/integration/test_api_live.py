@@ -19,11 +19,11 @@ from litestar.testing import TestClient
 from litestar.testing.websocket_test_session import WebSocketTestSession
 
 from api.app import create_app
+from core.settings import Settings
 from deploy.local.stack import LocalStack
 from schemas import topics
 from schemas.events import GapEvent, LiveUpdate, MinutePoint, encode_event
 from tests.integration.test_api_series import Cohort, api_settings, load_cohort
-from wearstream.settings import Settings
 
 
 @pytest.fixture(scope="module")

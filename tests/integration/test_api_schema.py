@@ -15,8 +15,8 @@ import schemathesis
 import uvicorn
 
 from api.app import create_app
+from core.settings import Settings
 from tests.integration.test_api_series import Cohort, api_settings, load_cohort
-from wearstream.settings import Settings
 
 
 @pytest.fixture(scope="module")

@@ -24,6 +24,7 @@ from api.app import create_app
 from api.auth.store import create_key
 from api.series import export
 from api.series.services import SeriesQuery
+from core.settings import Settings
 from producers.simulator import CohortSimulator
 from schemas.metrics import METRICS
 from schemas.participants import Participant
@@ -32,7 +33,6 @@ from stream_processors.db import create_pool
 from stream_processors.envelope import Envelope
 from stream_processors.sink import Sink
 from stream_processors.validate import validate
-from wearstream.settings import Settings
 
 START = dt.date(2026, 3, 6)
 T0 = int(dt.datetime.combine(START, dt.time(), tzinfo=dt.UTC).timestamp() * 1000)

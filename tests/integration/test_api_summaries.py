@@ -17,8 +17,8 @@ from aiosmtpd.handlers import Message
 from litestar.testing import AsyncTestClient
 
 from api.app import create_app
+from core.settings import Settings
 from tests.integration.test_api_series import DAY, START, T0, Cohort, api_settings, iso, load_cohort, ms
-from wearstream.settings import Settings
 
 DATES = [START + dt.timedelta(days=i) for i in range(-1, 4)]
 AS_OF = T0 + 3 * DAY

@@ -22,6 +22,7 @@ import pyarrow.dataset as ds
 import pytest
 from typer.testing import CliRunner
 
+from core.settings import Settings
 from schemas.participants import Participant
 from stream_processors.db import create_pool
 from stream_processors.sink import Sink
@@ -30,7 +31,6 @@ from tests.integration.test_api_series import START, Cohort, api_settings, load_
 from wearstream.cli import app
 from wearstream.client import Client, NotFoundError, RetryPolicy
 from wearstream.client.export import series_schema
-from wearstream.settings import Settings
 
 EXTRA_PARTICIPANTS = 105
 FIRST, END = START.isoformat(), (START + dt.timedelta(days=2)).isoformat()

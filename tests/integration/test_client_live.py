@@ -13,13 +13,13 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
+from core.settings import Settings
 from deploy.local.stack import LocalStack
 from schemas import topics
 from schemas.events import LiveUpdate, MinutePoint, encode_event
 from tests.integration.api_server import serve_api
 from tests.integration.test_api_series import START, Cohort, api_settings, load_cohort
 from wearstream.client import AsyncClient, Client, LiveClosedError
-from wearstream.settings import Settings
 
 FIRST, END = START.isoformat(), (START.replace(day=START.day + 1)).isoformat()
 

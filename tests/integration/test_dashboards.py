@@ -23,6 +23,7 @@ from litestar.testing import AsyncTestClient
 
 from api.app import create_app
 from api.auth.store import create_key
+from core.settings import Settings
 from producers.simulator import CohortSimulator
 from schemas.readings import encode_batch
 from stream_processors.db import create_pool
@@ -30,7 +31,6 @@ from stream_processors.envelope import Envelope
 from stream_processors.sink import Sink
 from stream_processors.validate import ValidBatch, validate
 from tests.integration.test_api_series import api_settings
-from wearstream.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 DASHBOARDS = sorted((ROOT / "grafana" / "dashboards").glob("*.json"))

@@ -22,14 +22,14 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.structs import ConsumerRecord
 
 from api.live.hub import LiveHub
+from core.settings import Settings
+from core.topics import ensure_topics
 from schemas import topics
 from schemas.events import decode_gap_event
 from schemas.participants import Participant, encode_participant
 from schemas.readings import encode_batch, make_batch
 from tests.hostile import KINDS, HostileGenerator
 from tests.integration.pipeline import isolated, start_processor, stop_processor
-from wearstream.settings import Settings
-from wearstream.topics import ensure_topics
 
 MINUTE = 60_000
 

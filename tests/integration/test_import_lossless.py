@@ -26,6 +26,8 @@ from litestar.testing import AsyncTestClient
 from api.app import create_app
 from api.auth.store import create_key
 from bench.ingest import raw_bytes_per_reading
+from core.settings import Settings
+from core.topics import ensure_topics
 from producers.fitbit import import_files
 from schemas.migrate import migrate
 from schemas.readings import encode_batch
@@ -36,8 +38,6 @@ from stream_processors.validate import validate
 from tests.integration.conftest import database_url
 from tests.integration.pipeline import isolated, start_processor, stop_processor, wait_for_readings
 from tests.integration.test_api_series import api_settings
-from wearstream.settings import Settings
-from wearstream.topics import ensure_topics
 
 DATA = Path(__file__).parents[1] / "data" / "fitbit" / "wearipedia_7d"
 PARTICIPANT = "W0001"

@@ -13,13 +13,13 @@ from zoneinfo import ZoneInfo
 import asyncpg
 import numpy as np
 
+from core.settings import Settings
+from core.topics import ensure_topics
 from producers.import_job import import_exports
 from schemas.participants import Participant
+from stream_processors import participant_records as participants
 from tests.integration.pipeline import isolated, start_processor, stop_processor
 from tests.integration.test_latest_wins import Truth, assert_store_is_recomputation
-from wearstream import participants
-from wearstream.settings import Settings
-from wearstream.topics import ensure_topics
 
 ZONE = "Europe/Berlin"
 DAY0 = dt.date(2024, 3, 4)

@@ -12,12 +12,12 @@ from litestar.testing import AsyncTestClient
 
 from api.app import create_app
 from api.auth.store import create_key
+from core.settings import Settings
 from schemas.participants import Participant
 from stream_processors.db import create_pool
 from stream_processors.nightly import HR_ID, STEPS_ID, complete_through, update_nights
 from stream_processors.sink import Sink
 from tests.integration.test_api_series import api_settings
-from wearstream.settings import Settings
 
 D0 = dt.date(2026, 2, 1)
 PID = "P-night"

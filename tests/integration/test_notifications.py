@@ -18,8 +18,8 @@ from aiosmtpd.controller import Controller
 from litestar.testing import AsyncTestClient
 
 from api.app import create_app
+from core.settings import Settings
 from tests.integration.test_api_series import START, Cohort, api_settings, load_cohort
-from wearstream.settings import Settings
 
 
 class AuditingInbox:

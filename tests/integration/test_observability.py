@@ -34,10 +34,10 @@ import api.metric_defs
 import producers.metric_defs
 import stream_processors.metric_defs
 from api.auth.store import create_key
+from core.settings import Settings
+from core.topics import ensure_topics
 from deploy.local.monitoring import RULES_DIR, LocalMonitoring, ScrapeTargets
 from tests.integration.pipeline import isolated, start_processor, stop_processor
-from wearstream.settings import Settings
-from wearstream.topics import ensure_topics
 
 ROOT = Path(__file__).resolve().parents[2]
 DASHBOARDS = sorted((ROOT / "grafana" / "dashboards").glob("*.json"))

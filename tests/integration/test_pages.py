@@ -36,6 +36,7 @@ from playwright.async_api import BrowserContext, Page, async_playwright, expect
 from api.app import create_app
 from api.auth.store import create_key
 from api.pages import pages_router
+from core.settings import Settings
 from deploy.local.browser import CHROMIUM_ARGS, ensure_chromium
 from deploy.local.stack import LocalStack
 from producers.simulator import CohortSimulator
@@ -48,7 +49,6 @@ from stream_processors.envelope import Envelope
 from stream_processors.pipeline import Processor, Publisher
 from stream_processors.sink import Sink
 from tests.integration.cleanup import created_prefixes
-from wearstream.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "tests" / "artifacts" / "pages"

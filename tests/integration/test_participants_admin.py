@@ -16,11 +16,11 @@ from litestar.testing import AsyncTestClient
 
 from api.app import create_app
 from api.auth.store import create_key
+from core.settings import Settings
 from stream_processors.db import create_pool
 from stream_processors.sink import Sink
 from tests.integration.test_api_series import api_settings
 from tests.integration.test_latest_wins import T0, Truth, assert_store_is_recomputation, valid
-from wearstream.settings import Settings
 
 
 @pytest.fixture(scope="module")

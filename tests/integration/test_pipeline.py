@@ -16,6 +16,8 @@ import msgspec
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
+from core.settings import Settings
+from core.topics import ensure_topics
 from deploy.local.stack import LocalStack
 from producers.replay import ReplayPlan, replay
 from producers.simulator import CohortSimulator
@@ -31,8 +33,6 @@ from tests.integration.pipeline import (
     stored_readings,
     wait_for_readings,
 )
-from wearstream.settings import Settings
-from wearstream.topics import ensure_topics
 
 START = dt.date(2026, 9, 1)
 SEED = 11

@@ -9,13 +9,13 @@ from collections import Counter
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from core.settings import Settings
 from deploy.local.stack import LocalStack
 from producers.replay import ReplayPlan, replay
 from producers.simulator import CohortSimulator
 from schemas import topics
 from schemas.readings import decode_batch
 from tests.integration.cleanup import created_prefixes
-from wearstream.settings import Settings
 
 START = dt.date(2026, 9, 1)
 

@@ -1,8 +1,8 @@
 """Least privilege against the real server: each database role can do its job and nothing more.
 
-The grants (0007_roles.sql) are checked in a fresh database of the shared stack, connecting as the owner
-with the role set for the session; the authentication (scram-sha-256, generated 0600 passwords, no
-superuser) on a cluster of this test's own (own state dir and port), never the shared one."""
+The grants (0007_roles.sql) are checked in a fresh database of the shared stack, connecting as each role;
+the authentication (scram-sha-256, generated 0600 passwords, no superuser) on a cluster of this test's own
+(own state dir and port), never the shared one."""
 
 from __future__ import annotations
 
@@ -15,10 +15,12 @@ import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from urllib.parse import quote, urlsplit, urlunsplit
 
 import asyncpg
 import pytest
 
+from core.settings import Settings, load_settings, local_password
 from deploy.local.postgres import ROLE, ROLES, TimescaleCluster, password_file
 from producers.simulator import CohortSimulator
 from schemas.migrate import migrate
@@ -30,7 +32,6 @@ from stream_processors.retention import apply_retention
 from stream_processors.sink import Sink
 from stream_processors.validate import validate
 from tests.integration.test_api_series import NOW_MS, START, Cohort, load_cohort
-from wearstream.settings import Settings
 
 PROCESSOR, API, READONLY = ROLES
 
@@ -41,7 +42,14 @@ async def cohort(database: str) -> Cohort:
 
 
 def as_role(url: str, role: str) -> str:
-    """The URL with the session's role set at connection (asyncpg passes unknown query keys as settings)."""
+    """The URL as `role`: with the password the stack generated for it (a new cluster, where the owner is no
+    superuser), or, on a stack made without passwords, as the owner with the session's role set at connection
+    (asyncpg passes unknown query keys as settings)."""
+    password = local_password(load_settings().stack, role)
+    if password:
+        parts = urlsplit(url)
+        host = parts.netloc.rpartition("@")[2]
+        return urlunsplit(parts._replace(netloc=f"{role}:{quote(password, safe='')}@{host}"))
     return f"{url}{'&' if '?' in url else '?'}role={role}"
 
 

@@ -14,14 +14,14 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
+from core.settings import Settings
+from core.topics import ensure_topics
 from deploy.local.kafka import KAFKA_VERSION
 from deploy.local.stack import LocalStack
 from schemas import topics
 from schemas.metrics import METRICS
 from schemas.migrate import migrate
 from tests.integration.conftest import TopicFactory
-from wearstream.settings import Settings
-from wearstream.topics import ensure_topics
 
 
 def wearstream(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -173,7 +173,7 @@ def test_up_twice_then_down_then_up(stack: LocalStack) -> None:
         # A new cluster needs passwords: the owner's is in the state dir, 0600, and no role is a superuser.
         secret = state_dir / "secrets" / "wearstream.password"
         assert secret.stat().st_mode & 0o077 == 0
-        check = "import asyncio, asyncpg; from wearstream.settings import load_settings; s = load_settings()\n"
+        check = "import asyncio, asyncpg; from core.settings import load_settings; s = load_settings()\n"
         check += "async def main():\n    c = await asyncpg.connect(s.database.api_dsn)\n"
         check += "    print(await c.fetchval('SELECT current_user || rolsuper::text FROM pg_roles"
         check += " WHERE rolname = current_user'))\nasyncio.run(main())"

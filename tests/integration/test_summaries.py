@@ -17,6 +17,7 @@ from litestar.testing import AsyncTestClient
 
 from api.app import create_app
 from api.auth.store import create_key
+from core.settings import Settings
 from producers.simulator import CohortSimulator
 from schemas.metrics import METRIC_IDS
 from schemas.participants import Participant
@@ -28,7 +29,6 @@ from stream_processors.sink import Sink
 from stream_processors.summaries import rebuild
 from stream_processors.validate import ValidBatch, validate
 from tests.integration.test_api_series import api_settings
-from wearstream.settings import Settings
 
 START = dt.date(2024, 11, 1)  # US clocks go back on 3 November 2024
 DAYS = 4

@@ -31,10 +31,10 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 from opentelemetry.proto.trace.v1.trace_pb2 import Span as ProtoSpan
 
 from api.auth.store import create_key
+from core.settings import Settings
+from core.topics import ensure_topics
 from producers.simulator import CohortSimulator
 from tests.integration.pipeline import ground_truth, isolated, start_processor, stop_processor, wait_for_readings
-from wearstream.settings import Settings
-from wearstream.topics import ensure_topics
 
 START = dt.date(2026, 9, 1)
 SEED = 3

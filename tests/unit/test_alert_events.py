@@ -11,10 +11,10 @@ import msgspec
 import pytest
 
 from api.live.hub import LiveHub
+from core.settings import KafkaSettings
 from schemas.events import AlertEvent, decode_alert_event, decode_gap_event, encode_event
 from stream_processors.nightly import AlertChange, complete_through, touched_night
 from stream_processors.sink import _alert_event
-from wearstream.settings import KafkaSettings
 
 ZONE = "Europe/Berlin"
 

@@ -20,9 +20,9 @@ from api.live.hub import LiveHub, Subscriber
 from api.params import date_window, parse_instant
 from api.series.downsample import reduce_indices
 from api.series.levels import bin_factor, choose_level
+from core.settings import KafkaSettings
 from schemas.events import GapEvent, LiveUpdate, MinutePoint, encode_event
 from schemas.metrics import BREATHING_RATE, HEART_RATE, STEPS
-from wearstream.settings import KafkaSettings
 
 UTC = dt.UTC
 

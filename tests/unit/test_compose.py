@@ -13,8 +13,8 @@ import yaml
 from pydantic_settings import BaseSettings
 from typer.testing import CliRunner
 
+from core.settings import Settings
 from wearstream.cli import app
-from wearstream.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = yaml.safe_load((ROOT / "compose.yaml").read_text())
@@ -120,7 +120,7 @@ def test_state_lives_in_named_volumes() -> None:
 def test_wearstream_variables_are_settings(name: str) -> None:
     known = settings_variables()
     unknown = {v for v in environment(SERVICES[name]) if v.startswith("WEARSTREAM_") and v not in known}
-    assert not unknown, f"{name}: not in wearstream/settings.py: {sorted(unknown)}"
+    assert not unknown, f"{name}: not in core/settings.py: {sorted(unknown)}"
 
 
 def test_settings_variables_are_derived_correctly() -> None:

@@ -11,6 +11,7 @@ import pytest
 from aiokafka.errors import MessageSizeTooLargeError
 
 from api.live.hub import LiveHub, RecentIds
+from core.settings import KafkaSettings
 from schemas.events import GapEvent, LiveUpdate, MinutePoint, encode_event
 from stream_processors.deadletter import DeadLetter, DeadLetterLimit
 from stream_processors.envelope import Envelope
@@ -20,7 +21,6 @@ from stream_processors.pipeline import APPLY_ATTEMPTS, Processor, Publisher
 from stream_processors.sink import Applied, Sink
 from stream_processors.validate import ValidBatch
 from tests.hostile import HostileGenerator
-from wearstream.settings import KafkaSettings
 
 
 def gap(event_id: str) -> GapEvent:

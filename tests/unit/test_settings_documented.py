@@ -6,7 +6,7 @@ from pathlib import Path
 
 from pydantic_settings import BaseSettings
 
-from wearstream.settings import Settings
+from core.settings import Settings
 
 README = Path(__file__).parents[2] / "README.md"
 

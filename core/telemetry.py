@@ -22,7 +22,7 @@ from opentelemetry import propagate, trace
 from opentelemetry.context import Context
 from opentelemetry.propagators.textmap import Getter
 
-from wearstream.settings import TelemetrySettings
+from core.settings import TelemetrySettings
 
 if TYPE_CHECKING:
     from opentelemetry.sdk.trace import SpanProcessor, TracerProvider

@@ -8,8 +8,8 @@ from collections.abc import Iterable
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
+from core.settings import KafkaSettings
 from schemas import topics
-from wearstream.settings import KafkaSettings
 
 
 def planned_topics(kafka: KafkaSettings) -> list[NewTopic]:
