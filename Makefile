@@ -23,7 +23,7 @@ test: lint ## Lint, type-check, then all tests (starts the real local stack if i
 
 bench: setup ## Every benchmark on the local stack; results in bench/results/ and the README
 	$(VENV)/wearstream stack up
-	$(VENV)/wearstream bench
+	$(VENV)/python -m bench
 
 stack-up: setup ## Start the local stack
 	$(VENV)/wearstream stack up

@@ -1,1 +1,1 @@
-"""Benchmarks: run on demand (`make bench` / `wearstream bench`), results in bench/results/, summary in README."""
+"""Benchmarks: run on demand (`make bench` / `python -m bench`), results in bench/results/, summary in README."""

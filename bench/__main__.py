@@ -1,4 +1,4 @@
-"""`python -m bench` — the same as `wearstream bench`."""
+"""`python -m bench [NAME…] [--quick]`: the benchmarks (`make bench`); not part of the installed product."""
 
 from bench.runner import main
 

@@ -100,7 +100,7 @@ async def _run_pipeline(env: Environment, plan: ReplayPlan, workers: int, log_di
     try:
         await asyncio.sleep(8)  # workers start and join the group
         started = time.monotonic()
-        report = await replay(env.settings, plan)
+        report = await replay(env.settings.kafka, plan)
 
         async def done() -> bool:
             if any(p.poll() is not None for p in processes):

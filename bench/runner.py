@@ -110,7 +110,7 @@ async def run(names: list[str], quick: bool, settings: Settings) -> Run:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="wearstream bench", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("names", nargs="*", help=f"benchmarks to run (default: all): {', '.join(steps())}")
     parser.add_argument("--quick", action="store_true", help="small data, one repeat (a smoke run)")
     parser.add_argument("--no-readme", action="store_true", help="don't update the README's summary")

@@ -27,7 +27,7 @@ from typing import Final
 import asyncpg
 import msgspec
 
-from core.settings import Settings
+from core.settings import KafkaSettings
 from core.topics import ensure_topics
 from producers.fitbit import ImportResult, Skipped, import_files
 from producers.publisher import BatchPublisher
@@ -112,7 +112,8 @@ def first_local_date(batches: Sequence[ReadingBatch], timezone: str) -> dt.date 
 
 
 async def import_exports(
-    settings: Settings,
+    kafka: KafkaSettings,
+    database_url: str,
     paths: Sequence[Path],
     *,
     participant_id: str,
@@ -120,7 +121,8 @@ async def import_exports(
     device_id: str | None = None,
     sync_time: int | None = None,
 ) -> ImportReport:
-    """Imports the files of one participant's device; see the module docstring. Needs Kafka and the database."""
+    """Imports the files of one participant's device; see the module docstring. Needs Kafka and the database
+    (`database_url`: where the participant record and the `imports` row are written)."""
     imported_at = int(time.time() * 1000)
     result: ImportResult = import_files(
         [str(p) for p in paths],
@@ -130,7 +132,7 @@ async def import_exports(
         sync_time=imported_at if sync_time is None else sync_time,
     )
     import_id = uuid.uuid4()
-    connection = await asyncpg.connect(settings.database.url)
+    connection = await asyncpg.connect(database_url)
     try:
         created = False
         enrolled = first_local_date(result.batches, timezone)
@@ -143,9 +145,9 @@ async def import_exports(
                 actor="import",
                 if_missing=True,
             )
-        await ensure_topics(settings.kafka)
-        todo = plan(result.batches, await load_watermarks(settings.kafka, SOURCE), participant_id)
-        publisher = BatchPublisher(settings.kafka, client_id="wearstream-import")
+        await ensure_topics(kafka)
+        todo = plan(result.batches, await load_watermarks(kafka, SOURCE), participant_id)
+        publisher = BatchPublisher(kafka, client_id="wearstream-import")
         await publisher.start()
         try:
             for path, values in result.device_daily.items():

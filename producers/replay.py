@@ -21,7 +21,7 @@ from typing import Final
 
 import msgspec
 
-from core.settings import Settings
+from core.settings import KafkaSettings
 from core.topics import ensure_topics
 from producers.publisher import BatchPublisher
 from producers.simulator import CohortSimulator
@@ -92,15 +92,15 @@ def check_conflicts(plan: ReplayPlan, start: dt.date, marks: dict[tuple[str, str
             )
 
 
-async def replay(settings: Settings, plan: ReplayPlan, *, progress: Progress | None = None) -> ReplayReport:
+async def replay(kafka: KafkaSettings, plan: ReplayPlan, *, progress: Progress | None = None) -> ReplayReport:
     """Publishes the plan's participant-days not published before; returns what was published."""
-    await ensure_topics(settings.kafka)
-    marks = await load_watermarks(settings.kafka, SOURCE)
+    await ensure_topics(kafka)
+    marks = await load_watermarks(kafka, SOURCE)
     start = resolve_start(plan, marks, dt.datetime.now(dt.UTC).date())
     check_conflicts(plan, start, marks)
     simulator = CohortSimulator(seed=plan.seed, start=start)
     report = ReplayReport(start=start, readings=dict.fromkeys(METRICS, 0))
-    publisher = BatchPublisher(settings.kafka, client_id="wearstream-replay")
+    publisher = BatchPublisher(kafka, client_id="wearstream-replay")
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     with contextlib.suppress(NotImplementedError, RuntimeError):

@@ -110,7 +110,7 @@ async def run_demo(
         await connection.close()
     # No start given: an earlier demo's start is reused (delta-load), else the days up to yesterday.
     plan = ReplayPlan(participants=participants, days=days, seed=1)
-    report = await replay(settings, plan, progress=replay_progress)
+    report = await replay(settings.kafka, plan, progress=replay_progress)
     await _wait_for_storage(settings.database.url, stored_before + report.total_readings, store_progress)
     await asyncio.sleep(6)  # the processor's first not-synced check runs 5 s after it starts
 

@@ -122,7 +122,9 @@ async def test_reverse_order_twice_and_a_corrected_export_store_the_union_latest
         # Reverse order: the later export first.
         reports = []
         for path, days, name in ((b, second, "b"), (a, first, "a")):
-            report = await import_exports(env.settings, [path], participant_id="IMP1", timezone=ZONE)
+            report = await import_exports(
+                env.settings.kafka, env.settings.database.url, [path], participant_id="IMP1", timezone=ZONE
+            )
             reports.append(report)
             expect(truth, days, int(dt.datetime.now(dt.UTC).timestamp() * 1000), name)
         assert reports[0].new == {"heart_rate": sum(len(p) for p in second.values())}
@@ -134,13 +136,17 @@ async def test_reverse_order_twice_and_a_corrected_export_store_the_union_latest
 
         # Twice: nothing is published again.
         for path in (b, a):
-            again = await import_exports(env.settings, [path], participant_id="IMP1", timezone=ZONE)
+            again = await import_exports(
+                env.settings.kafka, env.settings.database.url, [path], participant_id="IMP1", timezone=ZONE
+            )
             assert again.messages == 0
             assert sum(again.new.values()) == sum(again.corrected.values()) == 0
             assert sum(again.unchanged.values()) == sum(len(p) for p in (second if path == b else first).values())
 
         # An overlapping corrected export: it wins where it has readings.
-        fix = await import_exports(env.settings, [c], participant_id="IMP1", timezone=ZONE)
+        fix = await import_exports(
+            env.settings.kafka, env.settings.database.url, [c], participant_id="IMP1", timezone=ZONE
+        )
         assert fix.corrected == {"heart_rate": len(corrected_day)}
         for clock, value in corrected_day:
             t = local_ms(DAY0 + dt.timedelta(1), clock)
@@ -171,7 +177,8 @@ async def test_reverse_order_twice_and_a_corrected_export_store_the_union_latest
         # An import of a participant the study does not know creates it, in the given zone, dated locally.
         late = {DAY0: [("23:30:00", 70)]}
         created = await import_exports(
-            env.settings,
+            env.settings.kafka,
+            env.settings.database.url,
             [heart_rate_export(tmp_path / "new.json", late)],
             participant_id="IMP2",
             timezone="Pacific/Auckland",

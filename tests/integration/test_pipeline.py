@@ -68,7 +68,9 @@ async def test_replay_through_the_worker_equals_ground_truth_and_reprocessing_ch
     await ensure_topics(env.settings.kafka)
     worker = start_processor(env.env, tmp_path / "worker.log")
     try:
-        report = await replay(env.settings, ReplayPlan(participants=PARTICIPANTS, days=DAYS, seed=SEED, start=START))
+        report = await replay(
+            env.settings.kafka, ReplayPlan(participants=PARTICIPANTS, days=DAYS, seed=SEED, start=START)
+        )
         assert report.total_readings == truth.total
         await wait_for_readings(database, truth.total, timeout_s=300, process=worker)
         await asyncio.sleep(6)  # the not-synced timer (every 2 s) opens the trailing gaps
@@ -137,7 +139,7 @@ async def test_worker_killed_mid_replay_loses_nothing_and_counts_nothing_twice(
     await ensure_topics(env.settings.kafka)
     worker = start_processor(env.env, tmp_path / "worker.log")
     replaying = asyncio.create_task(
-        replay(env.settings, ReplayPlan(participants=PARTICIPANTS, days=DAYS, seed=SEED, start=START))
+        replay(env.settings.kafka, ReplayPlan(participants=PARTICIPANTS, days=DAYS, seed=SEED, start=START))
     )
     try:
         while await stored_readings(database) < truth.total // 4:
@@ -168,10 +170,10 @@ async def test_database_outage_mid_replay_loses_nothing(
     await ensure_topics(env.settings.kafka)
     worker = start_processor(env.env, tmp_path / "worker.log")
     try:
-        await replay(env.settings, ReplayPlan(participants=PARTICIPANTS // 2, days=1, seed=SEED, start=START))
+        await replay(env.settings.kafka, ReplayPlan(participants=PARTICIPANTS // 2, days=1, seed=SEED, start=START))
         await wait_for_readings(database, 1, timeout_s=120, process=worker)
         stack.postgres.stop(print)
-        await replay(env.settings, ReplayPlan(participants=PARTICIPANTS, days=DAYS, seed=SEED, start=START))
+        await replay(env.settings.kafka, ReplayPlan(participants=PARTICIPANTS, days=DAYS, seed=SEED, start=START))
         await asyncio.sleep(20)
         assert worker.poll() is None, "the worker must wait for the database, not exit"
         stack.postgres.start(print)

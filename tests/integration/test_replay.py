@@ -69,17 +69,17 @@ async def test_replay_publishes_exactly_the_simulated_readings_once(isolated: Se
             for metric, count in simulator.expected_counts(k, day).items():
                 (expected_day3 if day == 2 else expected)[metric] += count
 
-    first = await replay(isolated, ReplayPlan(participants=20, days=2, seed=5, start=START))
+    first = await replay(isolated.kafka, ReplayPlan(participants=20, days=2, seed=5, start=START))
     assert first.readings == dict(expected)
     per_metric, _ = await read_counts(isolated)
     assert per_metric == +expected
 
-    again = await replay(isolated, ReplayPlan(participants=20, days=2, seed=5, start=START))
+    again = await replay(isolated.kafka, ReplayPlan(participants=20, days=2, seed=5, start=START))
     assert again.total_readings == 0
     assert again.skipped_participant_days == 40
 
     # The start is remembered; only day 3 is new.
-    third = await replay(isolated, ReplayPlan(participants=20, days=3, seed=5))
+    third = await replay(isolated.kafka, ReplayPlan(participants=20, days=3, seed=5))
     assert third.start == START
     assert third.readings == dict(expected_day3)
     assert third.participant_days == 20
@@ -95,9 +95,9 @@ async def test_paced_replay_publishes_the_same_readings_in_sync_time_order(isola
         for metric, count in simulator.expected_counts(k, 0).items():
             expected[metric] += count
     # 100,000× real time: a simulated day takes under a second; uploads days late arrive seconds later.
-    report = await replay(isolated, ReplayPlan(participants=2, days=1, seed=9, start=START, speed=100_000))
+    report = await replay(isolated.kafka, ReplayPlan(participants=2, days=1, seed=9, start=START, speed=100_000))
     assert report.readings == dict(expected)
     per_metric, _ = await read_counts(isolated)
     assert per_metric == +expected
-    again = await replay(isolated, ReplayPlan(participants=2, days=1, seed=9, start=START, speed=100_000))
+    again = await replay(isolated.kafka, ReplayPlan(participants=2, days=1, seed=9, start=START, speed=100_000))
     assert again.total_readings == 0
