@@ -111,6 +111,13 @@ def setup_telemetry(
     _state["provider"] = provider
     atexit.register(provider.shutdown)
 
+    _instrument(provider, instrument)
+    log.info("tracing on: %s", provider.resource.attributes.get(SERVICE_NAME))
+    return provider
+
+
+def _instrument(provider: TracerProvider, instrument: Sequence[str]) -> None:
+    """Turns the named instrumentations on for `provider`."""
     if "asyncpg" in instrument:
         from opentelemetry.instrumentation.asyncpg import AsyncPGInstrumentor
 
@@ -120,8 +127,6 @@ def setup_telemetry(
         from opentelemetry.instrumentation.aiokafka import AIOKafkaInstrumentor
 
         AIOKafkaInstrumentor().instrument(tracer_provider=provider)
-    log.info("tracing on: %s", provider.resource.attributes.get(SERVICE_NAME))
-    return provider
 
 
 class _KafkaHeaders(Getter[Iterable[tuple[str, bytes]]]):

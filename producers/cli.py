@@ -7,12 +7,17 @@ import asyncio
 import datetime as dt
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from core.cli import MetricsHost, console, fail, out, serve_metrics, settings_of
+from core.settings import KafkaSettings
 from core.telemetry import IMPORT_METRICS_PORT, REPLAY_METRICS_PORT
+
+if TYPE_CHECKING:
+    from producers.import_job import ImportReport
+    from producers.replay import ReplayPlan, ReplayReport
 
 
 def replay_command(
@@ -33,11 +38,7 @@ def replay_command(
     metrics_host: MetricsHost = "127.0.0.1",
 ) -> None:
     """Publish a simulated cohort's days onto Kafka in device-upload-sized batches (delta-load: only what is new)."""
-    import datetime as dt
-
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
-
-    from producers.replay import ReplayConflictError, ReplayPlan, replay
+    from producers.replay import ReplayPlan
 
     if follow and not realtime:
         raise fail("--follow needs --realtime")
@@ -57,8 +58,18 @@ def replay_command(
         realtime=realtime,
         follow=follow,
     )
-    settings = settings_of(ctx)
-    total = participants * days if not follow else None
+    report = _replay_with_progress(settings_of(ctx).kafka, plan, total=None if follow else participants * days)
+    _print_replay(report)
+    if report.interrupted:
+        raise typer.Exit(code=130)
+
+
+def _replay_with_progress(kafka: KafkaSettings, plan: ReplayPlan, *, total: int | None) -> ReplayReport:
+    """Runs the replay under a progress bar of participant-days and readings per second."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    from producers.replay import ReplayConflictError, replay
+
     started = time.perf_counter()
     columns = (
         TextColumn("[bold]replay[/bold]"),
@@ -76,9 +87,12 @@ def replay_command(
             bar.update(task, completed=done, rate=f"{readings:,} readings, {rate:,.0f}/s")
 
         try:
-            report = asyncio.run(replay(settings.kafka, plan, progress=on_progress))
+            return asyncio.run(replay(kafka, plan, progress=on_progress))
         except ReplayConflictError as error:
             raise fail(str(error)) from error
+
+
+def _print_replay(report: ReplayReport) -> None:
     out.print(
         f"replayed {report.participant_days} participant-days from {report.start} "
         f"({report.skipped_participant_days} already published): {report.total_readings:,} readings in "
@@ -87,8 +101,6 @@ def replay_command(
     )
     for metric, count in report.readings.items():
         out.print(f"  {metric:<20} {count:>12,}")
-    if report.interrupted:
-        raise typer.Exit(code=130)
 
 
 def import_command(
@@ -142,6 +154,10 @@ def import_command(
         )
     except (FitbitImportError, ParticipantError) as error:
         raise fail(str(error)) from error
+    _print_import(report, participant)
+
+
+def _print_import(report: ImportReport, participant: str) -> None:
     for skipped in report.skipped:
         console.print(f"warning: {skipped}", markup=False)
     out.print(
