@@ -14,7 +14,7 @@ from litestar.response import Stream
 from api import metric_defs
 from api.auth.guards import participant_guard
 from api.errors import not_found
-from api.params import check_range, parse_instant
+from api.params import Cursor, check_range, parse_instant
 from api.participants.services import require_participant
 from api.series import export, plans, services
 from api.series.levels import ROLLUPS
@@ -59,7 +59,7 @@ class SeriesController(Controller):
         end: Annotated[str | None, Parameter(description="Exclusive; date or RFC 3339")] = None,
         resolution: FromQuery[Resolution] = "auto",
         max_points: Annotated[int, Parameter(ge=10, le=100_000, description="Points (auto) or page size")] = 1000,
-        cursor: Annotated[str | None, Parameter(max_length=512)] = None,
+        cursor: Cursor = None,
         format: FromQuery[ExportFormat] = "json",
     ) -> Response[SeriesPage]:
         definition = METRICS.get(metric)
