@@ -7,6 +7,7 @@ both. OpenAPI is served at `/schema` (Swagger UI; also `/schema/scalar`, `/schem
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Final
 
 import asyncpg
@@ -40,6 +41,8 @@ from api.series.controllers import SeriesController
 from api.sleep.controllers import SleepController
 from core.settings import Settings
 
+LifecycleHook = Callable[[Litestar], Awaitable[None]]
+
 DESCRIPTION: Final = """History, adherence, sleep, gaps and reminders of a wearable study.
 
 Authenticate with `Authorization: Bearer <key>` (keys from `wearstream apikey create --role …` or, for admins,
@@ -51,9 +54,46 @@ participant's time zone (UTC on cohort-wide endpoints); date-times need a UTC of
 to retry. Websockets `/v1/live` and `/v1/events` are described in the README."""
 
 
-def create_app(settings: Settings) -> Litestar:
-    redact.install()
-    hub = LiveHub(settings.kafka, queue_size=settings.api.live.queue_size, enabled=settings.api.live.enabled)
+ROUTE_HANDLERS: Final = (
+    HealthController,
+    PrometheusController,
+    ParticipantController,
+    SeriesController,
+    DailyController,
+    SleepController,
+    ParticipantGapController,
+    CohortGapController,
+    ParticipantAlertController,
+    CohortAlertController,
+    AdherenceController,
+    NotificationController,
+    KeyController,
+    live_socket,
+    events_socket,
+    pages_router,
+)
+"""Every route of the application, in the order OpenAPI lists them."""
+
+
+def _openapi() -> OpenAPIConfig:
+    return OpenAPIConfig(
+        title="wearstream API",
+        version="1.0.0",
+        description=DESCRIPTION,
+        path="/schema",
+        render_plugins=[
+            SwaggerRenderPlugin(path=["/", "/swagger"]),
+            ScalarRenderPlugin(),
+            RedocRenderPlugin(),
+            JsonRenderPlugin(),
+        ],
+        components=Components(security_schemes={"api_key": SecurityScheme(type="http", scheme="bearer")}),
+        security=[{"api_key": []}],
+    )
+
+
+def _lifecycle(settings: Settings, hub: LiveHub) -> tuple[LifecycleHook, LifecycleHook]:
+    """Start-up opens the pool and key store and starts the live fan-out; shutdown stops both."""
 
     async def start(app: Litestar) -> None:
         pool = await asyncpg.create_pool(
@@ -76,42 +116,18 @@ def create_app(settings: Settings) -> Litestar:
         if pool is not None:
             await pool.close()
 
+    return start, stop
+
+
+def create_app(settings: Settings) -> Litestar:
+    redact.install()
+    hub = LiveHub(settings.kafka, queue_size=settings.api.live.queue_size, enabled=settings.api.live.enabled)
+    start, stop = _lifecycle(settings, hub)
     prometheus = PrometheusConfig(
         app_name="wearstream_api", prefix="wearstream_api", group_path=True, exclude=["^/metrics", "^/schema"]
     )
-    openapi = OpenAPIConfig(
-        title="wearstream API",
-        version="1.0.0",
-        description=DESCRIPTION,
-        path="/schema",
-        render_plugins=[
-            SwaggerRenderPlugin(path=["/", "/swagger"]),
-            ScalarRenderPlugin(),
-            RedocRenderPlugin(),
-            JsonRenderPlugin(),
-        ],
-        components=Components(security_schemes={"api_key": SecurityScheme(type="http", scheme="bearer")}),
-        security=[{"api_key": []}],
-    )
     return Litestar(
-        route_handlers=[
-            HealthController,
-            PrometheusController,
-            ParticipantController,
-            SeriesController,
-            DailyController,
-            SleepController,
-            ParticipantGapController,
-            CohortGapController,
-            ParticipantAlertController,
-            CohortAlertController,
-            AdherenceController,
-            NotificationController,
-            KeyController,
-            live_socket,
-            events_socket,
-            pages_router,
-        ],
+        route_handlers=list(ROUTE_HANDLERS),
         middleware=[prometheus.middleware, DefineMiddleware(ApiKeyMiddleware, exclude=PUBLIC_PATHS)],
         plugins=[OpenTelemetryPlugin(OpenTelemetryConfig(exclude=["^/metrics", "^/healthz", "^/readyz"]))],
         dependencies=DEPENDENCIES,
@@ -126,5 +142,5 @@ def create_app(settings: Settings) -> Litestar:
         ),
         on_startup=[start],
         on_shutdown=[stop],
-        openapi_config=openapi,
+        openapi_config=_openapi(),
     )

@@ -68,99 +68,102 @@ def _with_database(ctx: typer.Context, action: Callable[[Any], Awaitable[T]]) ->
     raise typer.Exit(code=1)
 
 
+def serve(
+    ctx: typer.Context,
+    host: Annotated[str | None, typer.Option(help="Listen address (default WEARSTREAM_API_HOST).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default WEARSTREAM_API_PORT).")] = None,
+    log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
+) -> None:
+    """Serve the REST and websocket API (OpenAPI UI at /schema, metrics at /metrics)."""
+    import uvicorn
+
+    from api.app import create_app
+
+    settings = _settings(ctx)
+    uvicorn.run(
+        create_app(settings),
+        host=host or settings.api.host,
+        port=port or settings.api.port,
+        log_level=log_level,
+        ws="websockets",
+        proxy_headers=True,
+    )
+
+
+def create(
+    ctx: typer.Context,
+    role: Annotated[RoleChoice, typer.Option(help="admin, researcher (whole study) or participant (own data).")],
+    participant: Annotated[
+        str | None, typer.Option("--participant", help="The participant a participant key may read.")
+    ] = None,
+    label: Annotated[str, typer.Option(help="A note stored with the key (who or what uses it).")] = "",
+    expires_in: Annotated[
+        str | None, typer.Option("--expires-in", help="Lifetime: 90m, 12h, 30d, 8w (default: no expiry).")
+    ] = None,
+) -> None:
+    """Create an API key; the key is printed alone on the last line (it is not stored, only its hash)."""
+    from api.auth.store import create_key
+
+    lifetime = _lifetime(expires_in)
+    key = _with_database(ctx, lambda db: create_key(db, role.value, participant, label, expires_in=lifetime))
+    until = f", expires in {expires_in}" if expires_in else ""
+    console.print(
+        f"created {role.value} key {key.key_id}{f' for {participant}' if participant else ''}{until}; store it now:"
+    )
+    typer.echo(key.token)
+
+
+def list_command(
+    ctx: typer.Context,
+    include_revoked: Annotated[bool, typer.Option("--all", help="Include revoked keys.")] = False,
+) -> None:
+    """List keys (id, role, participant, label, created, expires, last used, revoked); never the secrets."""
+    from api.auth.store import list_keys
+
+    keys = _with_database(ctx, lambda db: list_keys(db, include_revoked=include_revoked))
+
+    def when(value: dt.datetime | None) -> str:
+        return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%MZ") if value else "-"
+
+    typer.echo("key_id\trole\tparticipant\tcreated\texpires\tlast_used\trevoked\tlabel")
+    for key in keys:
+        cells = (key.key_id, key.role, key.participant_id or "-", when(key.created_at), when(key.expires_at))
+        typer.echo("\t".join((*cells, when(key.last_used_at), when(key.revoked_at), key.label)))
+
+
+def revoke(ctx: typer.Context, key_id: Annotated[str, typer.Argument(help="The key's id (`apikey list`).")]) -> None:
+    """Revoke a key. Running API processes refuse it within WEARSTREAM_API_KEY_CACHE_S seconds."""
+    from api.auth.store import revoke_key
+
+    _with_database(ctx, lambda db: revoke_key(db, key_id))
+    seconds = _settings(ctx).api.key_cache_s
+    console.print(f"revoked {key_id}; API processes refuse it within {seconds:g} s (the key cache window)")
+
+
+def rotate(
+    ctx: typer.Context,
+    key_id: Annotated[str, typer.Argument(help="The key's id (`apikey list`).")],
+    expires_in: Annotated[
+        str | None, typer.Option("--expires-in", help="Lifetime of the new key (default: no expiry).")
+    ] = None,
+) -> None:
+    """Revoke a key and create its replacement (same role, participant, label) in one transaction.
+
+    The new key is printed alone on the last line."""
+    from api.auth.store import rotate_key
+
+    lifetime = _lifetime(expires_in)
+    key = _with_database(ctx, lambda db: rotate_key(db, key_id, expires_in=lifetime))
+    console.print(f"revoked {key_id}; its replacement is {key.key_id}; store it now:")
+    typer.echo(key.token)
+
+
 def register(app: typer.Typer) -> None:
     """Adds `api` (serve with uvicorn) and `apikey create|list|revoke|rotate` to the `wearstream` command."""
     apikey_app = typer.Typer(help="API keys (stored hashed; the key itself is shown once).")
     app.add_typer(apikey_app, name="apikey")
-
-    @app.command("api")
-    def serve(
-        ctx: typer.Context,
-        host: Annotated[str | None, typer.Option(help="Listen address (default WEARSTREAM_API_HOST).")] = None,
-        port: Annotated[int | None, typer.Option(help="Port (default WEARSTREAM_API_PORT).")] = None,
-        log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
-    ) -> None:
-        """Serve the REST and websocket API (OpenAPI UI at /schema, metrics at /metrics)."""
-        import uvicorn
-
-        from api.app import create_app
-
-        settings = _settings(ctx)
-        uvicorn.run(
-            create_app(settings),
-            host=host or settings.api.host,
-            port=port or settings.api.port,
-            log_level=log_level,
-            ws="websockets",
-            proxy_headers=True,
-        )
-
-    @apikey_app.command("create")
-    def create(
-        ctx: typer.Context,
-        role: Annotated[RoleChoice, typer.Option(help="admin, researcher (whole study) or participant (own data).")],
-        participant: Annotated[
-            str | None, typer.Option("--participant", help="The participant a participant key may read.")
-        ] = None,
-        label: Annotated[str, typer.Option(help="A note stored with the key (who or what uses it).")] = "",
-        expires_in: Annotated[
-            str | None, typer.Option("--expires-in", help="Lifetime: 90m, 12h, 30d, 8w (default: no expiry).")
-        ] = None,
-    ) -> None:
-        """Create an API key; the key is printed alone on the last line (it is not stored, only its hash)."""
-        from api.auth.store import create_key
-
-        lifetime = _lifetime(expires_in)
-        key = _with_database(ctx, lambda db: create_key(db, role.value, participant, label, expires_in=lifetime))
-        until = f", expires in {expires_in}" if expires_in else ""
-        console.print(
-            f"created {role.value} key {key.key_id}{f' for {participant}' if participant else ''}{until}; store it now:"
-        )
-        typer.echo(key.token)
-
-    @apikey_app.command("list")
-    def list_command(
-        ctx: typer.Context,
-        include_revoked: Annotated[bool, typer.Option("--all", help="Include revoked keys.")] = False,
-    ) -> None:
-        """List keys (id, role, participant, label, created, expires, last used, revoked); never the secrets."""
-        from api.auth.store import list_keys
-
-        keys = _with_database(ctx, lambda db: list_keys(db, include_revoked=include_revoked))
-
-        def when(value: dt.datetime | None) -> str:
-            return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%MZ") if value else "-"
-
-        typer.echo("key_id\trole\tparticipant\tcreated\texpires\tlast_used\trevoked\tlabel")
-        for key in keys:
-            cells = (key.key_id, key.role, key.participant_id or "-", when(key.created_at), when(key.expires_at))
-            typer.echo("\t".join((*cells, when(key.last_used_at), when(key.revoked_at), key.label)))
-
-    @apikey_app.command("revoke")
-    def revoke(
-        ctx: typer.Context, key_id: Annotated[str, typer.Argument(help="The key's id (`apikey list`).")]
-    ) -> None:
-        """Revoke a key. Running API processes refuse it within WEARSTREAM_API_KEY_CACHE_S seconds."""
-        from api.auth.store import revoke_key
-
-        _with_database(ctx, lambda db: revoke_key(db, key_id))
-        seconds = _settings(ctx).api.key_cache_s
-        console.print(f"revoked {key_id}; API processes refuse it within {seconds:g} s (the key cache window)")
-
-    @apikey_app.command("rotate")
-    def rotate(
-        ctx: typer.Context,
-        key_id: Annotated[str, typer.Argument(help="The key's id (`apikey list`).")],
-        expires_in: Annotated[
-            str | None, typer.Option("--expires-in", help="Lifetime of the new key (default: no expiry).")
-        ] = None,
-    ) -> None:
-        """Revoke a key and create its replacement (same role, participant, label) in one transaction.
-
-        The new key is printed alone on the last line."""
-        from api.auth.store import rotate_key
-
-        lifetime = _lifetime(expires_in)
-        key = _with_database(ctx, lambda db: rotate_key(db, key_id, expires_in=lifetime))
-        console.print(f"revoked {key_id}; its replacement is {key.key_id}; store it now:")
-        typer.echo(key.token)
+    app.command("api")(serve)
+    apikey_app.command("create")(create)
+    apikey_app.command("list")(list_command)
+    apikey_app.command("revoke")(revoke)
+    apikey_app.command("rotate")(rotate)

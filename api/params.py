@@ -1,4 +1,4 @@
-"""Query-parameter parsing shared by the domains: instants, dates, identifiers.
+"""Query parameters shared by the domains: instants, dates, identifiers, and the paging parameters.
 
 Instants (`start`, `end`, `as_of`) accept either a date, `YYYY-MM-DD`, meaning 00:00 of that date in the
 participant's time zone (UTC on cohort-wide endpoints), or an RFC 3339 date-time with a UTC offset or `Z`
@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from typing import Final
+from typing import Annotated, Final
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from litestar.params import Parameter
 
 from api.errors import invalid
 
@@ -108,3 +110,10 @@ def date_window(
     first = local_date_of("start", start, timezone) if start is not None else last - dt.timedelta(days=default_days)
     check_dates(first, last, max_days=max_days)
     return first, last
+
+
+Cursor = Annotated[str | None, Parameter(max_length=512)]
+"""`cursor`: the previous page's `next_cursor`, bound to the query that produced it."""
+
+Limit = Annotated[int, Parameter(ge=1, le=10_000)]
+"""`limit`: items per page."""

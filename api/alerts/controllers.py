@@ -15,7 +15,7 @@ from api.alerts import services
 from api.alerts.schemas import AlertLevel, AlertPage, DetectorName, NightPage
 from api.auth.guards import cohort_guard, participant_guard
 from api.errors import invalid
-from api.params import check_dates, parse_date
+from api.params import Cursor, Limit, check_dates, parse_date
 from api.participants.services import require_participant
 
 _DATE = "Local date of a night's morning, YYYY-MM-DD"
@@ -77,8 +77,8 @@ class ParticipantAlertController(Controller):
         end: Annotated[str | None, Parameter(description=_DATE + ", exclusive")] = None,
         level: Annotated[AlertLevel | None, Parameter(description="yellow or red")] = None,
         detector: Annotated[DetectorName | None, Parameter(description="nightsignal or cusum")] = None,
-        limit: Annotated[int, Parameter(ge=1, le=10_000)] = 1000,
-        cursor: Annotated[str | None, Parameter(max_length=512)] = None,
+        limit: Limit = 1000,
+        cursor: Cursor = None,
     ) -> AlertPage:
         """Alerts of the nights in [start, end), oldest first, withdrawn ones included (their state says so)."""
         await require_participant(pool, participant_id)
@@ -120,8 +120,8 @@ class CohortAlertController(Controller):
         end: Annotated[str | None, Parameter(description=_DATE + ", exclusive")] = None,
         level: Annotated[AlertLevel | None, Parameter(description="yellow or red")] = None,
         detector: Annotated[DetectorName | None, Parameter(description="nightsignal or cusum")] = None,
-        limit: Annotated[int, Parameter(ge=1, le=10_000)] = 1000,
-        cursor: Annotated[str | None, Parameter(max_length=512)] = None,
+        limit: Limit = 1000,
+        cursor: Cursor = None,
     ) -> AlertPage:
         """Every participant's alerts of the nights in [start, end), by night, paged with `next_cursor`."""
         return await _page(

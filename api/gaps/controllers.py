@@ -14,7 +14,7 @@ from api import cursor as cursors
 from api.auth.guards import cohort_guard, participant_guard
 from api.gaps import services
 from api.gaps.schemas import GapKind, GapPage, GapState
-from api.params import check_range, from_ms, parse_instant, to_ms
+from api.params import Cursor, Limit, check_range, from_ms, parse_instant, to_ms
 from api.participants.services import require_participant
 
 _INSTANT = "Date or RFC 3339 date-time"
@@ -66,8 +66,8 @@ class ParticipantGapController(Controller):
         status: Annotated[GapState, Parameter(description="open, closed or all")] = "all",
         start: Annotated[str | None, Parameter(description=_INSTANT + " (participant-local date)")] = None,
         end: Annotated[str | None, Parameter(description=_INSTANT + ", exclusive")] = None,
-        limit: Annotated[int, Parameter(ge=1, le=10_000)] = 1000,
-        cursor: Annotated[str | None, Parameter(max_length=512)] = None,
+        limit: Limit = 1000,
+        cursor: Cursor = None,
     ) -> GapPage:
         """Gaps overlapping [start, end), oldest first, with kind and duration."""
         participant = await require_participant(pool, participant_id)
@@ -96,8 +96,8 @@ class CohortGapController(Controller):
         status: Annotated[GapState, Parameter(description="open, closed or all")] = "open",
         start: Annotated[str | None, Parameter(description=_INSTANT + " (dates are UTC)")] = None,
         end: Annotated[str | None, Parameter(description=_INSTANT + ", exclusive")] = None,
-        limit: Annotated[int, Parameter(ge=1, le=10_000)] = 1000,
-        cursor: Annotated[str | None, Parameter(max_length=512)] = None,
+        limit: Limit = 1000,
+        cursor: Cursor = None,
     ) -> GapPage:
         """Every participant's gaps (open ones unless `state` says otherwise), oldest first."""
         return await _page(

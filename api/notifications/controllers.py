@@ -17,7 +17,7 @@ from api.deps import thresholds as resolve_thresholds
 from api.errors import invalid
 from api.notifications import services
 from api.notifications.schemas import AuditEntry, NotifyRequest, NotifyResult
-from api.params import EARLIEST, LATEST
+from api.params import EARLIEST, LATEST, Limit
 from core.settings import Settings
 
 
@@ -68,7 +68,7 @@ class NotificationController(Controller):
         pool: NamedDependency[asyncpg.Pool],
         request_id: FromQuery[uuid.UUID | None] = None,
         participant_id: Annotated[str | None, Parameter(max_length=64)] = None,
-        limit: Annotated[int, Parameter(ge=1, le=10_000)] = 100,
+        limit: Limit = 100,
     ) -> list[AuditEntry]:
         """Audit rows, newest first: who asked (key id and role), when, why, to whom, and the outcome."""
         return await services.audit(pool, request_id=request_id, participant_id=participant_id, limit=limit)

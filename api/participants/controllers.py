@@ -18,6 +18,7 @@ from api.adherence.schemas import Flag, Thresholds
 from api.auth.guards import admin_guard, caller, cohort_guard, participant_guard
 from api.deps import as_of_or_now
 from api.errors import invalid, not_found
+from api.params import Cursor
 from api.participants import services
 from api.participants.schemas import NewParticipant, ParticipantDetail, ParticipantPage, ParticipantRecord, SortKey
 from schemas.participants import Authorisation, Participant
@@ -41,7 +42,7 @@ class ParticipantController(Controller):
         q: Annotated[str | None, Parameter(description="Participant id prefix", max_length=64)] = None,
         sort: Annotated[SortKey, Parameter(description="Sort key; a leading '-' sorts descending")] = "participant_id",
         limit: Annotated[int, Parameter(ge=1, le=1000)] = 100,
-        cursor: Annotated[str | None, Parameter(max_length=512)] = None,
+        cursor: Cursor = None,
         as_of: Annotated[str | None, Parameter(description="Date or date-time (default: now)")] = None,
     ) -> ParticipantPage:
         """Enrolment, authorisation, last upload, wear % over the 7 dates before `as_of`, open gaps and

@@ -1,4 +1,4 @@
-"""Participant lookups and the cohort view (built on the adherence statement)."""
+"""Participant lookups and the cohort view (built on the shared adherence statement)."""
 
 from __future__ import annotations
 
@@ -8,11 +8,11 @@ from typing import Final
 import asyncpg
 import msgspec
 
-from api.adherence import services as adherence
 from api.adherence.schemas import Thresholds
 from api.errors import not_found
 from api.params import date_window, valid_participant_id, zone
 from api.participants.schemas import MetricState, ParticipantDetail, ParticipantSummary, SortKey
+from api.queries import adherence
 from schemas.metrics import METRIC_IDS
 
 VIEW_DAYS: Final = 7

@@ -11,19 +11,15 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, FromQuery, Parameter
 from litestar.response import Stream
 
-from api import cursor as cursors
 from api import metric_defs
 from api.auth.guards import participant_guard
 from api.errors import not_found
-from api.params import check_range, parse_instant, to_ms
+from api.params import Cursor, check_range, parse_instant
 from api.participants.services import require_participant
-from api.series import export, services
-from api.series.levels import ROLLUPS, auto_source, bin_factor, choose_level
-from api.series.schemas import ExportFormat, Point, Resolution, SeriesPage
+from api.series import export, plans, services
+from api.series.levels import ROLLUPS
+from api.series.schemas import ExportFormat, Resolution, SeriesPage
 from schemas.metrics import METRICS
-
-RAW_AUTO_CAP_FACTOR: Final = 4
-"""`auto` on raw readings gives up (and uses 1-minute rollups) past this many times its row budget."""
 
 _DOC: Final = """Readings of one participant and metric in [start, end).
 
@@ -63,7 +59,7 @@ class SeriesController(Controller):
         end: Annotated[str | None, Parameter(description="Exclusive; date or RFC 3339")] = None,
         resolution: FromQuery[Resolution] = "auto",
         max_points: Annotated[int, Parameter(ge=10, le=100_000, description="Points (auto) or page size")] = 1000,
-        cursor: Annotated[str | None, Parameter(max_length=512)] = None,
+        cursor: Cursor = None,
         format: FromQuery[ExportFormat] = "json",
     ) -> Response[SeriesPage]:
         definition = METRICS.get(metric)
@@ -91,72 +87,6 @@ class SeriesController(Controller):
             )
             return cast("Response[SeriesPage]", stream)
 
-        page = await self._page(pool, query, resolution, max_points, cursor)
+        page = await plans.page(pool, query, resolution, max_points, cursor)
         metric_defs.SERIES_POINTS.labels(resolution=resolution).observe(len(page.points))
         return Response(page)
-
-    async def _page(
-        self,
-        pool: NamedDependency[asyncpg.Pool],
-        query: services.SeriesQuery,
-        resolution: Resolution,
-        max_points: int,
-        cursor: str | None,
-    ) -> SeriesPage:
-        fingerprint = cursors.fingerprint(query.participant_id, query.metric.name, resolution)
-        position = cursors.decode(cursor, fingerprint) if cursor else None
-        points: list[Point] = []
-        next_cursor: str | None = None
-        bucket_seconds: int | None = None
-        range_ms = query.end_ms - query.start_ms
-        level = resolution
-        if range_ms <= 0:
-            level = "raw" if resolution == "auto" else resolution
-        elif resolution == "auto":
-            dropped = await services.dropped_before(pool)
-            source = auto_source(choose_level(query.metric, range_ms, max_points), query.start_ms, dropped)
-            level = source.level
-            raw = None
-            if level == "raw":
-                cap = RAW_AUTO_CAP_FACTOR * 10 * max_points
-                raw = await services.raw_reduced(pool, query, max_points, cap)
-                if raw is None:
-                    source = auto_source("1m", query.start_ms, dropped)
-                    level = source.level
-            if raw is not None:
-                points = list(raw)
-            else:
-                rollup = ROLLUPS[level]
-                covered_ms = query.end_ms - to_ms(services.first_bucket_bound(query, rollup))
-                factor = bin_factor(covered_ms, rollup.width_ms, max_points)
-                if source.minutes_from_raw:
-                    points = list(await services.minutes_from_raw(pool, query, factor, max_points))
-                else:
-                    points = list(await services.rollup_binned(pool, query, rollup, factor, max_points))
-                bucket_seconds = rollup.width_ms * factor // 1000
-        elif resolution == "raw":
-            start = services.RawPosition(position.after, position.skip) if position else None
-            rows, after = await services.raw_page(pool, query, start, max_points)
-            points = [services.raw_point(row, query.metric) for row in rows]
-            if after is not None:
-                next_cursor = cursors.encode(cursors.Position(q=fingerprint, after=after.after_ms, skip=after.skip))
-        else:
-            rollup = ROLLUPS[resolution]
-            rows, more = await services.rollup_page(
-                pool, query, rollup, position.after if position else None, max_points
-            )
-            points = [services.rollup_point(row, query.metric) for row in rows]
-            bucket_seconds = rollup.width_ms // 1000
-            if more:
-                next_cursor = cursors.encode(cursors.Position(q=fingerprint, after=rows[-1]["t"]))
-        return SeriesPage(
-            participant_id=query.participant_id,
-            metric=query.metric.name,
-            unit=query.metric.unit,
-            start=query.start,
-            end=query.end,
-            resolution=level,  # type: ignore[arg-type]
-            bucket_seconds=bucket_seconds,
-            points=points,
-            next_cursor=next_cursor,
-        )

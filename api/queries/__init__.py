@@ -1,0 +1,1 @@
+"""SQL statements more than one API domain builds on."""
