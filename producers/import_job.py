@@ -134,45 +134,14 @@ async def import_exports(
     import_id = uuid.uuid4()
     connection = await asyncpg.connect(database_url)
     try:
-        created = False
-        enrolled = first_local_date(result.batches, timezone)
-        if enrolled is not None:
-            created = await participants.create(
-                connection,
-                Participant(
-                    participant_id=participant_id, enrolled_on=enrolled, timezone=timezone, device_id=device_id or ""
-                ),
-                actor="import",
-                if_missing=True,
-            )
+        created = await _enrol_if_new(connection, result, participant_id, timezone, device_id)
         await ensure_topics(kafka)
         todo = plan(result.batches, await load_watermarks(kafka, SOURCE), participant_id)
-        publisher = BatchPublisher(kafka, client_id="wearstream-import")
-        await publisher.start()
-        try:
-            for path, values in result.device_daily.items():
-                await publisher.send_device_daily(
-                    DeviceDaily(participant_id=participant_id, source=f"import:{Path(path).name}", values=list(values))
-                )
-            for batch in todo.publish:
-                await publisher.send(batch)
-            await publisher.commit_watermarks(todo.marks)
-        finally:
-            await publisher.stop()
+        messages = await _publish(kafka, result, todo, participant_id)
         published: dict[str, int] = defaultdict(int)
         for batch in todo.publish:
             published[batch.metric] += len(batch)
-        await connection.execute(
-            "INSERT INTO imports (import_id, participant_id, imported_at, files, readings, unchanged, corrected)"
-            " VALUES ($1, $2, ms_to_ts($3), $4, $5::jsonb, $6::jsonb, $7::jsonb)",
-            import_id,
-            participant_id,
-            imported_at,
-            [f.path for f in result.files],
-            msgspec.json.encode(dict(published)).decode(),
-            msgspec.json.encode(todo.unchanged).decode(),
-            msgspec.json.encode(todo.corrected).decode(),
-        )
+        await _record_import(connection, import_id, participant_id, imported_at, result, todo, published)
     finally:
         await connection.close()
     return ImportReport(
@@ -182,8 +151,65 @@ async def import_exports(
         new=todo.new,
         unchanged=todo.unchanged,
         corrected=todo.corrected,
-        messages=publisher.messages,
+        messages=messages,
         participant_created=created,
         skipped=result.skipped,
         device_daily=sum(len(values) for values in result.device_daily.values()),
+    )
+
+
+async def _enrol_if_new(
+    connection: asyncpg.Connection, result: ImportResult, participant_id: str, timezone: str, device_id: str | None
+) -> bool:
+    """Creates the participant's record, enrolled on the first local date of the data, unless one exists (an
+    import never rewrites a record); True when created. Nothing to date by (no readings) creates nothing."""
+    enrolled = first_local_date(result.batches, timezone)
+    if enrolled is None:
+        return False
+    return await participants.create(
+        connection,
+        Participant(participant_id=participant_id, enrolled_on=enrolled, timezone=timezone, device_id=device_id or ""),
+        actor="import",
+        if_missing=True,
+    )
+
+
+async def _publish(kafka: KafkaSettings, result: ImportResult, todo: Plan, participant_id: str) -> int:
+    """Publishes the device's daily values, then the planned batches, then the new watermarks; returns the
+    number of messages sent."""
+    publisher = BatchPublisher(kafka, client_id="wearstream-import")
+    await publisher.start()
+    try:
+        for path, values in result.device_daily.items():
+            await publisher.send_device_daily(
+                DeviceDaily(participant_id=participant_id, source=f"import:{Path(path).name}", values=list(values))
+            )
+        for batch in todo.publish:
+            await publisher.send(batch)
+        await publisher.commit_watermarks(todo.marks)
+    finally:
+        await publisher.stop()
+    return publisher.messages
+
+
+async def _record_import(
+    connection: asyncpg.Connection,
+    import_id: uuid.UUID,
+    participant_id: str,
+    imported_at: int,
+    result: ImportResult,
+    todo: Plan,
+    published: dict[str, int],
+) -> None:
+    """The provenance row of this import: when, which files, and readings published / unchanged / corrected."""
+    await connection.execute(
+        "INSERT INTO imports (import_id, participant_id, imported_at, files, readings, unchanged, corrected)"
+        " VALUES ($1, $2, ms_to_ts($3), $4, $5::jsonb, $6::jsonb, $7::jsonb)",
+        import_id,
+        participant_id,
+        imported_at,
+        [f.path for f in result.files],
+        msgspec.json.encode(dict(published)).decode(),
+        msgspec.json.encode(todo.unchanged).decode(),
+        msgspec.json.encode(todo.corrected).decode(),
     )

@@ -11,11 +11,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
-import heapq
 import itertools
 import signal
 import time
-from collections import Counter
 from collections.abc import Callable, Iterator
 from typing import Final
 
@@ -23,6 +21,7 @@ import msgspec
 
 from core.settings import KafkaSettings
 from core.topics import ensure_topics
+from producers.pacing import PendingUploads
 from producers.publisher import BatchPublisher
 from producers.simulator import CohortSimulator
 from producers.watermarks import load_watermarks
@@ -213,53 +212,50 @@ async def _run_paced(
     def due_wall_ms(sync_ms: int) -> float:
         return wall_origin + (sync_ms - sim_origin) / speed
 
-    queue: list[tuple[int, int, ReadingBatch]] = []
-    sequence = itertools.count()
-    outstanding: Counter[int] = Counter()
-    day_of: dict[int, int] = {}
-    day_marks: dict[int, list[Watermark]] = {}
+    uploads = PendingUploads()
     published = 0
     days = _days(plan)
     next_day: int | None = next(days, None)
-    committed_through = -1
-
     while not stop.is_set():
-        next_day_start = start_ms + next_day * DAY_MS if next_day is not None else None
-        if next_day is not None and (not queue or queue[0][0] >= next_day_start):  # type: ignore[operator]
-            for k in range(1, plan.participants + 1):
-                participant_id = simulator.traits(k).participant_id
-                pending = _pending_metrics(done_days, participant_id, next_day, plan.metrics)
-                if not pending:
-                    report.skipped_participant_days += 1
-                    continue
-                for batch in simulator.simulate_day(k, next_day).batches:
-                    if batch.metric in pending:
-                        seq = next(sequence)
-                        heapq.heappush(queue, (batch.sync_time, seq, batch))
-                        day_of[seq] = next_day
-                        outstanding[next_day] += 1
-                day_marks.setdefault(next_day, []).extend(
-                    _marks(plan, simulator.start, participant_id, pending, next_day + 1)
-                )
-                report.participant_days += 1
-            day_marks.setdefault(next_day, [])
+        first_sync_ms = uploads.first_sync_ms()
+        # A day is simulated once every upload before it is due: its uploads may be due before the queued ones.
+        if next_day is not None and (first_sync_ms is None or first_sync_ms >= start_ms + next_day * DAY_MS):
+            _queue_day(simulator, plan, done_days, report, uploads, next_day)
             next_day = next(days, None)
             continue
-        if not queue:
+        if first_sync_ms is None:
             break
-        sync_ms, seq, batch = queue[0]
-        wait_s = (due_wall_ms(sync_ms) - time.time() * 1000) / 1000
+        wait_s = (due_wall_ms(first_sync_ms) - time.time() * 1000) / 1000
         if wait_s > 0:
             await publisher.flush()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=min(wait_s, 1.0))
             continue
-        heapq.heappop(queue)
-        published += await _publish(publisher, [batch], report)
-        day = day_of.pop(seq)
-        outstanding[day] -= 1
-        while committed_through + 1 in day_marks and outstanding[committed_through + 1] == 0:
-            committed_through += 1
-            await publisher.commit_watermarks(day_marks.pop(committed_through))
+        published += await _publish(publisher, [uploads.pop()], report)
+        for marks in uploads.pop_completed_marks():
+            await publisher.commit_watermarks(marks)
         if progress is not None:
             progress(report.participant_days, published)
+
+
+def _queue_day(
+    simulator: CohortSimulator,
+    plan: ReplayPlan,
+    done_days: dict[tuple[str, str], int],
+    report: ReplayReport,
+    uploads: PendingUploads,
+    day: int,
+) -> None:
+    """Simulates every participant's `day` and queues the uploads of metrics not yet published for it."""
+    for k in range(1, plan.participants + 1):
+        participant_id = simulator.traits(k).participant_id
+        pending = _pending_metrics(done_days, participant_id, day, plan.metrics)
+        if not pending:
+            report.skipped_participant_days += 1
+            continue
+        for batch in simulator.simulate_day(k, day).batches:
+            if batch.metric in pending:
+                uploads.push(day, batch)
+        uploads.add_marks(day, _marks(plan, simulator.start, participant_id, pending, day + 1))
+        report.participant_days += 1
+    uploads.add_marks(day, [])

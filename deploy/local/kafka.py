@@ -4,26 +4,21 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import shutil
-import subprocess
-import time
 import uuid
-from collections.abc import Callable
 from pathlib import Path
 from typing import Final
 
 from aiokafka import AIOKafkaClient
 from aiokafka.errors import KafkaError
 
+from deploy.local.daemon import Daemon, Log
 from deploy.local.errors import StackError
-from deploy.local.process import pid_alive, read_pid, run, terminate
+from deploy.local.process import run
 from deploy.local.status import ComponentStatus
 
 KAFKA_VERSION: Final = "4.1.1"
 POM: Final = Path(__file__).parent / "kafka" / "pom.xml"
-
-Log = Callable[[str], None]
 
 LOG4J2: Final = """\
 Configuration:
@@ -53,25 +48,22 @@ Configuration:
 """
 
 
-class KafkaBroker:
+class KafkaBroker(Daemon):
     """One broker+controller node. State (data, logs, pid, config) lives in `<state_dir>/kafka`."""
 
     name = "kafka"
+    poll_interval_s = 0.5
+    stop_timeout_s = 60.0
 
     def __init__(self, *, state_dir: Path, cache_dir: Path, port: int, controller_port: int, heap: str) -> None:
-        self.home = state_dir / "kafka"
+        super().__init__(home=state_dir / "kafka", port=port)
         self.libs = cache_dir / f"kafka-{KAFKA_VERSION}" / "libs"
-        self.port = port
         self.controller_port = controller_port
         self.heap = heap
 
     @property
-    def address(self) -> str:
-        return f"127.0.0.1:{self.port}"
-
-    @property
-    def pid_file(self) -> Path:
-        return self.home / "kafka.pid"
+    def log_file(self) -> Path:
+        return self.home / "logs" / "kafka.out"
 
     def install(self, log: Log) -> None:
         """Fetches the broker's jars once into the cache (Maven resolves them from Maven Central)."""
@@ -147,9 +139,8 @@ class KafkaBroker:
             run(self._java("kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(config)))
         return config
 
-    def running_pid(self) -> int | None:
-        pid = read_pid(self.pid_file)
-        return pid if pid is not None and pid_alive(pid) else None
+    def ready(self) -> bool:
+        return probe_metadata(self.address, timeout_s=3.0)
 
     def start(self, log: Log, *, timeout_s: float = 300.0) -> None:
         """Starts the broker unless ours is already running; returns once a metadata request succeeds."""
@@ -165,9 +156,7 @@ class KafkaBroker:
         self.home.mkdir(parents=True, exist_ok=True)
         config = self._configure()
         log(f"kafka: starting Apache Kafka {KAFKA_VERSION} on {self.address}")
-        out = (self.home / "logs" / "kafka.out").open("ab")
-        env = dict(os.environ)
-        process = subprocess.Popen(
+        process = self.spawn(
             [
                 "java",
                 f"-Xms{self.heap}",
@@ -181,44 +170,22 @@ class KafkaBroker:
                 f"{self.libs}/*",
                 "kafka.Kafka",
                 str(config),
-            ],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-            env=env,
+            ]
         )
-        self.pid_file.write_text(f"{process.pid}\n")
         (self.home / "version").write_text(KAFKA_VERSION)
         self.wait_ready(timeout_s, process=process)
 
-    def wait_ready(self, timeout_s: float, process: subprocess.Popen[bytes] | None = None) -> None:
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if process is not None and process.poll() is not None:
-                raise StackError(
-                    f"kafka exited with {process.returncode}; see {self.home / 'logs' / 'kafka.out'} "
-                    f"and {self.home / 'logs' / 'server.log'}"
-                )
-            if probe_metadata(self.address, timeout_s=3.0):
-                return
-            time.sleep(0.5)
-        raise StackError(f"kafka did not answer a metadata request on {self.address} in {timeout_s:.0f} s")
+    def exited_message(self, returncode: int) -> str:
+        return f"kafka exited with {returncode}; see {self.log_file} and {self.home / 'logs' / 'server.log'}"
 
-    def stop(self, log: Log) -> None:
-        pid = self.running_pid()
-        if pid is None:
-            log("kafka: not running (nothing started by this stack)")
-            return
-        log(f"kafka: stopping pid {pid}")
-        terminate(pid, timeout_s=60)
-        self.pid_file.unlink(missing_ok=True)
+    def not_ready_message(self, timeout_s: float) -> str:
+        return f"kafka did not answer a metadata request on {self.address} in {timeout_s:.0f} s"
 
     def status(self) -> ComponentStatus:
         pid = self.running_pid()
         version_file = self.home / "version"
         version = version_file.read_text().strip() if pid is not None and version_file.exists() else "unknown"
-        up = probe_metadata(self.address, timeout_s=3.0)
+        up = self.ready()
         return ComponentStatus(name=self.name, address=self.address, version=version, up=up, managed=pid is not None)
 
 

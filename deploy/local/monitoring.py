@@ -12,11 +12,9 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
-import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Final
 
@@ -24,21 +22,15 @@ import msgspec
 
 from core.settings import Settings
 from core.telemetry import IMPORT_METRICS_PORT, REPLAY_METRICS_PORT
+from deploy.local.daemon import Daemon, Log
 from deploy.local.errors import StackError
-from deploy.local.process import pid_alive, read_pid, run, terminate
+from deploy.local.monitoring_tools import install_monitoring_tools, tool, version_of
+from deploy.local.process import run
 from deploy.local.status import ComponentStatus
-
-Log = Callable[[str], None]
 
 MONITORING_DIR: Final = Path(__file__).resolve().parents[1] / "monitoring"
 RULES_DIR: Final = MONITORING_DIR / "rules"
 ALERTMANAGER_TEMPLATE: Final = MONITORING_DIR / "alertmanager" / "alertmanager.yml"
-
-# Debian package → the commands it provides.
-PACKAGES: Final = {
-    "prometheus": ("prometheus", "promtool"),
-    "prometheus-alertmanager": ("prometheus-alertmanager", "amtool"),
-}
 
 # Placeholders of the Alertmanager template and their defaults (the same as render.sh's).
 ALERTMANAGER_DEFAULTS: Final = {
@@ -50,40 +42,6 @@ ALERTMANAGER_DEFAULTS: Final = {
     "SMTP_PASSWORD_FILE": "",
     "ALERT_EMAIL_TO": "root@localhost",
 }
-
-
-def install_monitoring_tools(log: Log) -> None:
-    """Installs Debian's prometheus and prometheus-alertmanager when a command of theirs is missing (root).
-
-    Debian would start their packaged services right away; a policy-rc.d (when none exists) prevents that,
-    so nothing but our own processes listens on the ports.
-    """
-    missing = [package for package, commands in PACKAGES.items() if not all(shutil.which(c) for c in commands)]
-    if not missing:
-        return
-    if os.geteuid() != 0:
-        raise StackError(f"{' and '.join(missing)} not installed; run `sudo apt-get install {' '.join(missing)}`")
-    log(f"monitoring: installing {' '.join(missing)} (Debian packages)")
-    policy = Path("/usr/sbin/policy-rc.d")
-    added_policy = not policy.exists()
-    if added_policy:
-        policy.write_text("#!/bin/sh\n# wearstream: no service starts while installing\nexit 101\n")
-        policy.chmod(0o755)
-    try:
-        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-        run(["apt-get", "update", "-qq"], env=env)
-        run(["apt-get", "install", "-y", "-qq", "--no-install-recommends", *missing], env=env)
-    finally:
-        if added_policy:
-            policy.unlink(missing_ok=True)
-
-
-def tool(name: str) -> str:
-    """The path of a monitoring command (promtool, amtool, prometheus, prometheus-alertmanager)."""
-    path = shutil.which(name)
-    if path is None:
-        raise StackError(f"{name} not found; `wearstream stack up --with-monitoring` installs it")
-    return path
 
 
 def render_alertmanager_config(template: str, environ: Mapping[str, str]) -> str:
@@ -155,43 +113,19 @@ def http_ok(url: str, *, timeout_s: float = 2.0) -> bool:
         return False
 
 
-def version_of(command: str) -> str:
-    """`prometheus, version 2.42.0+ds (branch …)` → `2.42.0+ds`."""
-    try:
-        result = subprocess.run([command, "--version"], capture_output=True, text=True, timeout=10, check=False)
-    except (OSError, subprocess.TimeoutExpired):
-        return "unknown"
-    words = (result.stdout or result.stderr).split()
-    return words[words.index("version") + 1] if "version" in words[:-1] else "unknown"
+class _MonitoringDaemon(Daemon):
+    """A Debian monitoring server (`command`), ready when its `/-/ready` answers 200."""
 
-
-class _Daemon:
-    """A server we start in the background, with its pid file, log and data in `<state_dir>/<name>`."""
-
-    name: str
     command: str
 
     def __init__(self, *, state_dir: Path, port: int) -> None:
-        self.home = state_dir / self.name
-        self.port = port
-
-    @property
-    def address(self) -> str:
-        return f"127.0.0.1:{self.port}"
-
-    @property
-    def pid_file(self) -> Path:
-        return self.home / f"{self.name}.pid"
+        super().__init__(home=state_dir / self.name, port=port)
 
     def argv(self) -> list[str]:
         raise NotImplementedError
 
     def configure(self) -> None:
         raise NotImplementedError
-
-    def running_pid(self) -> int | None:
-        pid = read_pid(self.pid_file)
-        return pid if pid is not None and pid_alive(pid) else None
 
     def ready(self) -> bool:
         return http_ok(f"http://{self.address}/-/ready")
@@ -207,36 +141,8 @@ class _Daemon:
             raise StackError(f"{self.name}: port {self.port} already serves one that this stack did not start")
         self.configure()
         log(f"{self.name}: starting on {self.address}")
-        out = (self.home / f"{self.name}.log").open("ab")
-        process = subprocess.Popen(
-            [tool(self.command), *self.argv()],
-            cwd=self.home,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-        self.pid_file.write_text(f"{process.pid}\n")
+        process = self.spawn([tool(self.command), *self.argv()], cwd=self.home)
         self.wait_ready(timeout_s, process=process)
-
-    def wait_ready(self, timeout_s: float, process: subprocess.Popen[bytes] | None = None) -> None:
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if process is not None and process.poll() is not None:
-                raise StackError(f"{self.name} exited with {process.returncode}; see {self.home / self.name}.log")
-            if self.ready():
-                return
-            time.sleep(0.2)
-        raise StackError(f"{self.name} not ready on {self.address} in {timeout_s:.0f} s")
-
-    def stop(self, log: Log) -> None:
-        pid = self.running_pid()
-        if pid is None:
-            log(f"{self.name}: not running (nothing started by this stack)")
-            return
-        log(f"{self.name}: stopping pid {pid}")
-        terminate(pid, timeout_s=30)
-        self.pid_file.unlink(missing_ok=True)
 
     def status(self) -> ComponentStatus:
         pid = self.running_pid()
@@ -249,7 +155,7 @@ class _Daemon:
         )
 
 
-class PrometheusServer(_Daemon):
+class PrometheusServer(_MonitoringDaemon):
     name = "prometheus"
     command = "prometheus"
 
@@ -285,7 +191,7 @@ class PrometheusServer(_Daemon):
         ]
 
 
-class AlertmanagerServer(_Daemon):
+class AlertmanagerServer(_MonitoringDaemon):
     name = "alertmanager"
     command = "prometheus-alertmanager"
 

@@ -15,8 +15,8 @@ What is accepted (detected from the content, never from the file name):
 - a folder stands for the `*.json` files under it;
 - times are the wearer's local wall clock, converted with `timezone` (`localtime.py`: DST rules).
 
-How readings are derived is in `parse.py` and `sleep.py`; batching, de-duplication and the all-or-nothing
-contract in `importer.py`.
+How readings are derived is in `parse/` (one module per export family) and `sleep.py`; batching,
+de-duplication and the all-or-nothing contract in `importer.py`.
 """
 
 from producers.fitbit.decode import Layout

@@ -15,7 +15,14 @@ import msgspec
 import numpy as np
 
 from producers.simulator.episodes import Episode, EpisodeModel, draw_episode, night_variation_bpm
-from producers.simulator.failures import WearEvents, illness_raise_bpm, not_worn_spans, wear_events
+from producers.simulator.failures import (
+    ALWAYS_WORN,
+    WearEvents,
+    illness_raise_bpm,
+    not_worn_holes,
+    not_worn_spans,
+    wear_events,
+)
 from producers.simulator.grid import (
     DAY_MS,
     EPOCH_MS,
@@ -23,7 +30,6 @@ from producers.simulator.grid import (
     MINUTE_MS,
     MINUTES_PER_DAY,
     BoolArray,
-    Int64Array,
     day_start_ms,
     local_hour_of_minute,
     minute_index,
@@ -46,7 +52,7 @@ from producers.simulator.physiology import (
     steps_per_minute,
     worn_minutes,
 )
-from producers.simulator.sleep import Night, NightTiming, generate_night, night_timing
+from producers.simulator.sleep import Night, NightTiming, generate_night, night_timing, overlaps, sleep_readings
 from producers.simulator.traits import ParticipantTraits, delivers_on, draw_traits, participant_record
 from producers.simulator.uploads import UploadTimeline, cut_batches
 from schemas.metrics import HEART_RATE, METRICS
@@ -54,18 +60,6 @@ from schemas.participants import Participant
 
 _NOT_WORN_THRESHOLD_MS: Final = (HEART_RATE.gap_threshold_s or 0) * 1000
 _MINUTE_OFFSETS: Final = np.arange(MINUTES_PER_DAY, dtype=np.int64) * MINUTE_MS
-_ALWAYS_WORN: Final = WearEvents(
-    charging=False,
-    charge_position=0.0,
-    charge_minutes=0,
-    forgotten=False,
-    forgotten_delay_minutes=0,
-    forgotten_night=False,
-    back_on_minutes=0,
-    off_night=False,
-    off_before_minutes=0,
-    off_after_minutes=0,
-)
 
 
 class _DayFacts(msgspec.Struct, frozen=True, kw_only=True, eq=False):
@@ -155,7 +149,7 @@ class CohortSimulator:
 
     def _new_wear_events(self, k: int, j: int) -> WearEvents:
         if self.ideal_wear:
-            return _ALWAYS_WORN
+            return ALWAYS_WORN
         return wear_events(self.seed, self.traits(k), j)
 
     def _new_bouts(self, k: int, j: int) -> Bouts:
@@ -195,7 +189,7 @@ class CohortSimulator:
             traits.authorised_until_day is None or day < traits.authorised_until_day
         )
         truth = DayTruth(
-            not_worn=_holes(hr_timestamps, day_start, day_start + DAY_MS, _NOT_WORN_THRESHOLD_MS),
+            not_worn=not_worn_holes(hr_timestamps, day_start, day_start + DAY_MS, _NOT_WORN_THRESHOLD_MS),
             uploads=sorted({batch.sync_time for batch in batches}),
             illness=facts.illness_raise_bpm > 0,
             dropped_out=traits.dropout_day is not None and day >= traits.dropout_day,
@@ -235,7 +229,7 @@ class CohortSimulator:
         events = {j: self._wear_events(k, j) for j in range(day - 2, day + 3)}
         both = {n: self._raise(k, n) for n in range(day - 2, day + 2)}
         raises = {n: illness for n, (illness, _) in both.items()}
-        overlapping = [n for n in range(day - 2, day + 2) if _overlaps(timings[n], day_start, day_end)]
+        overlapping = [n for n in range(day - 2, day + 2) if overlaps(timings[n], day_start, day_end)]
         illness = max((raises[n] for n in overlapping), default=0.0)
         if not self._delivers_on(traits, day):
             empty = {metric: concat_readings(metric, []) for metric in METRICS}
@@ -274,38 +268,10 @@ class CohortSimulator:
             "heart_rate": metric_readings("heart_rate", hr_ts, hr),
             "steps": metric_readings("steps", minute_ts, steps),
             "active_zone_minutes": metric_readings("active_zone_minutes", minute_ts, azm),
-            **_sleep_readings(nights, day_start, worn),
+            **sleep_readings(nights, day_start, worn),
         }
         return _DayFacts(
             readings={metric: readings[metric] for metric in METRICS},
             illness_raise_bpm=illness,
             sleep=[Interval(n.timing.onset_ms, n.timing.end_ms) for n in nights],
         )
-
-
-def _overlaps(timing: NightTiming, begin: int, end: int) -> bool:
-    return timing.onset_ms < end and timing.end_ms > begin
-
-
-def _worn_in_day(timestamps: Int64Array, day_start: int, worn: BoolArray) -> BoolArray:
-    """Which timestamps fall inside the day in a worn minute."""
-    minute = (timestamps - day_start) // MINUTE_MS
-    inside = (minute >= 0) & (minute < MINUTES_PER_DAY)
-    inside[inside] = worn[minute[inside]]
-    return inside
-
-
-def _sleep_readings(nights: list[Night], day_start: int, worn: BoolArray) -> dict[str, MetricReadings]:
-    """The sleep metrics of the recorded nights, clipped to the day and to worn minutes."""
-    parts: dict[str, list[MetricReadings]] = {"spo2": [], "hrv_rmssd": [], "breathing_rate": [], "sleep_stage": []}
-    for night in nights:
-        for metric, readings in night.readings().items():
-            parts[metric].append(readings.select(_worn_in_day(readings.timestamps, day_start, worn)))
-    return {metric: concat_readings(metric, metric_parts) for metric, metric_parts in parts.items()}
-
-
-def _holes(timestamps: Int64Array, day_start: int, day_end: int, threshold_ms: int) -> list[Interval]:
-    """Maximal intervals of the day without a reading that are at least `threshold_ms` long."""
-    points = np.concatenate(([day_start], timestamps, [day_end]))
-    starts = np.flatnonzero(np.diff(points) >= threshold_ms)
-    return [Interval(int(points[i]), int(points[i + 1])) for i in starts.tolist()]

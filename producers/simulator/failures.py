@@ -10,8 +10,10 @@ from __future__ import annotations
 from typing import Final
 
 import msgspec
+import numpy as np
 
-from producers.simulator.grid import DAY_MS, HOUR_MS, MINUTE_MS
+from producers.simulator.grid import DAY_MS, HOUR_MS, MINUTE_MS, Int64Array
+from producers.simulator.model import Interval
 from producers.simulator.sleep import NightTiming
 from producers.simulator.streams import Stream, rng_for
 from producers.simulator.traits import ParticipantTraits
@@ -59,6 +61,21 @@ class WearEvents(msgspec.Struct, frozen=True, kw_only=True):
     def night_worn(self) -> bool:
         """Whether night j is recorded at all (no sleep, SpO2, HRV or breathing rate otherwise)."""
         return not (self.off_night or (self.forgotten and self.forgotten_night))
+
+
+ALWAYS_WORN: Final = WearEvents(
+    charging=False,
+    charge_position=0.0,
+    charge_minutes=0,
+    forgotten=False,
+    forgotten_delay_minutes=0,
+    forgotten_night=False,
+    back_on_minutes=0,
+    off_night=False,
+    off_before_minutes=0,
+    off_after_minutes=0,
+)
+"""The events of a participant who never takes the device off (ideal wear)."""
 
 
 def wear_events(seed: int, traits: ParticipantTraits, j: int) -> WearEvents:
@@ -117,6 +134,13 @@ def outages_starting(seed: int, traits: ParticipantTraits, day: int, day_start: 
         start = day_start + int(u[4] * DAY_MS)
         spans.append((start, start + DAY_MS + int(u[5] * (OUTAGE_MAX_DAYS - 1) * DAY_MS)))
     return spans
+
+
+def not_worn_holes(timestamps: Int64Array, day_start: int, day_end: int, threshold_ms: int) -> list[Interval]:
+    """Maximal intervals of the day without a reading that are at least `threshold_ms` long."""
+    points = np.concatenate(([day_start], timestamps, [day_end]))
+    starts = np.flatnonzero(np.diff(points) >= threshold_ms)
+    return [Interval(int(points[i]), int(points[i + 1])) for i in starts.tolist()]
 
 
 def _floor_minute(timestamp_ms: int) -> int:

@@ -14,8 +14,17 @@ import msgspec
 import numpy as np
 import numpy.typing as npt
 
-from producers.simulator.grid import EPOCH_MS, HOUR_MS, MINUTE_MS, FloatArray, Int64Array, local_midnight_ms
-from producers.simulator.model import MetricReadings, metric_readings
+from producers.simulator.grid import (
+    EPOCH_MS,
+    HOUR_MS,
+    MINUTE_MS,
+    MINUTES_PER_DAY,
+    BoolArray,
+    FloatArray,
+    Int64Array,
+    local_midnight_ms,
+)
+from producers.simulator.model import MetricReadings, concat_readings, metric_readings
 from producers.simulator.streams import Stream, rng_for
 from producers.simulator.traits import ParticipantTraits
 from schemas.metrics import SleepStage
@@ -175,3 +184,25 @@ def generate_night(seed: int, traits: ParticipantTraits, timing: NightTiming, il
         hf=np.round(hf, 1).astype(np.float32),
         breathing_rate=breathing_rate.astype(np.float32),
     )
+
+
+def overlaps(timing: NightTiming, begin: int, end: int) -> bool:
+    """Whether the night reaches into [begin, end)."""
+    return timing.onset_ms < end and timing.end_ms > begin
+
+
+def _worn_in_day(timestamps: Int64Array, day_start: int, worn: BoolArray) -> BoolArray:
+    """Which timestamps fall inside the day in a worn minute."""
+    minute = (timestamps - day_start) // MINUTE_MS
+    inside = (minute >= 0) & (minute < MINUTES_PER_DAY)
+    inside[inside] = worn[minute[inside]]
+    return inside
+
+
+def sleep_readings(nights: list[Night], day_start: int, worn: BoolArray) -> dict[str, MetricReadings]:
+    """The sleep metrics of the recorded nights, clipped to the day and to worn minutes."""
+    parts: dict[str, list[MetricReadings]] = {"spo2": [], "hrv_rmssd": [], "breathing_rate": [], "sleep_stage": []}
+    for night in nights:
+        for metric, readings in night.readings().items():
+            parts[metric].append(readings.select(_worn_in_day(readings.timestamps, day_start, worn)))
+    return {metric: concat_readings(metric, metric_parts) for metric, metric_parts in parts.items()}

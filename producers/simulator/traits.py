@@ -7,7 +7,7 @@ every replay of the same seed, whatever the cohort size or the simulated days.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Final, Literal
+from typing import Final, Literal, TypedDict
 
 import msgspec
 import numpy as np
@@ -88,6 +88,62 @@ class ParticipantTraits(msgspec.Struct, frozen=True, kw_only=True):
 def draw_traits(seed: int, k: int, start: dt.date) -> ParticipantTraits:
     """Draws participant k's traits; deterministic in (seed, k, start). New draws must be appended at the end."""
     rng = rng_for(seed, k, Stream.TRAITS)
+    # The draws run in one order (person, habits, baselines, study): each step continues the same stream.
+    person, fitness = _draw_person(rng)
+    habits = _draw_habits(rng)
+    baselines = _draw_baselines(rng, person["age"], fitness)
+    study, device_suffix = _draw_study(rng, start)
+    return ParticipantTraits(
+        k=k,
+        participant_id=f"P{k:04d}",
+        device_id=f"fitbit-{k:04d}-{device_suffix:06x}",
+        contact_email=f"p{k:04d}@study.example",
+        **study,
+        **person,
+        **habits,
+        **baselines,
+    )
+
+
+class _Person(TypedDict):
+    age: int
+    sex: Sex | None
+    fitness: float
+    resting_hr: float
+    max_hr: int
+    sedentary_hr_offset: float
+    sleep_onset_h: float
+    sleep_duration_h: float
+    steps_per_day: float
+
+
+class _Habits(TypedDict):
+    p_not_worn_night: float
+    charge_every_days: float
+    p_forget_day: float
+    sync_interval_s: int
+    p_late_hours: float
+    p_late_days: float
+    p_illness_onset: float
+
+
+class _Baselines(TypedDict):
+    spo2_baseline: float
+    rmssd_baseline: float
+    breathing_rate: float
+
+
+class _Study(TypedDict):
+    timezone: str
+    enrolled_on: dt.date
+    enrolment_day: int
+    authorisation: Authorisation
+    authorised_until_day: int | None
+    dropout_day: int | None
+
+
+def _draw_person(rng: np.random.Generator) -> tuple[_Person, float]:
+    """Age, sex, fitness and what follows from them (heart rate, sleep, steps); and the unrounded fitness."""
     age = int(np.clip(rng.normal(45.0, 15.0), 18, 85))
     sex_draw = rng.random()
     sex: Sex | None = "female" if sex_draw < 0.48 else "male" if sex_draw < 0.96 else None
@@ -103,6 +159,22 @@ def draw_traits(seed: int, k: int, start: dt.date) -> ParticipantTraits:
     sleep_onset_h = float(np.clip(rng.normal(23.1, 0.7), 21.3, 25.3))
     sleep_duration_h = float(np.clip(rng.normal(7.4, 0.65) - 0.01 * (age - 45), 5.8, 9.2))
     steps_per_day = float(np.clip(rng.lognormal(np.log(7000.0) + 0.6 * (fitness - 0.45), 0.4), 2500.0, 17000.0))
+    person = _Person(
+        age=age,
+        sex=sex,
+        fitness=round(fitness, 3),
+        resting_hr=round(resting_hr, 1),
+        max_hr=220 - age,
+        sedentary_hr_offset=round(sedentary_hr_offset, 1),
+        sleep_onset_h=round(sleep_onset_h, 2),
+        sleep_duration_h=round(sleep_duration_h, 2),
+        steps_per_day=round(steps_per_day),
+    )
+    return person, fitness
+
+
+def _draw_habits(rng: np.random.Generator) -> _Habits:
+    """Wear, charging and sync behaviour, and the illness rate."""
     p_not_worn_night = float(rng.uniform(0.15, 0.35) if rng.random() < 0.15 else rng.uniform(0.0, 0.05))
     charge_every_days = float(rng.uniform(2.5, 6.0))
     p_forget_day = float(rng.uniform(0.005, 0.06))
@@ -110,10 +182,32 @@ def draw_traits(seed: int, k: int, start: dt.date) -> ParticipantTraits:
     p_late_hours = float(rng.uniform(0.03, 0.25))
     p_late_days = float(rng.uniform(0.0, 0.03))
     p_illness_onset = float(rng.uniform(0.005, 0.025))
+    return _Habits(
+        p_not_worn_night=round(p_not_worn_night, 4),
+        charge_every_days=round(charge_every_days, 2),
+        p_forget_day=round(p_forget_day, 4),
+        sync_interval_s=sync_interval_s,
+        p_late_hours=round(p_late_hours, 4),
+        p_late_days=round(p_late_days, 4),
+        p_illness_onset=round(p_illness_onset, 4),
+    )
+
+
+def _draw_baselines(rng: np.random.Generator, age: int, fitness: float) -> _Baselines:
+    """The sleep-time baselines: SpO2, HRV (falling with age, rising with fitness) and breathing rate."""
     spo2_baseline = float(np.clip(rng.normal(96.6, 0.8), 94.0, 98.5))
     rmssd_median = max(15.0, 65.0 - 0.7 * (age - 20) + 20.0 * fitness)
     rmssd_baseline = float(np.clip(rng.lognormal(np.log(rmssd_median), 0.25), 12.0, 130.0))
     breathing_rate = float(np.clip(rng.normal(15.0, 1.6), 11.0, 20.0))
+    return _Baselines(
+        spo2_baseline=round(spo2_baseline, 1),
+        rmssd_baseline=round(rmssd_baseline, 1),
+        breathing_rate=round(breathing_rate, 1),
+    )
+
+
+def _draw_study(rng: np.random.Generator, start: dt.date) -> tuple[_Study, int]:
+    """Time zone, enrolment, authorisation and dropout; and the device's serial suffix."""
     timezone = str(rng.choice(TIMEZONES, p=_TIMEZONE_WEIGHTS))
     enrolment_day = int(rng.integers(1, 6) if rng.random() < 0.15 else -rng.integers(0, 61))
     authorisation: Authorisation = _AUTHORISATIONS[int(rng.choice(4, p=_AUTHORISATION_WEIGHTS))]
@@ -124,37 +218,15 @@ def draw_traits(seed: int, k: int, start: dt.date) -> ParticipantTraits:
     dropout_draw = int(rng.integers(5, 61))
     dropout_day = observed_from + dropout_draw if rng.random() < 0.06 else None
     device_suffix = int(rng.integers(0, 1 << 24))
-    return ParticipantTraits(
-        k=k,
-        participant_id=f"P{k:04d}",
-        device_id=f"fitbit-{k:04d}-{device_suffix:06x}",
-        contact_email=f"p{k:04d}@study.example",
+    study = _Study(
         timezone=timezone,
         enrolled_on=start + dt.timedelta(days=enrolment_day),
         enrolment_day=enrolment_day,
         authorisation=authorisation,
         authorised_until_day=authorised_until_day,
         dropout_day=dropout_day,
-        age=age,
-        sex=sex,
-        fitness=round(fitness, 3),
-        resting_hr=round(resting_hr, 1),
-        max_hr=220 - age,
-        sedentary_hr_offset=round(sedentary_hr_offset, 1),
-        sleep_onset_h=round(sleep_onset_h, 2),
-        sleep_duration_h=round(sleep_duration_h, 2),
-        steps_per_day=round(steps_per_day),
-        p_not_worn_night=round(p_not_worn_night, 4),
-        charge_every_days=round(charge_every_days, 2),
-        p_forget_day=round(p_forget_day, 4),
-        sync_interval_s=sync_interval_s,
-        p_late_hours=round(p_late_hours, 4),
-        p_late_days=round(p_late_days, 4),
-        p_illness_onset=round(p_illness_onset, 4),
-        spo2_baseline=round(spo2_baseline, 1),
-        rmssd_baseline=round(rmssd_baseline, 1),
-        breathing_rate=round(breathing_rate, 1),
     )
+    return study, device_suffix
 
 
 def stop_day(traits: ParticipantTraits) -> int | None:

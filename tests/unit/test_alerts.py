@@ -24,11 +24,10 @@ from deploy.local.monitoring import (
     RULES_DIR,
     AlertmanagerServer,
     ScrapeTargets,
-    install_monitoring_tools,
     prometheus_config,
     render_alertmanager_config,
-    tool,
 )
+from deploy.local.monitoring_tools import install_monitoring_tools, tool
 
 RULES = RULES_DIR / "wearstream.yml"
 RULE_TESTS = MONITORING_DIR / "tests" / "wearstream_test.yml"
