@@ -33,6 +33,7 @@ from wearstream.client.partitions import (
     write_json,
     write_table,
 )
+from wearstream.client.progress import Progress
 from wearstream.client.sync import Client
 
 __all__ = [
@@ -146,7 +147,7 @@ def _fetch_part(
         zones=client.zones,
         page_size=client.page_size,
         max_points=client.page_size,
-        progress=plans.Progress(False, 1, ""),
+        progress=Progress(False, 1, ""),
         on_page=page,
     )
     client.run(plan)
