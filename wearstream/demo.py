@@ -12,6 +12,7 @@ import datetime as dt
 import time
 from collections import Counter
 from collections.abc import Callable
+from typing import Any
 
 import asyncpg
 import httpx
@@ -79,15 +80,9 @@ async def _wait_for_storage(
         await connection.close()
 
 
-async def run_demo(
-    settings: Settings,
-    *,
-    participants: int,
-    days: int,
-    log: Log,
-    replay_progress: Callable[[int, int], None],
-    store_progress: Callable[[int], None],
-) -> DemoSummary:
+async def _start_pipeline(settings: Settings, log: Log) -> tuple[Settings, str, str]:
+    """Brings up the stack, migrates, creates topics, starts the worker and the API; returns the settings read
+    after start-up, the API's base URL and a new admin key."""
     stack = LocalStack(settings.stack)
     await asyncio.to_thread(stack.up, log)
     # Read again: a stack created just now has generated its roles' passwords only now.
@@ -98,23 +93,20 @@ async def run_demo(
         service.start(log)
     base_url = f"http://{settings.api.host}:{settings.api.port}"
     await wait_for_api(base_url)
-    admin_key = await _create_admin_key(settings.database.url)
+    return settings, base_url, await _create_admin_key(settings.database.url)
 
-    connection = await asyncpg.connect(settings.database.url)
+
+async def _stored_readings(database_url: str) -> int:
+    connection = await asyncpg.connect(database_url)
     try:
-        # An earlier demo's readings stay; a re-run publishes only what is new (delta-load).
-        stored_before = int(
-            await connection.fetchval("SELECT coalesce(sum(readings), 0) FROM participant_metric_state")
-        )
+        return int(await connection.fetchval("SELECT coalesce(sum(readings), 0) FROM participant_metric_state"))
     finally:
         await connection.close()
-    # No start given: an earlier demo's start is reused (delta-load), else the days up to yesterday.
-    plan = ReplayPlan(participants=participants, days=days, seed=1)
-    report = await replay(settings.kafka, plan, progress=replay_progress)
-    await _wait_for_storage(settings.database.url, stored_before + report.total_readings, store_progress)
-    await asyncio.sleep(6)  # the processor's first not-synced check runs 5 s after it starts
 
-    connection = await asyncpg.connect(settings.database.url)
+
+async def _stored_and_gaps(database_url: str) -> tuple[dict[str, int], dict[str, int]]:
+    """Readings stored per metric, and gaps counted by "<kind> <open|closed>"."""
+    connection = await asyncpg.connect(database_url)
     try:
         stored_rows = await connection.fetch(
             "SELECT m.name, sum(s.readings) AS n FROM participant_metric_state s JOIN metrics m USING (metric_id)"
@@ -125,17 +117,51 @@ async def run_demo(
         )
     finally:
         await connection.close()
+    return (
+        {r["name"]: int(r["n"]) for r in stored_rows},
+        {f"{r['kind']} {'open' if r['open'] else 'closed'}": int(r["n"]) for r in gap_rows},
+    )
+
+
+async def _adherence_items(base_url: str, admin_key: str, start: dt.date, days: int) -> list[dict[str, Any]]:
+    """The running API's adherence items over the replayed days."""
     async with httpx.AsyncClient(headers={"Authorization": f"Bearer {admin_key}"}, timeout=30) as client:
         # Adherence over the replayed days (its default window is the last 30 days up to today).
-        window = {"start": str(report.start), "end": str(report.start + dt.timedelta(days=days))}
+        window = {"start": str(start), "end": str(start + dt.timedelta(days=days))}
         adherence = (await client.get(f"{base_url}/v1/adherence", params=window)).json()
-    flags = Counter(flag for item in adherence.get("items", []) for flag in item.get("flags", []))
+    items: list[dict[str, Any]] = adherence.get("items", [])
+    return items
+
+
+async def run_demo(
+    settings: Settings,
+    *,
+    participants: int,
+    days: int,
+    log: Log,
+    replay_progress: Callable[[int, int], None],
+    store_progress: Callable[[int], None],
+) -> DemoSummary:
+    """Starts the pipeline, replays `participants` × `days` simulated days, waits until they are stored and
+    summarises what the pipeline made of them."""
+    settings, base_url, admin_key = await _start_pipeline(settings, log)
+    # An earlier demo's readings stay; a re-run publishes only what is new (delta-load).
+    stored_before = await _stored_readings(settings.database.url)
+    # No start given: an earlier demo's start is reused (delta-load), else the days up to yesterday.
+    plan = ReplayPlan(participants=participants, days=days, seed=1)
+    report = await replay(settings.kafka, plan, progress=replay_progress)
+    await _wait_for_storage(settings.database.url, stored_before + report.total_readings, store_progress)
+    await asyncio.sleep(6)  # the processor's first not-synced check runs 5 s after it starts
+
+    stored, gaps = await _stored_and_gaps(settings.database.url)
+    items = await _adherence_items(base_url, admin_key, report.start, days)
+    flags = Counter(flag for item in items for flag in item.get("flags", []))
     return DemoSummary(
         replay=report,
-        stored={r["name"]: int(r["n"]) for r in stored_rows},
-        gaps={f"{r['kind']} {'open' if r['open'] else 'closed'}": int(r["n"]) for r in gap_rows},
+        stored=stored,
+        gaps=gaps,
         flags=dict(flags),
-        flagged_participants=sum(1 for item in adherence.get("items", []) if item.get("flags")),
+        flagged_participants=sum(1 for item in items if item.get("flags")),
         admin_key=admin_key,
         urls={
             "pages": f"{base_url}/",

@@ -10,6 +10,8 @@ from typing import Any, Final
 import pyarrow as pa
 
 from schemas.metrics import METRICS, SleepStage
+from wearstream.client import frames
+from wearstream.client.partitions import ExportResolution, series_schema
 
 UTC: Final = "UTC (tz-aware)"
 LOCAL: Final = "the participant's local wall clock (naive; zone in `timezone`)"
@@ -176,6 +178,27 @@ def columns(table: str, schema: pa.Schema, units: dict[str, str]) -> dict[str, d
             entry["time_zone"] = zone
         out[field.name] = entry
     return out
+
+
+def series_entries(
+    metrics: tuple[str, ...], resolution: ExportResolution, kind: str, rows: dict[str, int]
+) -> dict[str, Any]:
+    """The entry for each metric's series files: the columns that apply to it, with `rows` readings in all."""
+    series: dict[str, Any] = {}
+    for metric in metrics:
+        applies = set(frames.series_columns(metric, resolution))
+        schema = pa.schema(
+            [f for f in series_schema(resolution) if f.name in applies or f.name in ("local_time", "timezone")]
+        ).append(pa.field("participant", pa.string()))
+        series[f"series {metric}"] = {
+            "path": f"series/metric={metric}/participant=*/part-0.{kind}",
+            "rows": rows.get(metric, 0),
+            "columns": columns("series", schema, frames.series_units(metric, resolution)),
+            "note": f"{metric} at resolution {resolution}; partition key `metric` = {metric}. Every series "
+            f"file has the columns {', '.join(f.name for f in series_schema(resolution))}; those not listed "
+            "here are null for this metric.",
+        }
+    return series
 
 
 def readme(codebook: dict[str, Any]) -> str:

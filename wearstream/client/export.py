@@ -14,28 +14,48 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Final, Literal
+from typing import Any, Final
 
 import pandas as pd
-import pyarrow as pa
-import pyarrow.csv as pacsv
-import pyarrow.parquet as pq
 
 from wearstream.client import codebook, frames, plans
 from wearstream.client.errors import ClientError, EndpointUnavailableError
+from wearstream.client.partitions import (
+    PRIVATE_COLUMNS,
+    ROW_GROUP,
+    ExportFormat,
+    ExportResolution,
+    PartWriter,
+    series_schema,
+    write_json,
+    write_table,
+)
+from wearstream.client.progress import Progress
 from wearstream.client.sync import Client
 
-ROW_GROUP: Final = 262_144
-PARTITION_COLUMNS: Final = ("participant_id", "metric")
-PRIVATE_COLUMNS: Final = ("contact_email",)
-"""Left out of the dataset: contact details are not research data."""
+__all__ = [
+    "PRIVATE_COLUMNS",
+    "ROW_GROUP",
+    "ExportError",
+    "ExportFormat",
+    "ExportResolution",
+    "ExportResult",
+    "ExportSpec",
+    "PartWriter",
+    "Reporter",
+    "run_export",
+    "series_schema",
+]
 
-ExportResolution = Literal["raw", "1m", "1h", "1d"]
-ExportFormat = Literal["parquet", "csv"]
+PARTITION_COLUMNS: Final = ("participant_id", "metric")
+
+Done = dict[str, dict[str, Any]]
+"""Finished parts by "<metric>/<participant>": their rows and first and last local dates."""
+Spans = dict[str, tuple[str | None, str | None]]
+"""Per participant, the first and last local dates of its exported series."""
 
 
 class ExportError(ClientError):
@@ -72,115 +92,6 @@ class Reporter:
     def table(self, name: str) -> None: ...
 
 
-def _write_json(path: Path, value: Any) -> None:
-    temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_text(json.dumps(value, indent=2, sort_keys=True, default=str) + "\n")
-    os.replace(temporary, path)
-
-
-def _arrow(frame: pd.DataFrame) -> pa.Table:
-    return pa.Table.from_pandas(frame, preserve_index=False)
-
-
-def series_schema(resolution: ExportResolution) -> pa.Schema:
-    """One schema for every metric's files at a resolution (columns a metric lacks are null), so that readers
-    see the whole `series/` folder as one dataset."""
-    fields = [
-        pa.field("time", pa.timestamp("ms", tz="UTC"), nullable=False),
-        pa.field("local_time", pa.timestamp("ms"), nullable=False),
-        pa.field("timezone", pa.string(), nullable=False),
-    ]
-    for name in frames.all_series_columns(resolution)[1:]:
-        integral = name == "count" or name.endswith("_epochs")
-        fields.append(pa.field(name, pa.int64() if integral else pa.float64()))
-    return pa.schema(fields)
-
-
-def _series_table(frame: pd.DataFrame, schema: pa.Schema) -> pa.Table:
-    columns: dict[str, pa.Array] = {}
-    for column in schema:
-        if column.name in frame.columns:
-            columns[column.name] = pa.array(frame[column.name], type=column.type, from_pandas=True)
-        else:
-            columns[column.name] = pa.nulls(len(frame), type=column.type)
-    return pa.Table.from_pydict(columns, schema=schema)
-
-
-class PartWriter:
-    """One participant × metric file, written in row groups to a temporary name and renamed by `finish`."""
-
-    def __init__(self, path: Path, kind: ExportFormat, schema: pa.Schema) -> None:
-        self.path = path
-        self.schema = schema
-        self.kind = kind
-        self.temporary = path.with_name(f".{path.name}.tmp")
-        self.rows = 0
-        self.first: pd.Timestamp | None = None
-        self.last: pd.Timestamp | None = None
-        self._pending: list[pa.Table] = []
-        self._pending_rows = 0
-        self._parquet: pq.ParquetWriter | None = None
-        self._csv: pacsv.CSVWriter | None = None
-
-    def add(self, frame: pd.DataFrame) -> None:
-        if not len(frame):
-            return
-        self.first = frame["local_time"].iloc[0] if self.first is None else self.first
-        self.last = frame["local_time"].iloc[-1]
-        table = _series_table(frame, self.schema)
-        self._pending.append(table)
-        self._pending_rows += len(frame)
-        self.rows += len(frame)
-        if self._pending_rows >= ROW_GROUP:
-            self._flush()
-
-    def _flush(self) -> None:
-        if not self._pending:
-            return
-        table = pa.concat_tables(self._pending)
-        self._pending.clear()
-        self._pending_rows = 0
-        if self._parquet is None and self._csv is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            if self.kind == "parquet":
-                self._parquet = pq.ParquetWriter(self.temporary, table.schema, compression="zstd")
-            else:
-                self._csv = pacsv.CSVWriter(self.temporary, table.schema)
-        if self._parquet is not None:
-            self._parquet.write_table(table, row_group_size=ROW_GROUP)
-        elif self._csv is not None:
-            self._csv.write_table(table)
-
-    def finish(self) -> int:
-        self._flush()
-        for writer in (self._parquet, self._csv):
-            if writer is not None:
-                writer.close()
-        if self.rows:
-            os.replace(self.temporary, self.path)
-        else:
-            self.path.unlink(missing_ok=True)
-        return self.rows
-
-
-def _write_table(out: Path, name: str, frame: pd.DataFrame, kind: ExportFormat) -> tuple[str, pa.Schema]:
-    frame = frame.drop(columns=[c for c in PRIVATE_COLUMNS if c in frame.columns])
-    if kind == "csv":
-        frame = frame.copy()
-        for column in frame.columns:
-            if frame[column].dtype == object:
-                frame[column] = frame[column].map(lambda v: ";".join(map(str, v)) if isinstance(v, list) else v)
-    table = _arrow(frame)
-    path = out / f"{name}.{kind}"
-    temporary = path.with_name(f".{path.name}.tmp")
-    if kind == "parquet":
-        pq.write_table(table, temporary, compression="zstd")
-    else:
-        pacsv.write_csv(table, temporary)
-    os.replace(temporary, path)
-    return path.name, table.schema
-
-
 def _date_window(spec: ExportSpec, first: str | None, last: str | None) -> tuple[str | None, str | None]:
     """The per-day tables' window: the export's range, else the local dates the exported series span."""
     if spec.start is not None or spec.end is not None:
@@ -188,6 +99,181 @@ def _date_window(spec: ExportSpec, first: str | None, last: str | None) -> tuple
     if first is None or last is None:
         return None, None
     return first, (dt.date.fromisoformat(last) + dt.timedelta(days=1)).isoformat()
+
+
+def _resume_state(manifest_path: Path, wanted: dict[str, Any], fresh: bool) -> Done:
+    """The parts a previous run of the same spec finished; refuses a folder holding another export."""
+    if not manifest_path.exists() or fresh:
+        return {}
+    manifest = json.loads(manifest_path.read_text())
+    if manifest.get("spec") != json.loads(json.dumps(wanted)):
+        raise ExportError(
+            f"{manifest_path.parent} holds an export with other parameters ({manifest.get('spec')}); "
+            "use another folder or --fresh"
+        )
+    done: Done = manifest.get("done", {})
+    return done
+
+
+def _cohort(client: Client, spec: ExportSpec) -> tuple[pd.DataFrame, list[str]]:
+    """The participants table and the ids to export; refuses ids the key cannot read."""
+    # At the range's end (when given) the cohort view is the same on every run; else it is as of now.
+    cohort = client.participants(as_of=spec.end)
+    known = list(cohort["participant_id"]) if len(cohort) else []
+    client.zones.update(zip(known, cohort["timezone"] if len(cohort) else [], strict=True))
+    ids = list(spec.participants) if spec.participants is not None else known
+    unknown = sorted(set(ids) - set(known))
+    if unknown:
+        raise ExportError(f"participants: unknown or not readable with this key: {', '.join(unknown[:10])}")
+    return cohort, ids
+
+
+def _fetch_part(
+    client: Client, spec: ExportSpec, metric: str, participant_id: str, path: Path, report: Reporter
+) -> dict[str, Any]:
+    """Writes one participant × metric series a page at a time; returns its manifest entry."""
+    writer = PartWriter(path, spec.format, series_schema(spec.resolution))
+
+    def page(frame: pd.DataFrame) -> None:
+        writer.add(frame)
+        report.readings(len(frame))
+
+    plan = plans.series(
+        [participant_id],
+        metric,
+        spec.start,
+        spec.end,
+        spec.resolution,
+        zones=client.zones,
+        page_size=client.page_size,
+        max_points=client.page_size,
+        progress=Progress(False, 1, ""),
+        on_page=page,
+    )
+    client.run(plan)
+    rows = writer.finish()
+    return {
+        "rows": rows,
+        "first_local_date": writer.first.date().isoformat() if writer.first is not None else None,
+        "last_local_date": writer.last.date().isoformat() if writer.last is not None else None,
+    }
+
+
+def _export_series(
+    client: Client,
+    out: Path,
+    spec: ExportSpec,
+    ids: list[str],
+    resume: tuple[Path, dict[str, Any], Done],
+    result: ExportResult,
+    report: Reporter,
+) -> None:
+    """Every participant × metric part not finished yet, recording each in the manifest as it completes."""
+    manifest_path, wanted, done = resume
+    report.start(len(ids) * len(spec.metrics))
+    for metric in spec.metrics:
+        for participant_id in ids:
+            name = f"{metric}/{participant_id}"
+            path = out / "series" / f"metric={metric}" / f"participant={participant_id}" / f"part-0.{spec.format}"
+            if name in done and (done[name]["rows"] == 0 or path.exists()):
+                result.parts_kept += 1
+                report.part_done(name)
+                continue
+            done[name] = _fetch_part(client, spec, metric, participant_id, path, report)
+            write_json(manifest_path, {"spec": wanted, "done": done})
+            result.parts_written += 1
+            result.readings += done[name]["rows"]
+            report.part_done(name)
+
+
+def _spans(done: Done) -> Spans:
+    spans: Spans = {}
+    for name, part in done.items():
+        participant_id = name.split("/", 1)[1]
+        low, high = spans.get(participant_id, (None, None))
+        first, last = part.get("first_local_date"), part.get("last_local_date")
+        spans[participant_id] = (
+            min(filter(None, (low, first)), default=None),
+            max(filter(None, (high, last)), default=None),
+        )
+    return spans
+
+
+class _Tables:
+    """Writes the per-day tables and keeps their codebook entries."""
+
+    def __init__(self, out: Path, spec: ExportSpec, result: ExportResult, report: Reporter) -> None:
+        self.out, self.spec, self.result, self.report = out, spec, result, report
+        self.entries: dict[str, Any] = {}
+
+    def keep(self, name: str, frame: pd.DataFrame, note: str = "") -> None:
+        path, schema = write_table(self.out, name, frame, self.spec.format)
+        units = frame.attrs.get("units", {})
+        self.entries[name] = {"path": path, "rows": len(frame), "columns": codebook.columns(name, schema, units)}
+        if note:
+            self.entries[name]["note"] = note
+        self.result.tables[name] = len(frame)
+        self.report.table(name)
+
+
+def _export_tables(
+    client: Client, spec: ExportSpec, cohort: pd.DataFrame, ids: list[str], spans: Spans, tables: _Tables
+) -> None:
+    """participants, daily, sleep, adherence(_summary), gaps and alerts over the exported participants."""
+    tables.keep("participants", cohort[cohort["participant_id"].isin(ids)] if len(cohort) else cohort)
+    per_day: dict[str, list[pd.DataFrame]] = {"daily": [], "sleep": []}
+    for participant_id in ids:
+        start, end = _date_window(spec, *spans.get(participant_id, (None, None)))
+        if start is None and end is None and spec.start is None:
+            continue  # no data exported for this participant: no days to summarise
+        per_day["daily"].append(client.daily(participant_id, start, end))
+        per_day["sleep"].append(client.sleep(participant_id, start, end))
+    for name, parts in per_day.items():
+        tables.keep(
+            name, frames.concat(parts, parts[0].iloc[0:0] if parts else pd.DataFrame(columns=["participant_id"]))
+        )
+
+    firsts = [s[0] for s in spans.values() if s[0]]
+    lasts = [s[1] for s in spans.values() if s[1]]
+    start, end = _date_window(spec, min(firsts, default=None), max(lasts, default=None))
+    if start is not None or end is not None:
+        summary = client.adherence(start, end)
+        daily = client.adherence(start, end, per_day=True)
+        tables.keep("adherence_summary", summary[summary["participant_id"].isin(ids)] if len(summary) else summary)
+        tables.keep("adherence", daily[daily["participant_id"].isin(ids)] if len(daily) else daily)
+    tables.keep("gaps", client.gaps(ids, spec.start, spec.end, status="all"))
+    try:
+        tables.keep("alerts", client.alerts(ids, spec.start, spec.end))
+    except EndpointUnavailableError as error:
+        tables.result.missing["alerts"] = f"the API does not serve alerts yet ({error.detail})"
+
+
+def _rows_by_metric(done: Done) -> dict[str, int]:
+    rows: dict[str, int] = {}
+    for name, part in done.items():
+        metric = name.split("/", 1)[0]
+        rows[metric] = rows.get(metric, 0) + part["rows"]
+    return rows
+
+
+def _write_codebook(client: Client, out: Path, spec: ExportSpec, ids: list[str], done: Done, tables: _Tables) -> None:
+    """codebook.json and the README.md rendered from it."""
+    book = {
+        "export": {
+            **asdict(spec),
+            "participants": ids,
+            "api": client.base_url,
+            "exported_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        },
+        "metrics": {metric: codebook.metric_entry(metric) for metric in spec.metrics},
+        "tables": {
+            **codebook.series_entries(spec.metrics, spec.resolution, spec.format, _rows_by_metric(done)),
+            **tables.entries,
+        },
+        "missing": tables.result.missing,
+    }
+    write_json(out / "codebook.json", book)
+    (out / "README.md").write_text(codebook.readme(book))
 
 
 def run_export(
@@ -199,137 +285,13 @@ def run_export(
     out.mkdir(parents=True, exist_ok=True)
     manifest_path = out / "manifest.json"
     wanted = asdict(spec)
-    done: dict[str, dict[str, Any]] = {}
-    if manifest_path.exists() and not fresh:
-        manifest = json.loads(manifest_path.read_text())
-        if manifest.get("spec") != json.loads(json.dumps(wanted)):
-            raise ExportError(
-                f"{out} holds an export with other parameters ({manifest.get('spec')}); use another folder or --fresh"
-            )
-        done = manifest.get("done", {})
+    done = _resume_state(manifest_path, wanted, fresh)
     result = ExportResult()
-
-    # At the range's end (when given) the cohort view is the same on every run; else it is as of now.
-    cohort = client.participants(as_of=spec.end)
-    known = list(cohort["participant_id"]) if len(cohort) else []
-    client.zones.update(zip(known, cohort["timezone"] if len(cohort) else [], strict=True))
-    ids = list(spec.participants) if spec.participants is not None else known
-    unknown = sorted(set(ids) - set(known))
-    if unknown:
-        raise ExportError(f"participants: unknown or not readable with this key: {', '.join(unknown[:10])}")
-
-    report.start(len(ids) * len(spec.metrics))
-    for metric in spec.metrics:
-        for participant_id in ids:
-            name = f"{metric}/{participant_id}"
-            path = out / "series" / f"metric={metric}" / f"participant={participant_id}" / f"part-0.{spec.format}"
-            if name in done and (done[name]["rows"] == 0 or path.exists()):
-                result.parts_kept += 1
-                report.part_done(name)
-                continue
-            writer = PartWriter(path, spec.format, series_schema(spec.resolution))
-
-            def page(frame: pd.DataFrame, writer: PartWriter = writer) -> None:
-                writer.add(frame)
-                report.readings(len(frame))
-
-            plan = plans.series(
-                [participant_id],
-                metric,
-                spec.start,
-                spec.end,
-                spec.resolution,
-                zones=client.zones,
-                page_size=client.page_size,
-                max_points=client.page_size,
-                progress=plans.Progress(False, 1, ""),
-                on_page=page,
-            )
-            client.run(plan)
-            rows = writer.finish()
-            done[name] = {
-                "rows": rows,
-                "first_local_date": writer.first.date().isoformat() if writer.first is not None else None,
-                "last_local_date": writer.last.date().isoformat() if writer.last is not None else None,
-            }
-            _write_json(manifest_path, {"spec": wanted, "done": done})
-            result.parts_written += 1
-            result.readings += rows
-            report.part_done(name)
-
-    tables: dict[str, Any] = {}
-
-    def keep(name: str, frame: pd.DataFrame, note: str = "") -> None:
-        path, schema = _write_table(out, name, frame, spec.format)
-        units = frame.attrs.get("units", {})
-        tables[name] = {"path": path, "rows": len(frame), "columns": codebook.columns(name, schema, units)}
-        if note:
-            tables[name]["note"] = note
-        result.tables[name] = len(frame)
-        report.table(name)
-
-    keep("participants", cohort[cohort["participant_id"].isin(ids)] if len(cohort) else cohort)
-    spans: dict[str, tuple[str | None, str | None]] = {}
-    for name, part in done.items():
-        participant_id = name.split("/", 1)[1]
-        low, high = spans.get(participant_id, (None, None))
-        first, last = part.get("first_local_date"), part.get("last_local_date")
-        spans[participant_id] = (
-            min(filter(None, (low, first)), default=None),
-            max(filter(None, (high, last)), default=None),
-        )
-    per_day: dict[str, list[pd.DataFrame]] = {"daily": [], "sleep": []}
-    for participant_id in ids:
-        start, end = _date_window(spec, *spans.get(participant_id, (None, None)))
-        if start is None and end is None and spec.start is None:
-            continue  # no data exported for this participant: no days to summarise
-        per_day["daily"].append(client.daily(participant_id, start, end))
-        per_day["sleep"].append(client.sleep(participant_id, start, end))
-    for name, parts in per_day.items():
-        keep(name, frames.concat(parts, parts[0].iloc[0:0] if parts else pd.DataFrame(columns=["participant_id"])))
-
-    firsts = [s[0] for s in spans.values() if s[0]]
-    lasts = [s[1] for s in spans.values() if s[1]]
-    start, end = _date_window(spec, min(firsts, default=None), max(lasts, default=None))
-    if start is not None or end is not None:
-        summary = client.adherence(start, end)
-        daily = client.adherence(start, end, per_day=True)
-        keep("adherence_summary", summary[summary["participant_id"].isin(ids)] if len(summary) else summary)
-        keep("adherence", daily[daily["participant_id"].isin(ids)] if len(daily) else daily)
-    keep("gaps", client.gaps(ids, spec.start, spec.end, status="all"))
-    try:
-        keep("alerts", client.alerts(ids, spec.start, spec.end))
-    except EndpointUnavailableError as error:
-        result.missing["alerts"] = f"the API does not serve alerts yet ({error.detail})"
-
-    series: dict[str, Any] = {}
-    for metric in spec.metrics:
-        applies = set(frames.series_columns(metric, spec.resolution))
-        schema = pa.schema(
-            [f for f in series_schema(spec.resolution) if f.name in applies or f.name in ("local_time", "timezone")]
-        ).append(pa.field("participant", pa.string()))
-        rows = sum(part["rows"] for name, part in done.items() if name.startswith(f"{metric}/"))
-        series[f"series {metric}"] = {
-            "path": f"series/metric={metric}/participant=*/part-0.{spec.format}",
-            "rows": rows,
-            "columns": codebook.columns("series", schema, frames.series_units(metric, spec.resolution)),
-            "note": f"{metric} at resolution {spec.resolution}; partition key `metric` = {metric}. Every series "
-            f"file has the columns {', '.join(f.name for f in series_schema(spec.resolution))}; those not listed "
-            "here are null for this metric.",
-        }
-    book = {
-        "export": {
-            **wanted,
-            "participants": ids,
-            "api": client.base_url,
-            "exported_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        },
-        "metrics": {metric: codebook.metric_entry(metric) for metric in spec.metrics},
-        "tables": {**series, **tables},
-        "missing": result.missing,
-    }
-    _write_json(out / "codebook.json", book)
-    (out / "README.md").write_text(codebook.readme(book))
+    cohort, ids = _cohort(client, spec)
+    _export_series(client, out, spec, ids, (manifest_path, wanted, done), result, report)
+    tables = _Tables(out, spec, result, report)
+    _export_tables(client, spec, cohort, ids, _spans(done), tables)
+    _write_codebook(client, out, spec, ids, done, tables)
     result.readings = sum(part["rows"] for part in done.values())
     result.seconds = time.perf_counter() - started
     return result

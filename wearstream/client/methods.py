@@ -9,6 +9,7 @@ from typing import Generic, Literal, TypeVar
 from wearstream.client import plans
 from wearstream.client.frames import Frame
 from wearstream.client.plans import Moment, Plan, Resolution
+from wearstream.client.progress import Progress
 
 R = TypeVar("R")
 
@@ -71,7 +72,7 @@ class Methods(ABC, Generic[R]):
             zones=self.zones,
             page_size=self.page_size,
             max_points=max_points,
-            progress=plans.Progress(self.progress, len(names), f"{metric} series"),
+            progress=Progress(self.progress, len(names), f"{metric} series"),
         )
         return self._run(plan, frame)
 
@@ -81,7 +82,7 @@ class Methods(ABC, Generic[R]):
         """Daily summaries (wear, coverage, resting HR, steps, AZM, the night's sleep, uploads) per local date;
         nested fields are flattened (`coverage_pct_heart_rate`, `sleep_minutes_asleep`, …)."""
         names = plans.ids(participants)
-        progress = plans.Progress(self.progress, len(names), "daily")
+        progress = Progress(self.progress, len(names), "daily")
         return self._run(plans.per_day("daily", names, start, end, zones=self.zones, progress=progress), frame)
 
     def sleep(
@@ -89,7 +90,7 @@ class Methods(ABC, Generic[R]):
     ) -> R:
         """Sleep nights (dated by the local morning they end on) per participant."""
         names = plans.ids(participants)
-        progress = plans.Progress(self.progress, len(names), "sleep")
+        progress = Progress(self.progress, len(names), "sleep")
         return self._run(plans.per_day("sleep", names, start, end, zones=self.zones, progress=progress), frame)
 
     def gaps(
@@ -105,7 +106,7 @@ class Methods(ABC, Generic[R]):
         """Gaps overlapping [start, end) of the participants, or of the whole cohort when `participants` is None
         (all states by default), with `local_start`/`local_end` in each participant's zone."""
         names = plans.ids(participants) if participants is not None else None
-        progress = plans.Progress(self.progress and names is not None, len(names or ()), "gaps")
+        progress = Progress(self.progress and names is not None, len(names or ()), "gaps")
         plan = plans.gaps(names, start, end, kind=kind, status=status, zones=self.zones, progress=progress)
         return self._run(plan, frame)
 
@@ -136,5 +137,5 @@ class Methods(ABC, Generic[R]):
         """Illness alerts (`/v1/participants/{id}/alerts`, or `/v1/alerts` for the cohort). Raises
         `EndpointUnavailableError` when the server does not serve alerts."""
         names = plans.ids(participants) if participants is not None else None
-        progress = plans.Progress(self.progress and names is not None, len(names or ()), "alerts")
+        progress = Progress(self.progress and names is not None, len(names or ()), "alerts")
         return self._run(plans.alerts(names, start, end, level=level, detector=detector, progress=progress), frame)

@@ -16,6 +16,7 @@ import pandas as pd
 from schemas.metrics import METRICS
 from wearstream.client import frames
 from wearstream.client.http import Call
+from wearstream.client.progress import Progress
 
 Plan = Generator[Call, Any, pd.DataFrame]
 Moment = str | dt.date | dt.datetime | None
@@ -24,27 +25,6 @@ PageSink = Callable[[pd.DataFrame], None]
 
 MAX_DAYS_PER_CALL: Final = 366
 PARTICIPANTS_PAGE: Final = 1000
-
-
-class Progress:
-    """Counts finished units of work; with `show`, on a tqdm bar (a notebook widget where available)."""
-
-    def __init__(self, show: bool, total: int, what: str) -> None:
-        self._bar: Any = None
-        if show:
-            from tqdm.auto import tqdm
-
-            self._bar = tqdm(total=total, desc=what, unit="participant")
-
-    def advance(self, rows: int = 0) -> None:
-        if self._bar is not None:
-            self._bar.update(1)
-            if rows:
-                self._bar.set_postfix(rows=rows, refresh=False)
-
-    def close(self) -> None:
-        if self._bar is not None:
-            self._bar.close()
 
 
 def moment(field: str, value: Moment) -> str | None:
