@@ -67,7 +67,7 @@ async def test_a_flood_of_random_tokens_costs_a_bounded_number_of_queries(
     async with AsyncTestClient(app) as client:
         store: KeyStore = app.state.key_store
         counting = CountingPool(store.pool)
-        store.pool = counting  # type: ignore[assignment]
+        store.pool = counting
         admin = bearer(cohort.keys["admin"])
         assert (await client.get("/v1/gaps", headers=admin)).status_code == 200  # verified and cached
         assert counting.queries == 1
@@ -99,7 +99,7 @@ async def test_a_refused_token_is_refused_from_memory(cohort: Cohort, settings: 
     async with AsyncTestClient(app) as client:
         store: KeyStore = app.state.key_store
         counting = CountingPool(store.pool)
-        store.pool = counting  # type: ignore[assignment]
+        store.pool = counting
         token = random_token()
         for _ in range(50):
             assert (await client.get("/v1/gaps", headers=bearer(token))).status_code == 401

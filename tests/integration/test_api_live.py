@@ -81,7 +81,7 @@ async def publish(producer: AIOKafkaProducer, topic: str, *events: LiveUpdate | 
 def receive(ws: WebSocketTestSession, timeout: float = 5.0) -> dict[str, Any]:
     message = ws.receive(timeout=timeout)
     assert message["type"] == "websocket.send", message
-    return msgspec.json.decode(message["text"])  # type: ignore[no-any-return]
+    return msgspec.json.decode(message["text"] or "")  # type: ignore[no-any-return]
 
 
 def closed_with(ws: WebSocketTestSession) -> int:

@@ -184,7 +184,7 @@ async def test_stored_rollups_page_exactly(
     client: AsyncTestClient[Any], cohort: Cohort, metric: str, resolution: str, width: int
 ) -> None:
     points: list[dict[str, Any]] = []
-    params = {"start": iso(T0), "end": iso(T0 + 2 * DAY), "resolution": resolution, "max_points": 333}
+    params: dict[str, Any] = {"start": iso(T0), "end": iso(T0 + 2 * DAY), "resolution": resolution, "max_points": 333}
     pages = 0
     while True:
         page = (await client.get(f"/v1/participants/P0005/series/{metric}", params=params)).json()

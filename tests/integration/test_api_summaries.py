@@ -348,7 +348,7 @@ async def test_reminders_reach_the_flagged_group_and_are_audited(
     assert result["sent"] == len(expected)
     assert result["failed"] == 0
     recipients = sorted(m["To"] for m in inbox.messages)
-    assert recipients == sorted(cohort.participants[p].contact_email for p in expected)
+    assert recipients == sorted(cohort.participants[p].contact_email or "" for p in expected)
     assert all(m["X-Wearstream-Request"] == result["request_id"] for m in inbox.messages)
     assert "wear" in inbox.messages[0]["Subject"]
 

@@ -90,7 +90,7 @@ async def test_live_yields_the_backfill_then_published_updates(
                     topics.live_topic(live_settings.kafka.topic_prefix), encode_event(update), key=b"k"
                 )
             received.append(await asyncio.wait_for(anext(feed), 10))
-            await feed.aclose()
+            await feed.aclose()  # type: ignore[attr-defined]  # the feed is an async generator
     finally:
         await producer.stop()
     backfill, live = received

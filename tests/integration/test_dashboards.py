@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -42,6 +42,11 @@ DAYS = 3
 PARTICIPANTS = 3
 SEED = 5
 REVOKED = "P0003"
+
+
+def _literal(text: str) -> Callable[[re.Match[str]], str]:
+    """A re.sub replacement that inserts `text` as it is (no backslash processing)."""
+    return lambda _match: text
 
 
 def utc(day: dt.date, days: int = 0) -> dt.datetime:
@@ -81,7 +86,7 @@ def interpolate_variables(sql: str, view: View) -> str:
     for name, value in sorted(view.variables.items(), key=lambda item: -len(item[0])):
         # A single-value variable in a SQL datasource: single quotes doubled, not quoted (SqlDatasource).
         escaped = value.replace("'", "''")
-        sql = re.sub(r"\$\{" + name + r"\}|\$" + name + r"\b", lambda _, text=escaped: text, sql)
+        sql = re.sub(r"\$\{" + name + r"\}|\$" + name + r"\b", _literal(escaped), sql)
     leftover = re.findall(r"\$(?!__)\w+|\$\{\w+\}", sql)
     assert not leftover, f"undefined variables {leftover}"
     return sql

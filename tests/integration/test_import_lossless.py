@@ -185,7 +185,7 @@ async def test_every_days_rollup_equals_numpy_over_the_json(
     client: AsyncTestClient[Any], imported: Imported, metric: str
 ) -> None:
     ts, values = imported.truth[metric]
-    params = {"start": "2024-01-01", "end": "2024-01-09", "resolution": "1d", "max_points": 100}
+    params: dict[str, Any] = {"start": "2024-01-01", "end": "2024-01-09", "resolution": "1d", "max_points": 100}
     response = await client.get(f"/v1/participants/{PARTICIPANT}/series/{metric}", params=params)
     assert response.status_code == 200, response.text
     points = {p["time"]: p for p in response.json()["points"]}

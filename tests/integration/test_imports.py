@@ -175,7 +175,7 @@ async def test_reverse_order_twice_and_a_corrected_export_store_the_union_latest
             await pool.close()
 
         # An import of a participant the study does not know creates it, in the given zone, dated locally.
-        late = {DAY0: [("23:30:00", 70)]}
+        late: dict[dt.date, list[tuple[str, float]]] = {DAY0: [("23:30:00", 70)]}
         created = await import_exports(
             env.settings.kafka,
             env.settings.database.url,

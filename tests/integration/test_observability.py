@@ -122,7 +122,7 @@ def free_port() -> int:
 
 def scrape(port: int, path: str = "/metrics") -> str:
     with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as response:
-        return response.read().decode()
+        return str(response.read().decode())
 
 
 def sample_value(text: str, name: str) -> float:
@@ -173,7 +173,7 @@ async def wait_until(
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         for process in processes:
-            assert process.poll() is None, f"{process.args} exited with {process.returncode}"
+            assert process.poll() is None, f"{process.args!r} exited with {process.returncode}"
         try:
             if check():
                 return
@@ -326,7 +326,7 @@ def declared_metrics() -> dict[str, str]:
         for value in vars(module).values():
             if isinstance(value, MetricWrapperBase):
                 kind = value._type
-                declared[value._name + ("_total" if kind == "counter" else "")] = kind
+                declared[value._name + ("_total" if kind == "counter" else "")] = str(kind)
     for name, kind in LITESTAR_PLUGIN.items():
         declared[name + ("_total" if kind == "counter" else "")] = kind
     return declared

@@ -111,7 +111,7 @@ class Receiver:
 
 def _value(value: object) -> str | int | float | bool:
     kind = value.WhichOneof("value")  # type: ignore[attr-defined]
-    return getattr(value, kind) if kind else ""  # type: ignore[no-any-return]
+    return getattr(value, kind) if kind else ""
 
 
 @pytest.fixture(scope="module")

@@ -16,7 +16,8 @@ NOW = 1_750_000_000_000
 
 
 def bits(values: np.ndarray) -> list[int]:
-    return np.asarray(values, dtype=np.float64).view(np.int64).tolist()
+    found: list[int] = np.asarray(values, dtype=np.float64).view(np.int64).tolist()
+    return found
 
 
 def batch_of(metric: str, values: list[float] | np.ndarray) -> ReadingBatch:

@@ -117,7 +117,7 @@ def test_heart_rate_is_whole_bpm_sampled_every_second_when_moving_and_about_5_s_
     day = next(d for d in cohort_days() if d.truth.worn_minutes == 1440)
     hr = day.readings["heart_rate"]
     day_start = int(day.readings["steps"].timestamps[0])
-    steps = day.readings["steps"].values
+    steps = np.asarray(day.readings["steps"].values, dtype=np.float64)
     minute = (hr.timestamps - day_start) // MINUTE_MS
     gaps = np.diff(hr.timestamps) // 1000
     same_minute = minute[1:] == minute[:-1]
@@ -137,7 +137,7 @@ def test_heart_rate_follows_steps_and_sleep() -> None:
         hr, steps = day.readings["heart_rate"], day.readings["steps"]
         day_start = int(steps.timestamps[0])
         minute = (hr.timestamps - day_start) // MINUTE_MS
-        brisk = steps.values[minute] >= 110
+        brisk = np.asarray(steps.values, dtype=np.float64)[minute] >= 110
         stages = day.readings["sleep_stage"]
         asleep = np.isin((hr.timestamps - hr.timestamps % 30_000), stages.timestamps[stages.values != SleepStage.WAKE])
         if brisk.sum() > 600 and asleep.sum() > 600:
@@ -160,8 +160,9 @@ def test_active_zone_minutes_agree_with_the_heart_rate_of_each_minute() -> None:
         np.testing.assert_array_equal(azm.values, expected)
         credited += int(azm.values.astype(np.int64).sum())
         # Zone minutes come from activity: nearly all have steps in that minute or the one before.
-        active = azm.values > 0
-        stepping = (day.readings["steps"].values > 0) | np.roll(day.readings["steps"].values > 0, 1)
+        active = np.asarray(azm.values, dtype=np.float64) > 0
+        stepped = np.asarray(day.readings["steps"].values, dtype=np.float64) > 0
+        stepping = stepped | np.roll(stepped, 1)
         assert np.mean(stepping[active]) > 0.9 if active.sum() > 10 else True
     assert credited > 0
 
@@ -196,7 +197,7 @@ def test_sleep_metrics_only_during_recorded_sleep() -> None:
             for span in spans:
                 inside |= (ts >= span.start_ms) & (ts < span.end_ms)
             assert inside.all(), metric
-        spo2 = day.readings["spo2"].values
+        spo2 = np.asarray(day.readings["spo2"].values, dtype=np.float64)
         assert np.allclose(spo2 * 10, np.round(spo2 * 10), atol=1e-3)
         if spo2.size:
             assert np.mean((spo2 >= 90) & (spo2 <= 100)) > 0.97

@@ -6,6 +6,7 @@ import datetime as dt
 
 import msgspec
 import numpy as np
+import numpy.typing as npt
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -21,11 +22,12 @@ timestamps = st.lists(st.integers(min_value=0, max_value=2**62), min_size=0, max
 def test_batch_round_trips(ts: list[int], data: st.DataObject, metric: str) -> None:
     spec = METRICS[metric]
     info = np.iinfo(spec.wire_dtype) if np.dtype(spec.wire_dtype).kind == "i" else None
+    values: list[int] | list[float]
     if info is not None:
         values = data.draw(st.lists(st.integers(int(info.min), int(info.max)), min_size=len(ts), max_size=len(ts)))
     else:
         values = data.draw(st.lists(st.floats(width=32, allow_nan=False), min_size=len(ts), max_size=len(ts)))
-    extra = {c: np.arange(len(ts), dtype=np.float32) for c in spec.extra_columns}
+    extra: dict[str, npt.ArrayLike] = {c: np.arange(len(ts), dtype=np.float32) for c in spec.extra_columns}
     batch = make_batch(
         participant_id="P0001",
         metric=metric,
