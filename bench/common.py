@@ -5,8 +5,6 @@ from __future__ import annotations
 import os
 import platform
 import statistics
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -101,35 +99,6 @@ async def environment(settings: Settings, *, partitions: int = 6) -> AsyncIterat
         await admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
         await admin.close()
         await delete_topics(settings.kafka.bootstrap_servers, (f"{prefix}.", f"{group}-"))
-
-
-def start_worker(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    """A `wearstream process` worker with `env`, its output appended to `log`."""
-    return subprocess.Popen(
-        [sys.executable, "-m", "wearstream", "process", "--log-level", "warning"],
-        env=env,
-        stdout=log.open("ab"),
-        stderr=subprocess.STDOUT,
-        stdin=subprocess.DEVNULL,
-    )
-
-
-def start_workers(env: dict[str, str], count: int, log_dir: Path) -> list[subprocess.Popen[bytes]]:
-    log_dir.mkdir(parents=True, exist_ok=True)
-    return [start_worker(env, log_dir / f"worker-{i}.log") for i in range(count)]
-
-
-def stop_workers(workers: list[subprocess.Popen[bytes]]) -> None:
-    """SIGTERM to each running worker, SIGKILL to those still there after 30 s."""
-    for worker in workers:
-        if worker.poll() is None:
-            worker.terminate()
-    for worker in workers:
-        try:
-            worker.wait(30)
-        except subprocess.TimeoutExpired:
-            worker.kill()
-            worker.wait()
 
 
 async def stored_readings(connection: asyncpg.Connection) -> int:

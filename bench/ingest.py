@@ -23,13 +23,13 @@ from bench.common import (
     Environment,
     Measurement,
     environment,
-    start_workers,
-    stop_workers,
     stored_readings,
     summarise,
     wait_until,
 )
 from core.settings import Settings
+from deploy.local.services import start_workers
+from deploy.local.services import stop as stop_workers
 from producers.publisher import BatchPublisher
 from producers.replay import ReplayPlan, replay
 from producers.simulator import CohortSimulator

@@ -1,6 +1,9 @@
-"""wearstream's own long-running processes (processor worker, API) started in the background for the demo.
+"""wearstream's own processes: the one way to start and stop `wearstream process` workers and the API.
 
-Each has a pid file and a log in `<state dir>/services/`; `wearstream stack down` stops them with the rest.
+`spawn` starts `wearstream <args>` with its output appended to a log; `stop` ends started processes (SIGTERM,
+then SIGKILL after 30 s). The demo's background services (processor worker, API) are spawned detached, each
+with a pid file and a log in `<state dir>/services/`, and `wearstream stack down` stops them with the rest;
+benchmarks and tests spawn workers as their own children with `start_workers` / `stop`.
 """
 
 from __future__ import annotations
@@ -8,12 +11,47 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from deploy.local.process import pid_alive, read_pid, terminate
 
 Log = Callable[[str], None]
+WORKER_ARGS = ("process", "--log-level", "warning")
+
+
+def spawn(
+    args: Sequence[str], log_file: Path, *, env: dict[str, str], detached: bool = False
+) -> subprocess.Popen[bytes]:
+    """Starts `wearstream <args>` (this Python's), output appended to `log_file`; `detached`: in its own session,
+    so it outlives its starter."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "wearstream", *args],
+        stdout=log_file.open("ab"),
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        start_new_session=detached,
+        env=env,
+    )
+
+
+def start_workers(env: dict[str, str], count: int, log_dir: Path) -> list[subprocess.Popen[bytes]]:
+    """`count` processor workers with `env`, each logging to `log_dir/worker-<i>.log`."""
+    log_dir.mkdir(parents=True, exist_ok=True)
+    return [spawn(WORKER_ARGS, log_dir / f"worker-{i}.log", env=env) for i in range(count)]
+
+
+def stop(processes: Sequence[subprocess.Popen[bytes]], *, timeout_s: float = 30.0) -> None:
+    """SIGTERM to each running process, SIGKILL to those still there after `timeout_s`."""
+    for process in processes:
+        if process.poll() is None:
+            process.terminate()
+    for process in processes:
+        try:
+            process.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
 class BackgroundService:
@@ -41,14 +79,7 @@ class BackgroundService:
             log(f"{self.name}: already running (pid {pid})")
             return pid
         self.home.mkdir(parents=True, exist_ok=True)
-        process = subprocess.Popen(
-            [sys.executable, "-m", "wearstream", *self.args],
-            stdout=self.log_file.open("ab"),
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-            env=env or dict(os.environ),
-        )
+        process = spawn(self.args, self.log_file, env=env or dict(os.environ), detached=True)
         self.pid_file.write_text(f"{process.pid}\n")
         log(f"{self.name}: started (pid {process.pid}, log {self.log_file})")
         return process.pid

@@ -16,8 +16,9 @@ import msgspec
 import numpy as np
 import numpy.typing as npt
 
-from bench.common import start_worker, stop_workers
 from core.settings import Settings
+from deploy.local.services import WORKER_ARGS, spawn
+from deploy.local.services import stop as stop_workers
 from producers.simulator import CohortSimulator
 from schemas.metrics import HEART_RATE, METRIC_IDS
 from schemas.readings import exact_float64
@@ -57,7 +58,7 @@ def isolated(settings: Settings, database_url: str, partitions: int = 3) -> Isol
 
 
 def start_processor(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    return start_worker(env, log)
+    return spawn(WORKER_ARGS, log, env=env)
 
 
 def stop_processor(process: subprocess.Popen[bytes]) -> None:
