@@ -34,10 +34,11 @@ from stream_processors import outbox
 from stream_processors.compaction import CompactionReport
 from stream_processors.deadletter import DeadLetter, DeadLetterLimit
 from stream_processors.envelope import Envelope
-from stream_processors.errors import DeadLetterLimitExceeded, InvalidMessage
+from stream_processors.errors import InvalidMessage
 from stream_processors.publisher import Publisher
 from stream_processors.retry import retrying
 from stream_processors.store import Applied, Store
+from stream_processors.topic_limits import TopicLimits
 from stream_processors.validate import ValidBatch, validate
 
 log = logging.getLogger(__name__)
@@ -66,15 +67,11 @@ class Processor:
         published. `on_pause(topic, reason)` is told when a topic's limit trips."""
         self.store = store
         self.publisher = publisher
-        self.limit = limit or DeadLetterLimit()
+        self.limits = TopicLimits(limit or DeadLetterLimit(), on_pause)
         self.future_tolerance_ms = future_tolerance_ms
         self.max_backoff_s = max_backoff_s
         self.live_window_ms = live_window_ms
         self.crash_after_commit = crash_after_commit
-        self.on_pause = on_pause
-        self.paused: dict[str, str] = {}
-        """Topics paused by their dead-letter limit, with the reason."""
-        self._limits: dict[str, DeadLetterLimit] = {}
 
     async def process_group(self, metric: str, envelopes: Sequence[Envelope]) -> Applied:
         """Traced: each message's decode+validate span continues the producer's trace (`traceparent` header);
@@ -117,7 +114,7 @@ class Processor:
                 log.exception("validation failed on %s[%d]@%d", envelope.topic, envelope.partition, envelope.offset)
                 await self._dead_letter(metric, envelope, f"validate: {type(error).__name__}: {error}")
                 continue
-            self._count(envelope.topic, invalid=False)
+            self.limits.record(envelope.topic, invalid=False)
             valid.append(batch)
             if batch.rejected:
                 m.DEADLETTERED.labels(metric, "partial").inc()
@@ -178,7 +175,7 @@ class Processor:
             except (msgspec.DecodeError, msgspec.ValidationError, InvalidParticipant) as error:
                 await self._dead_letter("participants", envelope, f"participant: {error}")
                 continue
-            self._count(envelope.topic, invalid=False)
+            self.limits.record(envelope.topic, invalid=False)
         return await self._upsert_isolating(records)
 
     async def _upsert_isolating(self, records: list[tuple[Envelope, Participant]]) -> int:
@@ -199,7 +196,7 @@ class Processor:
         """Publishes the whole message to the dead-letter topic and counts it against its topic's limit."""
         m.DEADLETTERED.labels(metric, "message").inc()
         await self._send_dead_letter(DeadLetter(envelope=envelope, reason=reason))
-        self._count(envelope.topic, invalid=True)
+        self.limits.record(envelope.topic, invalid=True)
 
     async def _send_dead_letter(self, letter: DeadLetter) -> None:
         """Publishes a dead letter (retrying while the broker is away). One the broker refuses as too large
@@ -207,29 +204,13 @@ class Processor:
         try:
             await self._retrying(lambda: self.publisher.dead_letter(letter))
         except MessageSizeTooLargeError:
-            source = letter.envelope
-            reason = (
-                f"{letter.reason} (payload of {len(source.payload)} bytes too large for the dead-letter topic;"
-                f" the original is at {source.topic}[{source.partition}]@{source.offset})"
-            )
-            stripped = msgspec.structs.replace(
-                letter, envelope=msgspec.structs.replace(source, payload=b""), reason=reason
-            )
+            stripped = letter.without_payload()
             await self._retrying(lambda: self.publisher.dead_letter(stripped))
 
-    def _count(self, topic: str, *, invalid: bool) -> None:
-        limit = self._limits.get(topic)
-        if limit is None:
-            limit = self._limits[topic] = self.limit.fresh()
-        try:
-            limit.record(invalid=invalid)
-        except DeadLetterLimitExceeded as error:
-            if topic not in self.paused:
-                self.paused[topic] = str(error)
-                m.TOPIC_PAUSED.labels(topic).set(1)
-                if self.on_pause is not None:
-                    self.on_pause(topic, str(error))
-                log.error("pausing %s until the worker restarts: %s", topic, error)
+    @property
+    def paused(self) -> dict[str, str]:
+        """Topics paused by their dead-letter limit, with the reason."""
+        return self.limits.paused
 
     def is_paused(self, topic: str) -> bool:
         return topic in self.paused
@@ -284,23 +265,8 @@ class Processor:
         if self.crash_after_commit and gap_events:
             log.critical("test crash point: killed between commit and publish")
             os.kill(os.getpid(), signal.SIGKILL)
-        published: list[str] = []
         try:
-            for event in gap_events:
-                m.GAP_EVENTS.labels(event.kind, event.state).inc()
-                await self.publisher.gap(event)
-                m.OUTBOX_PUBLISHED.labels("gap", "inline").inc()
-                published.append(event.event_id)
-            for update in live:
-                await self.publisher.live(update)
-                m.OUTBOX_PUBLISHED.labels("live", "inline").inc()
-                published.append(update.event_id)
-            if self.publisher.alert is not None:
-                for alert in alerts:
-                    await self.publisher.alert(alert)
-                    m.OUTBOX_PUBLISHED.labels("alert", "inline").inc()
-                    published.append(alert.event_id)
-            await self.publisher.delivered()
+            published = await self.publisher.events(live, gap_events, alerts)
         except Exception as error:
             log.warning("events left in the outbox for the drain: %r", error)
             return
