@@ -10,7 +10,7 @@ import numpy as np
 import numpy.typing as npt
 
 from schemas.events import LiveUpdate, MinutePoint
-from schemas.metrics import HEART_RATE
+from schemas.metrics import Metric
 
 
 def count_in(buckets: npt.NDArray[np.int64], members: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
@@ -19,12 +19,12 @@ def count_in(buckets: npt.NDArray[np.int64], members: npt.NDArray[np.int64]) -> 
 
 
 def live_updates(
-    metric: str,
+    metric: Metric,
     upserted: list[asyncpg.Record],
     readings: dict[str, tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]],
 ) -> list[LiveUpdate]:
     """One update per participant: the 1-minute rollups this batch touched, as merged in the database, and
-    for heart rate the batch's readings thinned to at most one per second."""
+    for a metric sampled every second (heart rate) the batch's readings thinned to at most one per second."""
     points: dict[str, list[MinutePoint]] = defaultdict(list)
     for row in upserted:
         count, total = row["count"], row["sum"]
@@ -36,7 +36,7 @@ def live_updates(
     for pid, minutes in points.items():
         thinned_ts: list[int] = []
         thinned_values: list[float] = []
-        if metric == HEART_RATE.name:
+        if 0 < metric.resolution_s <= 1:  # sampled every second: the readings themselves are news
             ts, values = readings[pid]
             seconds = ts // 1000
             keep = np.r_[seconds[1:] != seconds[:-1], True]
@@ -44,7 +44,7 @@ def live_updates(
         updates.append(
             LiveUpdate(
                 participant_id=pid,
-                metric=metric,
+                metric=metric.name,
                 minutes=sorted(minutes, key=lambda p: p.bucket_ms),
                 timestamps=thinned_ts,
                 values=thinned_values,

@@ -22,7 +22,7 @@ import numpy.typing as npt
 
 from schemas.device_daily import DeviceDaily
 from schemas.events import AlertEvent, GapEvent, LiveUpdate
-from schemas.metrics import HEART_RATE, STEPS
+from schemas.metrics import HEART_RATE, METRICS, STEPS
 from schemas.participants import Participant
 from stream_processors import corrections, gap_store, nightly, outbox, summaries
 from stream_processors.applied import claim_raw
@@ -39,7 +39,9 @@ from stream_processors.store import Applied as Applied
 from stream_processors.store import ParticipantInfo
 from stream_processors.validate import ValidBatch
 
-HR_GAP_MS: Final = (HEART_RATE.gap_threshold_s or 600) * 1000
+WEAR_SIGNAL: Final = next(metric for metric in METRICS.values() if metric.gap_threshold_s is not None)
+"""The registry's wear signal: the metric with a `not_worn` threshold (no heart rate ⇒ not worn)."""
+WEAR_GAP_MS: Final = (WEAR_SIGNAL.gap_threshold_s or 0) * 1000
 NIGHT_METRICS: Final = frozenset({HEART_RATE.name, STEPS.name})
 """The metrics the nightly step reads: a batch of either may change a night."""
 
@@ -195,9 +197,10 @@ class Sink:
         await hour_rows.upsert(connection, UPSERT_1H, metric_id, stages=stages)
         await day_rows.upsert(connection, UPSERT_1D, metric_id, stages=stages)
 
-        applied.live.extend(live_updates(metric.name, [*upserted, *corrected], readings))
-        if metric.name == HEART_RATE.name:
-            applied.gap_events.extend(await gap_store.recompute(connection, NOT_WORN, gap_windows, HR_GAP_MS))
+        applied.live.extend(live_updates(metric, [*upserted, *corrected], readings))
+        if metric.gap_threshold_s is not None:
+            wear_gap_ms = metric.gap_threshold_s * 1000
+            applied.gap_events.extend(await gap_store.recompute(connection, NOT_WORN, gap_windows, wear_gap_ms))
 
     async def _store_uploads_and_state(
         self,
@@ -249,7 +252,7 @@ class Sink:
         windows = [(pid, min(ts), max(ts)) for pid, ts in sorted(upload_windows.items())]
         applied.gap_events.extend(await gap_store.recompute(connection, NOT_SYNCED, windows, self.not_synced_ms))
         participants = sorted({pid for pid, _ in keys})
-        applied.gap_events.extend(await gap_store.recompute_edges(connection, participants, HR_GAP_MS))
+        applied.gap_events.extend(await gap_store.recompute_edges(connection, participants, WEAR_GAP_MS))
 
     async def check_not_synced(self, now_ms: int, *, stage_events: StageEvents | None = None) -> list[GapEvent]:
         """Opens `not_synced` gaps for participants silent for the threshold at `now_ms` (the timer's job)."""
