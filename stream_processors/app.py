@@ -18,6 +18,7 @@ import os
 from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from typing import Any, Final, cast
 
+import asyncpg
 import faust
 
 from core.settings import Settings, retention_days
@@ -29,7 +30,8 @@ from stream_processors import metric_defs as m
 from stream_processors.db import create_pool
 from stream_processors.deadletter import DeadLetter, DeadLetterLimit
 from stream_processors.envelope import Envelope
-from stream_processors.pipeline import Processor, Publisher
+from stream_processors.pipeline import Processor
+from stream_processors.publisher import Publisher
 from stream_processors.sink import Sink
 
 log = logging.getLogger("wearstream.processor")
@@ -62,12 +64,25 @@ def fatal(error: BaseException) -> None:
     os._exit(EXIT_FATAL)
 
 
+Handle = Callable[[Processor, list[Envelope]], Awaitable[object]]
+"""What an agent does with one group: hands it to the Processor."""
+
+
 def create_app(settings: Settings) -> faust.App:
+    """The worker: the faust app, its Kafka publisher, an agent per input topic, and the periodic tasks."""
+    app = faust_app(settings)
+    worker = LazyProcessor(settings, kafka_publisher(app, settings.kafka.topic_prefix))
+    add_agents(app, worker, settings)
+    add_timers(app, worker, settings)
+    add_health_report(app, worker, settings)
+    return app
+
+
+def faust_app(settings: Settings) -> faust.App:
     kafka, processing = settings.kafka, settings.processor
-    brokers = ";".join(f"kafka://{server}" for server in kafka.bootstrap_servers.split(","))
-    app = faust.App(
+    return faust.App(
         processing.group_id,
-        broker=brokers,
+        broker=";".join(f"kafka://{server}" for server in kafka.bootstrap_servers.split(",")),
         value_serializer="raw",
         key_serializer="raw",
         topic_partitions=kafka.partitions,
@@ -83,21 +98,21 @@ def create_app(settings: Settings) -> faust.App:
         web_enabled=False,
         datadir=str(settings.stack.state_dir / "processor" / processing.group_id),
     )
-    prefix = kafka.topic_prefix
+
+
+def kafka_publisher(app: faust.App, prefix: str) -> Publisher:
+    """Dead letters wait for the broker one by one; events are sent at once and awaited together by `flush`."""
     deadletter_topic = app.topic(topics.deadletter_topic(prefix), value_type=bytes)
     live_topic = app.topic(topics.live_topic(prefix), value_type=bytes)
     gaps_topic = app.topic(topics.gaps_topic(prefix), value_type=bytes)
     alerts_topic = app.topic(topics.alerts_topic(prefix), value_type=bytes)
-
-    crash_after_commit = os.environ.get(CRASH_AFTER_COMMIT_ENV) == "1"
+    in_flight: list[Awaitable[Any]] = []
 
     async def dead_letter(letter: DeadLetter) -> None:
         # The original key: dead letters spread over partitions as their messages did.
         key = letter.envelope.key
         delivery = await deadletter_topic.send(key=key, value=letter.envelope.payload, headers=letter.headers())
         await delivery
-
-    in_flight: list[Awaitable[Any]] = []
 
     async def live(update: LiveUpdate) -> None:
         in_flight.append(await live_topic.send(key=update.participant_id.encode(), value=encode_event(update)))
@@ -113,99 +128,113 @@ def create_app(settings: Settings) -> faust.App:
         in_flight.clear()
         await asyncio.gather(*pending)
 
-    publisher = Publisher(dead_letter=dead_letter, live=live, gap=gap, flush=flush, alert=alert)
-    state: dict[str, Processor] = {}
+    return Publisher(dead_letter=dead_letter, live=live, gap=gap, flush=flush, alert=alert)
 
-    async def processor() -> Processor:
-        if "processor" not in state:
-            pool = await create_pool(settings.database.processor_dsn, size=settings.database.pool_size)
-            sink = Sink(pool, not_synced_after_s=processing.not_synced_after_s)
-            limit = DeadLetterLimit(max_ratio=processing.deadletter_max_ratio, window=processing.deadletter_window)
-            state["processor"] = Processor(
-                sink,
-                publisher,
-                limit=limit,
+
+class LazyProcessor:
+    """The Processor and its database pool, created on first use (the database may be away at start-up)."""
+
+    def __init__(self, settings: Settings, publisher: Publisher) -> None:
+        self.settings = settings
+        self.publisher = publisher
+        self.pool: asyncpg.Pool | None = None
+        self._processor: Processor | None = None
+
+    async def __call__(self) -> Processor:
+        if self._processor is None:
+            database, processing = self.settings.database, self.settings.processor
+            pool = await create_pool(database.processor_dsn, size=database.pool_size)
+            self.pool = pool
+            self._processor = Processor(
+                Sink(pool, not_synced_after_s=processing.not_synced_after_s),
+                self.publisher,
+                limit=DeadLetterLimit(max_ratio=processing.deadletter_max_ratio, window=processing.deadletter_window),
                 future_tolerance_ms=processing.future_tolerance_s * 1000,
                 live_window_ms=processing.live_window_s * 1000,
-                crash_after_commit=crash_after_commit,
+                crash_after_commit=os.environ.get(CRASH_AFTER_COMMIT_ENV) == "1",
                 on_pause=health.WORKER.pause,
             )
-        return state["processor"]
+        return self._processor
 
-    async def wait_while_paused(topic: str) -> None:
-        """Blocks for good once the topic's limit tripped. faust cancels and restarts agents on a rebalance:
-        a restarted agent calls this before taking anything, so it holds no events while it waits."""
-        if (await processor()).is_paused(topic):
-            log.error("%s paused by the dead-letter limit; restart the worker to resume", topic)
-            await asyncio.Event().wait()
 
-    async def halt_if_paused(
-        topic: str, stream: faust.Stream[bytes], events: Sequence[faust.types.EventT[Any]]
-    ) -> None:
-        """After a group that tripped the topic's limit: acknowledge and commit it, then take nothing more."""
-        if not (await processor()).is_paused(topic):
-            return
-        try:
-            for event in events:
-                await stream.ack(event)
-            await app.consumer.commit()
-        except Exception:  # the periodic commit (every second) commits the acknowledged offsets anyway
-            log.exception("committing the group that paused %s", topic)
-        await wait_while_paused(topic)
+async def wait_while_paused(worker: LazyProcessor, topic: str) -> None:
+    """Blocks for good once the topic's limit tripped. faust cancels and restarts agents on a rebalance:
+    a restarted agent calls this before taking anything, so it holds no events while it waits."""
+    if (await worker()).is_paused(topic):
+        log.error("%s paused by the dead-letter limit; restart the worker to resume", topic)
+        await asyncio.Event().wait()
 
-    def readings_agent(metric: str) -> Callable[[faust.StreamT[bytes]], Coroutine[Any, Any, None]]:
-        topic_name = topics.readings_topic(prefix, metric)
 
-        async def consume(stream: faust.StreamT[bytes]) -> None:
-            typed = cast(faust.Stream[bytes], stream)
-            await wait_while_paused(topic_name)
-            async for events in typed.take_events(processing.take_max, within=processing.take_within_s):
-                try:
-                    await (await processor()).process_group(metric, [envelope_of(e) for e in events])
-                except Exception as error:
-                    fatal(error)
-                await halt_if_paused(topic_name, typed, events)
+async def halt_if_paused(
+    app: faust.App, worker: LazyProcessor, topic: str, stream: faust.Stream[bytes], events: Sequence[Any]
+) -> None:
+    """After a group that tripped the topic's limit: acknowledge and commit it, then take nothing more."""
+    if not (await worker()).is_paused(topic):
+        return
+    try:
+        for event in events:
+            await stream.ack(event)
+        await app.consumer.commit()
+    except Exception:  # the periodic commit (every second) commits the acknowledged offsets anyway
+        log.exception("committing the group that paused %s", topic)
+    await wait_while_paused(worker, topic)
 
-        consume.__name__ = f"readings_{metric}"
-        return consume
 
-    for metric in METRICS:
-        topic = app.topic(topics.readings_topic(prefix, metric), value_type=bytes)
-        app.agent(topic, name=f"readings-{metric}", concurrency=1)(readings_agent(metric))
+def group_agent(
+    app: faust.App, worker: LazyProcessor, settings: Settings, topic: str, handle: Handle, *, pausable: bool = True
+) -> Callable[[faust.StreamT[bytes]], Coroutine[Any, Any, None]]:
+    """An agent body: takes groups of events, hands each to the Processor and ends the process on any error
+    it raises (fatal), so nothing of the group is acknowledged. A pausable topic stops at its limit."""
+    processing = settings.processor
 
-    async def consume_participants(stream: faust.StreamT[bytes]) -> None:
+    async def consume(stream: faust.StreamT[bytes]) -> None:
         typed = cast(faust.Stream[bytes], stream)
-        await wait_while_paused(topics.participants_topic(prefix))
+        if pausable:
+            await wait_while_paused(worker, topic)
         async for events in typed.take_events(processing.take_max, within=processing.take_within_s):
             try:
-                await (await processor()).process_participants([envelope_of(e) for e in events])
+                await handle(await worker(), [envelope_of(e) for e in events])
             except Exception as error:
                 fatal(error)
-            await halt_if_paused(topics.participants_topic(prefix), typed, events)
+            if pausable:
+                await halt_if_paused(app, worker, topic, typed, events)
 
-    participants_topic = app.topic(topics.participants_topic(prefix), value_type=bytes)
-    app.agent(participants_topic, name="participants", concurrency=1)(consume_participants)
+    return consume
 
-    async def consume_device_daily(stream: faust.StreamT[bytes]) -> None:
-        async for events in cast(faust.Stream[bytes], stream).take_events(
-            processing.take_max, within=processing.take_within_s
-        ):
-            try:
-                await (await processor()).process_device_daily([envelope_of(e) for e in events])
-            except Exception as error:
-                fatal(error)
 
-    device_daily_topic = app.topic(topics.device_daily_topic(prefix), value_type=bytes)
-    app.agent(device_daily_topic, name="device-daily", concurrency=1)(consume_device_daily)
+def add_agents(app: faust.App, worker: LazyProcessor, settings: Settings) -> None:
+    """One agent per metric topic, one for participants, one for device-reported daily values."""
+    prefix = settings.kafka.topic_prefix
+
+    def readings(metric: str) -> Handle:
+        return lambda processor, envelopes: processor.process_group(metric, envelopes)
+
+    for metric in METRICS:
+        topic = topics.readings_topic(prefix, metric)
+        consume = group_agent(app, worker, settings, topic, readings(metric))
+        consume.__name__ = f"readings_{metric}"
+        app.agent(app.topic(topic, value_type=bytes), name=f"readings-{metric}", concurrency=1)(consume)
+    participants = topics.participants_topic(prefix)
+    consume = group_agent(app, worker, settings, participants, lambda p, e: p.process_participants(e))
+    consume.__name__ = "consume_participants"
+    app.agent(app.topic(participants, value_type=bytes), name="participants", concurrency=1)(consume)
+    device_daily = topics.device_daily_topic(prefix)
+    consume = group_agent(app, worker, settings, device_daily, lambda p, e: p.process_device_daily(e), pausable=False)
+    consume.__name__ = "consume_device_daily"
+    app.agent(app.topic(device_daily, value_type=bytes), name="device-daily", concurrency=1)(consume)
+
+
+def add_timers(app: faust.App, worker: LazyProcessor, settings: Settings) -> None:
+    """The not-synced check (leader; and once soon after start), compaction and retention (leader) and the
+    outbox drain (every worker)."""
+    processing = settings.processor
 
     async def check_not_synced() -> None:
         try:
-            await (await processor()).check_not_synced()
+            await (await worker()).check_not_synced()
         except Exception:  # a periodic task: the next run tries again
             m.TASK_ERRORS.labels("not_synced").inc()
             log.exception("not-synced check failed")
-
-    app.timer(interval=processing.gap_check_interval_s, on_leader=True, name="not-synced")(check_not_synced)
 
     async def check_not_synced_at_start() -> None:
         # A timer first fires one interval after start; silent participants are known at once. Any worker
@@ -213,45 +242,47 @@ def create_app(settings: Settings) -> faust.App:
         await asyncio.sleep(5)
         await check_not_synced()
 
-    app.task(check_not_synced_at_start)
-
     async def compact_raw() -> None:
         try:
-            worker = await processor()
-            report = await worker.compact(settle_s=processing.compaction_settle_s)
+            processor = await worker()
+            report = await processor.compact(settle_s=processing.compaction_settle_s)
             if report.periods:
                 log.info("compacted %d periods (%d segments)", report.periods, report.segments_merged)
-            dropped = await worker.apply_retention(retention_days(processing))
+            dropped = await processor.apply_retention(retention_days(processing))
             if any(dropped.values()):
                 log.info("retention dropped chunks: %s", dropped)
         except Exception:  # a periodic task: the next run tries again
             m.TASK_ERRORS.labels("compaction").inc()
             log.exception("compaction or retention failed")
 
-    app.timer(interval=processing.compaction_interval_s, on_leader=True, name="compaction")(compact_raw)
-
     async def drain_outbox() -> None:
         try:
-            published = await (await processor()).drain_outbox()
+            published = await (await worker()).drain_outbox()
             if published:
                 log.info("published %d events left in the outbox", published)
         except Exception:  # the rows stay: the next run tries again
             m.TASK_ERRORS.labels("outbox").inc()
             log.exception("outbox drain failed")
 
+    app.timer(interval=processing.gap_check_interval_s, on_leader=True, name="not-synced")(check_not_synced)
+    app.task(check_not_synced_at_start)
+    app.timer(interval=processing.compaction_interval_s, on_leader=True, name="compaction")(compact_raw)
     # Every worker drains (rows are locked with SKIP LOCKED): leftovers go out soon after any restart.
     app.timer(interval=OUTBOX_INTERVAL_S, name="outbox")(drain_outbox)
 
-    watched = [*topics.readings_topics(prefix), topics.participants_topic(prefix)]
+
+def add_health_report(app: faust.App, worker: LazyProcessor, settings: Settings) -> None:
+    """Database, leadership and consumer lag, for /healthz and the pipeline-health metrics."""
+    kafka, processing = settings.kafka, settings.processor
+    watched = [*topics.readings_topics(kafka.topic_prefix), topics.participants_topic(kafka.topic_prefix)]
 
     async def report_health() -> None:
-        pool = None
         try:
-            pool = (await processor()).sink.pool
+            await worker()
         except Exception as error:  # the database is away at start-up: report it, don't stop
             log.warning("no database pool: %s", error)
         await health.report(
-            pool,
+            worker.pool,
             leader=app.is_leader(),
             bootstrap_servers=kafka.bootstrap_servers,
             group=processing.group_id,
@@ -259,4 +290,3 @@ def create_app(settings: Settings) -> faust.App:
         )
 
     app.timer(interval=min(HEALTH_INTERVAL_S, processing.gap_check_interval_s), name="health")(report_health)
-    return app

@@ -27,6 +27,16 @@ class DeadLetter(msgspec.Struct, frozen=True, kw_only=True):
     """True when the good readings of the message were stored and only `rejected` readings were not."""
     rejected: int = 0
 
+    def without_payload(self) -> DeadLetter:
+        """This letter without the message's payload (the broker refused it as too large): its reason says so
+        and where the original is."""
+        source = self.envelope
+        reason = (
+            f"{self.reason} (payload of {len(source.payload)} bytes too large for the dead-letter topic;"
+            f" the original is at {source.topic}[{source.partition}]@{source.offset})"
+        )
+        return msgspec.structs.replace(self, envelope=msgspec.structs.replace(source, payload=b""), reason=reason)
+
     def headers(self) -> list[tuple[str, bytes]]:
         own = [
             (HEADER_REASON, self.reason.encode()[:4000]),

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import zoneinfo
+from collections.abc import Sequence
 from typing import Any, Final
 
 import asyncpg
@@ -201,3 +202,37 @@ async def recompute_local_days(connection: asyncpg.Connection, participant_id: s
         participant_id,
         timezone,
     )
+
+
+async def materialise(pool: asyncpg.Pool, participants: Sequence[Participant]) -> None:
+    """Materialises participant records from the participants topic (the latest wins, by updated_at); a
+    record whose time zone changed has its day rollups recomputed in the same transaction."""
+    latest = {p.participant_id: p for p in sorted(participants, key=lambda p: p.updated_at)}
+    ids = sorted(latest)
+    async with pool.acquire() as connection, connection.transaction():
+        await lock_participants(connection, ids)
+        zones = "SELECT participant_id, timezone FROM participants WHERE participant_id = ANY($1::text[])"
+        before = {r["participant_id"]: r["timezone"] for r in await connection.fetch(zones, ids)}
+        await connection.executemany(
+            "INSERT INTO participants AS p (participant_id, enrolled_on, timezone, authorisation, device_id,"
+            " contact_email, updated_at) VALUES ($1, $2, $3, $4, $5, $6, ms_to_ts($7))"
+            " ON CONFLICT (participant_id) DO UPDATE SET enrolled_on = EXCLUDED.enrolled_on,"
+            " timezone = EXCLUDED.timezone, authorisation = EXCLUDED.authorisation,"
+            " device_id = EXCLUDED.device_id, contact_email = EXCLUDED.contact_email,"
+            " updated_at = EXCLUDED.updated_at WHERE p.updated_at <= EXCLUDED.updated_at",
+            [
+                (
+                    p.participant_id,
+                    p.enrolled_on,
+                    p.timezone,
+                    p.authorisation,
+                    p.device_id,
+                    p.contact_email,
+                    p.updated_at,
+                )
+                for p in latest.values()
+            ],
+        )
+        for row in await connection.fetch(zones, [pid for pid in ids if pid in before]):
+            if row["timezone"] != before[row["participant_id"]]:
+                await recompute_local_days(connection, row["participant_id"], row["timezone"])

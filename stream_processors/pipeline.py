@@ -20,12 +20,10 @@ import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Final, TypeVar
 
-import asyncpg
 import msgspec
-from aiokafka.errors import KafkaError, KafkaTimeoutError, MessageSizeTooLargeError
+from aiokafka.errors import MessageSizeTooLargeError
 from opentelemetry import trace
 from opentelemetry.context import Context
-from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, wait_exponential_jitter
 
 from core.telemetry import context_from_headers, tracer
 from schemas.device_daily import decode_device_daily
@@ -33,58 +31,28 @@ from schemas.events import AlertEvent, GapEvent, LiveUpdate
 from schemas.participants import InvalidParticipant, Participant, check_participant, decode_participant
 from stream_processors import metric_defs as m
 from stream_processors import outbox
-from stream_processors.compaction import CompactionReport, compact
+from stream_processors.compaction import CompactionReport
 from stream_processors.deadletter import DeadLetter, DeadLetterLimit
-from stream_processors.device_daily_store import upsert_device_daily
 from stream_processors.envelope import Envelope
-from stream_processors.errors import DeadLetterLimitExceeded, InvalidMessage, RecoverableError
-from stream_processors.retention import apply_retention
-from stream_processors.sink import Applied, Sink
+from stream_processors.errors import InvalidMessage
+from stream_processors.publisher import Publisher
+from stream_processors.retry import retrying
+from stream_processors.store import Applied, Store
+from stream_processors.topic_limits import TopicLimits
 from stream_processors.validate import ValidBatch, validate
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-# Errors after which the same transaction can simply be tried again.
 MAX_SPAN_LINKS: Final = 128  # the SDK's default limit of links per span
-
-RECOVERABLE_SQLSTATE_CLASSES: Final = ("08", "40", "53", "57")  # connection, rollback/deadlock, resources, admin
 APPLY_ATTEMPTS: Final = 3
 """Tries of a lone batch that keeps raising a non-recoverable error before it is dead-lettered."""
-
-
-def is_recoverable(error: BaseException) -> bool:
-    """Broker or database briefly away (or a RecoverableError): retry. Anything else is a bug or bad config."""
-    if isinstance(error, RecoverableError | OSError | TimeoutError | asyncpg.InterfaceError | ConnectionError):
-        return True
-    if isinstance(error, KafkaError):
-        return isinstance(error, KafkaTimeoutError) or bool(error.retriable)
-    if isinstance(error, asyncpg.PostgresError):
-        sqlstate = getattr(error, "sqlstate", "") or ""
-        return sqlstate[:2] in RECOVERABLE_SQLSTATE_CLASSES
-    return False
-
-
-class Publisher(msgspec.Struct, frozen=True):
-    """Where results go. `dead_letter` must only return once the broker has the message; `live`, `gap` and
-    `alert` may return once the message is sent, and `flush` then returns once the broker has all that was
-    sent (raising if any was refused). Without `alert`, alert events stay in the outbox."""
-
-    dead_letter: Callable[[DeadLetter], Awaitable[None]]
-    live: Callable[[LiveUpdate], Awaitable[None]]
-    gap: Callable[[GapEvent], Awaitable[None]]
-    flush: Callable[[], Awaitable[None]] | None = None
-    alert: Callable[[AlertEvent], Awaitable[None]] | None = None
-
-    async def delivered(self) -> None:
-        if self.flush is not None:
-            await self.flush()
 
 
 class Processor:
     def __init__(
         self,
-        sink: Sink,
+        store: Store,
         publisher: Publisher,
         *,
         limit: DeadLetterLimit | None = None,
@@ -97,17 +65,13 @@ class Processor:
         """`limit` gives the parameters of each topic's dead-letter limit. `crash_after_commit` (tests only)
         kills the process with SIGKILL after the first transaction that staged gap events, before they are
         published. `on_pause(topic, reason)` is told when a topic's limit trips."""
-        self.sink = sink
+        self.store = store
         self.publisher = publisher
-        self.limit = limit or DeadLetterLimit()
+        self.limits = TopicLimits(limit or DeadLetterLimit(), on_pause)
         self.future_tolerance_ms = future_tolerance_ms
         self.max_backoff_s = max_backoff_s
         self.live_window_ms = live_window_ms
         self.crash_after_commit = crash_after_commit
-        self.on_pause = on_pause
-        self.paused: dict[str, str] = {}
-        """Topics paused by their dead-letter limit, with the reason."""
-        self._limits: dict[str, DeadLetterLimit] = {}
 
     async def process_group(self, metric: str, envelopes: Sequence[Envelope]) -> Applied:
         """Traced: each message's decode+validate span continues the producer's trace (`traceparent` header);
@@ -127,7 +91,7 @@ class Processor:
         self, metric: str, envelopes: Sequence[Envelope], contexts: Sequence[Context | None]
     ) -> Applied:
         started = time.perf_counter()
-        participants = await self._retrying(self.sink.participants)
+        participants = await self._retrying(self.store.participants)
         enrolment = {pid: info.enrolment_start_ms for pid, info in participants.items()}
         now_ms = int(time.time() * 1000)
         valid: list[ValidBatch] = []
@@ -150,7 +114,7 @@ class Processor:
                 log.exception("validation failed on %s[%d]@%d", envelope.topic, envelope.partition, envelope.offset)
                 await self._dead_letter(metric, envelope, f"validate: {type(error).__name__}: {error}")
                 continue
-            self._count(envelope.topic, invalid=False)
+            self.limits.record(envelope.topic, invalid=False)
             valid.append(batch)
             if batch.rejected:
                 m.DEADLETTERED.labels(metric, "partial").inc()
@@ -183,17 +147,11 @@ class Processor:
         if not batches:
             return Applied()
 
-        async def stage(
-            connection: asyncpg.Connection, gap_events: list[GapEvent], live: list[LiveUpdate], alerts: list[AlertEvent]
-        ) -> tuple[list[GapEvent], list[LiveUpdate], list[AlertEvent]]:
-            # Live feeds show what is happening now: backfilled history is not re-broadcast reading by reading.
-            recent = [u for u in live if u.minutes and u.minutes[-1].bucket_ms >= now_ms - self.live_window_ms]
-            return await outbox.stage(connection, gap_events, recent, alerts)
-
+        live_since_ms = now_ms - self.live_window_ms
         error: Exception | None = None
         for _ in range(1 if len(batches) > 1 else APPLY_ATTEMPTS):
             try:
-                return await self._retrying(lambda: self.sink.apply(batches, stage_events=stage))
+                return await self._retrying(lambda: self.store.store_group(batches, live_since_ms=live_since_ms))
             except Exception as failure:
                 error = failure
                 m.APPLY_FAILURES.labels(metric).inc()
@@ -202,14 +160,7 @@ class Processor:
             half = len(batches) // 2
             first = await self._apply_isolating(metric, batches[:half], now_ms)
             second = await self._apply_isolating(metric, batches[half:], now_ms)
-            return Applied(
-                batches=first.batches + second.batches,
-                duplicates=first.duplicates + second.duplicates,
-                readings=first.readings + second.readings,
-                live=[*first.live, *second.live],
-                gap_events=[*first.gap_events, *second.gap_events],
-                alerts=[*first.alerts, *second.alerts],
-            )
+            return first + second
         reason = f"apply: {type(error).__name__}: {error}"
         await self._dead_letter(metric, batches[0].envelope, reason)
         return Applied()
@@ -224,14 +175,14 @@ class Processor:
             except (msgspec.DecodeError, msgspec.ValidationError, InvalidParticipant) as error:
                 await self._dead_letter("participants", envelope, f"participant: {error}")
                 continue
-            self._count(envelope.topic, invalid=False)
+            self.limits.record(envelope.topic, invalid=False)
         return await self._upsert_isolating(records)
 
     async def _upsert_isolating(self, records: list[tuple[Envelope, Participant]]) -> int:
         if not records:
             return 0
         try:
-            await self._retrying(lambda: self.sink.upsert_participants([r for _, r in records]))
+            await self._retrying(lambda: self.store.upsert_participants([r for _, r in records]))
             return len(records)
         except Exception as error:
             m.APPLY_FAILURES.labels("participants").inc()
@@ -245,7 +196,7 @@ class Processor:
         """Publishes the whole message to the dead-letter topic and counts it against its topic's limit."""
         m.DEADLETTERED.labels(metric, "message").inc()
         await self._send_dead_letter(DeadLetter(envelope=envelope, reason=reason))
-        self._count(envelope.topic, invalid=True)
+        self.limits.record(envelope.topic, invalid=True)
 
     async def _send_dead_letter(self, letter: DeadLetter) -> None:
         """Publishes a dead letter (retrying while the broker is away). One the broker refuses as too large
@@ -253,29 +204,13 @@ class Processor:
         try:
             await self._retrying(lambda: self.publisher.dead_letter(letter))
         except MessageSizeTooLargeError:
-            source = letter.envelope
-            reason = (
-                f"{letter.reason} (payload of {len(source.payload)} bytes too large for the dead-letter topic;"
-                f" the original is at {source.topic}[{source.partition}]@{source.offset})"
-            )
-            stripped = msgspec.structs.replace(
-                letter, envelope=msgspec.structs.replace(source, payload=b""), reason=reason
-            )
+            stripped = letter.without_payload()
             await self._retrying(lambda: self.publisher.dead_letter(stripped))
 
-    def _count(self, topic: str, *, invalid: bool) -> None:
-        limit = self._limits.get(topic)
-        if limit is None:
-            limit = self._limits[topic] = self.limit.fresh()
-        try:
-            limit.record(invalid=invalid)
-        except DeadLetterLimitExceeded as error:
-            if topic not in self.paused:
-                self.paused[topic] = str(error)
-                m.TOPIC_PAUSED.labels(topic).set(1)
-                if self.on_pause is not None:
-                    self.on_pause(topic, str(error))
-                log.error("pausing %s until the worker restarts: %s", topic, error)
+    @property
+    def paused(self) -> dict[str, str]:
+        """Topics paused by their dead-letter limit, with the reason."""
+        return self.limits.paused
 
     def is_paused(self, topic: str) -> bool:
         return topic in self.paused
@@ -291,17 +226,12 @@ class Processor:
                 await self.publisher.dead_letter(DeadLetter(envelope=envelope, reason=f"device_daily: {error}"))
         if not messages:
             return 0
-        return await self._retrying(lambda: upsert_device_daily(self.sink.pool, messages))
+        return await self._retrying(lambda: self.store.upsert_device_daily(messages))
 
     async def check_not_synced(self, now_ms: int | None = None) -> list[GapEvent]:
         now = now_ms if now_ms is not None else int(time.time() * 1000)
 
-        async def stage(
-            connection: asyncpg.Connection, gap_events: list[GapEvent], live: list[LiveUpdate], alerts: list[AlertEvent]
-        ) -> tuple[list[GapEvent], list[LiveUpdate], list[AlertEvent]]:
-            return await outbox.stage(connection, gap_events, live, alerts)
-
-        events = await self._retrying(lambda: self.sink.check_not_synced(now, stage_events=stage))
+        events = await self._retrying(lambda: self.store.open_not_synced(now))
         await self._publish([], events)
         return events
 
@@ -310,8 +240,7 @@ class Processor:
         total = 0
         while True:
             published = await self._retrying(
-                lambda: outbox.drain(
-                    self.sink.pool,
+                lambda: self.store.drain_outbox(
                     gap=self.publisher.gap,
                     live=self.publisher.live,
                     flush=self.publisher.delivered,
@@ -323,14 +252,10 @@ class Processor:
                 return total
 
     async def compact(self, *, settle_s: int) -> CompactionReport:
-        return await self._retrying(lambda: compact(self.sink.pool, settle_s=settle_s))
+        return await self._retrying(lambda: self.store.compact(settle_s=settle_s))
 
     async def apply_retention(self, retention_days: Mapping[str, int | None]) -> dict[str, int]:
-        async def run() -> dict[str, int]:
-            async with self.sink.pool.acquire() as connection:
-                return await apply_retention(connection, retention_days)
-
-        return await self._retrying(run)
+        return await self._retrying(lambda: self.store.apply_retention(retention_days))
 
     async def _publish(
         self, live: Sequence[LiveUpdate], gap_events: Sequence[GapEvent], alerts: Sequence[AlertEvent] = ()
@@ -340,46 +265,18 @@ class Processor:
         if self.crash_after_commit and gap_events:
             log.critical("test crash point: killed between commit and publish")
             os.kill(os.getpid(), signal.SIGKILL)
-        published: list[str] = []
         try:
-            for event in gap_events:
-                m.GAP_EVENTS.labels(event.kind, event.state).inc()
-                await self.publisher.gap(event)
-                m.OUTBOX_PUBLISHED.labels("gap", "inline").inc()
-                published.append(event.event_id)
-            for update in live:
-                await self.publisher.live(update)
-                m.OUTBOX_PUBLISHED.labels("live", "inline").inc()
-                published.append(update.event_id)
-            if self.publisher.alert is not None:
-                for alert in alerts:
-                    await self.publisher.alert(alert)
-                    m.OUTBOX_PUBLISHED.labels("alert", "inline").inc()
-                    published.append(alert.event_id)
-            await self.publisher.delivered()
+            published = await self.publisher.events(live, gap_events, alerts)
         except Exception as error:
             log.warning("events left in the outbox for the drain: %r", error)
             return
         try:
-            await outbox.delete(self.sink.pool, [event_id for event_id in published if event_id])
+            await self.store.delete_published([event_id for event_id in published if event_id])
         except Exception as error:  # they will be published again by the drain: consumers de-duplicate
             log.warning("published events not deleted from the outbox: %r", error)
 
     async def _retrying(self, operation: Callable[[], Awaitable[T]]) -> T:
-        def before_sleep(state: RetryCallState) -> None:
-            m.DB_RETRIES.inc()
-            error = state.outcome.exception() if state.outcome else None
-            log.warning("database unavailable (%s); retry %d", error, state.attempt_number)
-
-        async for attempt in AsyncRetrying(
-            retry=retry_if_exception(is_recoverable),
-            wait=wait_exponential_jitter(initial=0.2, max=self.max_backoff_s),
-            before_sleep=before_sleep,
-            reraise=True,
-        ):
-            with attempt:
-                return await operation()
-        raise AssertionError("unreachable: AsyncRetrying either returns or raises")
+        return await retrying(operation, max_backoff_s=self.max_backoff_s)
 
 
 def _attributes(envelope: Envelope) -> dict[str, str | int]:

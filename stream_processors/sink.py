@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Final
 
 import asyncpg
@@ -20,19 +20,28 @@ import msgspec
 import numpy as np
 import numpy.typing as npt
 
-from schemas.events import AlertEvent, GapEvent, LiveUpdate, MinutePoint
-from schemas.metrics import HEART_RATE, STEPS
+from schemas.device_daily import DeviceDaily
+from schemas.events import AlertEvent, GapEvent, LiveUpdate
+from schemas.metrics import HEART_RATE, METRICS, STEPS
 from schemas.participants import Participant
-from stream_processors import corrections, gap_store, nightly, summaries
+from stream_processors import corrections, gap_store, nightly, outbox, summaries
 from stream_processors.applied import claim_raw
+from stream_processors.compaction import CompactionReport, compact
+from stream_processors.device_daily_store import upsert_device_daily
 from stream_processors.gaps import NOT_SYNCED, NOT_WORN
-from stream_processors.participant_records import recompute_local_days
+from stream_processors.live import count_in, live_updates
+from stream_processors.participant_records import materialise
+from stream_processors.retention import apply_retention
 from stream_processors.rollup_store import UPSERT_1D, UPSERT_1H, UPSERT_1M, RollupRows
 from stream_processors.rollups import HOUR_MS, MINUTE_MS, aggregate, fixed_buckets, local_day_buckets
 from stream_processors.segments import pack
+from stream_processors.store import Applied as Applied
+from stream_processors.store import ParticipantInfo
 from stream_processors.validate import ValidBatch
 
-HR_GAP_MS: Final = (HEART_RATE.gap_threshold_s or 600) * 1000
+WEAR_SIGNAL: Final = next(metric for metric in METRICS.values() if metric.gap_threshold_s is not None)
+"""The registry's wear signal: the metric with a `not_worn` threshold (no heart rate ⇒ not worn)."""
+WEAR_GAP_MS: Final = (WEAR_SIGNAL.gap_threshold_s or 0) * 1000
 NIGHT_METRICS: Final = frozenset({HEART_RATE.name, STEPS.name})
 """The metrics the nightly step reads: a batch of either may change a night."""
 
@@ -41,24 +50,6 @@ StageEvents = Callable[
     Awaitable[tuple[list[GapEvent], list[LiveUpdate], list[AlertEvent]]],
 ]
 """Runs last in the transaction with the events it produced (the outbox); returns the events to report."""
-
-
-class Applied(msgspec.Struct, kw_only=True):
-    """What one transaction changed: for metrics, live updates, gap events and alert changes."""
-
-    batches: int = 0
-    duplicates: int = 0
-    readings: int = 0
-    superseded: int = 0
-    """Readings (stored or new) that lost their timestamp to a later upload's reading."""
-    live: list[LiveUpdate] = []
-    gap_events: list[GapEvent] = []
-    alerts: list[AlertEvent] = []
-
-
-class ParticipantInfo(msgspec.Struct, frozen=True):
-    timezone: str
-    enrolment_start_ms: int
 
 
 class Sink:
@@ -200,15 +191,16 @@ class Sink:
             minutes = np.asarray(sorted(new_minutes.get(pid, [])), dtype=np.int64)
             timezone = timezones.get(pid) or device_timezones.get(pid) or "UTC"
             hours = aggregate(fixed_buckets(ts, HOUR_MS), ts, values, stages=stages)
-            hour_rows.add(pid, hours, _count_in(hours.bucket_ms, fixed_buckets(minutes, HOUR_MS)))
+            hour_rows.add(pid, hours, count_in(hours.bucket_ms, fixed_buckets(minutes, HOUR_MS)))
             days = aggregate(local_day_buckets(ts, timezone), ts, values, stages=stages)
-            day_rows.add(pid, days, _count_in(days.bucket_ms, local_day_buckets(minutes, timezone)))
+            day_rows.add(pid, days, count_in(days.bucket_ms, local_day_buckets(minutes, timezone)))
         await hour_rows.upsert(connection, UPSERT_1H, metric_id, stages=stages)
         await day_rows.upsert(connection, UPSERT_1D, metric_id, stages=stages)
 
-        applied.live.extend(_live_updates(metric.name, [*upserted, *corrected], readings))
-        if metric.name == HEART_RATE.name:
-            applied.gap_events.extend(await gap_store.recompute(connection, NOT_WORN, gap_windows, HR_GAP_MS))
+        applied.live.extend(live_updates(metric, [*upserted, *corrected], readings))
+        if metric.gap_threshold_s is not None:
+            wear_gap_ms = metric.gap_threshold_s * 1000
+            applied.gap_events.extend(await gap_store.recompute(connection, NOT_WORN, gap_windows, wear_gap_ms))
 
     async def _store_uploads_and_state(
         self,
@@ -260,7 +252,7 @@ class Sink:
         windows = [(pid, min(ts), max(ts)) for pid, ts in sorted(upload_windows.items())]
         applied.gap_events.extend(await gap_store.recompute(connection, NOT_SYNCED, windows, self.not_synced_ms))
         participants = sorted({pid for pid, _ in keys})
-        applied.gap_events.extend(await gap_store.recompute_edges(connection, participants, HR_GAP_MS))
+        applied.gap_events.extend(await gap_store.recompute_edges(connection, participants, WEAR_GAP_MS))
 
     async def check_not_synced(self, now_ms: int, *, stage_events: StageEvents | None = None) -> list[GapEvent]:
         """Opens `not_synced` gaps for participants silent for the threshold at `now_ms` (the timer's job)."""
@@ -271,38 +263,48 @@ class Sink:
             return events
 
     async def upsert_participants(self, participants: Sequence[Participant]) -> None:
-        """Materialises participant records from the participants topic (the latest wins, by updated_at); a
-        record whose time zone changed has its day rollups recomputed in the same transaction."""
-        latest = {p.participant_id: p for p in sorted(participants, key=lambda p: p.updated_at)}
-        ids = sorted(latest)
-        async with self.pool.acquire() as connection, connection.transaction():
-            await gap_store.lock_participants(connection, ids)
-            zones = "SELECT participant_id, timezone FROM participants WHERE participant_id = ANY($1::text[])"
-            before = {r["participant_id"]: r["timezone"] for r in await connection.fetch(zones, ids)}
-            await connection.executemany(
-                "INSERT INTO participants AS p (participant_id, enrolled_on, timezone, authorisation, device_id,"
-                " contact_email, updated_at) VALUES ($1, $2, $3, $4, $5, $6, ms_to_ts($7))"
-                " ON CONFLICT (participant_id) DO UPDATE SET enrolled_on = EXCLUDED.enrolled_on,"
-                " timezone = EXCLUDED.timezone, authorisation = EXCLUDED.authorisation,"
-                " device_id = EXCLUDED.device_id, contact_email = EXCLUDED.contact_email,"
-                " updated_at = EXCLUDED.updated_at WHERE p.updated_at <= EXCLUDED.updated_at",
-                [
-                    (
-                        p.participant_id,
-                        p.enrolled_on,
-                        p.timezone,
-                        p.authorisation,
-                        p.device_id,
-                        p.contact_email,
-                        p.updated_at,
-                    )
-                    for p in latest.values()
-                ],
-            )
-            for row in await connection.fetch(zones, [pid for pid in ids if pid in before]):
-                if row["timezone"] != before[row["participant_id"]]:
-                    await recompute_local_days(connection, row["participant_id"], row["timezone"])
+        """Materialises participant records from the participants topic (`participant_records.materialise`)."""
+        await materialise(self.pool, participants)
         self.forget_participants()
+
+    async def store_group(self, group: Sequence[ValidBatch], *, live_since_ms: int) -> Applied:
+        """`apply` with the events written to the outbox in the transaction. Live feeds show what is happening
+        now: live updates whose last minute is before `live_since_ms` (backfilled history) are not staged."""
+
+        async def stage(
+            connection: asyncpg.Connection, gap_events: list[GapEvent], live: list[LiveUpdate], alerts: list[AlertEvent]
+        ) -> tuple[list[GapEvent], list[LiveUpdate], list[AlertEvent]]:
+            recent = [u for u in live if u.minutes and u.minutes[-1].bucket_ms >= live_since_ms]
+            return await outbox.stage(connection, gap_events, recent, alerts)
+
+        return await self.apply(group, stage_events=stage)
+
+    async def open_not_synced(self, now_ms: int) -> list[GapEvent]:
+        """`check_not_synced` with the events written to the outbox in the transaction."""
+        return await self.check_not_synced(now_ms, stage_events=outbox.stage)
+
+    async def upsert_device_daily(self, messages: Sequence[DeviceDaily]) -> int:
+        return await upsert_device_daily(self.pool, messages)
+
+    async def drain_outbox(
+        self,
+        *,
+        gap: Callable[[GapEvent], Awaitable[None]],
+        live: Callable[[LiveUpdate], Awaitable[None]],
+        flush: Callable[[], Awaitable[None]],
+        alert: Callable[[AlertEvent], Awaitable[None]] | None,
+    ) -> int:
+        return await outbox.drain(self.pool, gap=gap, live=live, flush=flush, alert=alert)
+
+    async def delete_published(self, event_ids: Sequence[str]) -> None:
+        await outbox.delete(self.pool, event_ids)
+
+    async def compact(self, *, settle_s: int) -> CompactionReport:
+        return await compact(self.pool, settle_s=settle_s)
+
+    async def apply_retention(self, retention_days: Mapping[str, int | None]) -> dict[str, int]:
+        async with self.pool.acquire() as connection:
+            return await apply_retention(connection, retention_days)
 
 
 def _earliest_night_readings(batches: Sequence[ValidBatch]) -> dict[str, int]:
@@ -344,44 +346,3 @@ class _State(msgspec.Struct):
         else:
             self.imported = max(self.imported or b.batch.sync_time, b.batch.sync_time)
         self.readings += len(b.timestamps)
-
-
-def _count_in(buckets: npt.NDArray[np.int64], members: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
-    """How many of `members` (bucket starts, each one of `buckets`) fall in each bucket."""
-    return np.bincount(np.searchsorted(buckets, members), minlength=len(buckets)).astype(np.int64)
-
-
-def _live_updates(
-    metric: str,
-    upserted: list[asyncpg.Record],
-    readings: dict[str, tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]],
-) -> list[LiveUpdate]:
-    """One update per participant: the 1-minute rollups this batch touched, as merged in the database, and
-    for heart rate the batch's readings thinned to at most one per second."""
-    points: dict[str, list[MinutePoint]] = defaultdict(list)
-    for row in upserted:
-        count, total = row["count"], row["sum"]
-        points[row["participant_id"]].append(
-            MinutePoint(row["bucket_ms"], count, total / count, row["min"], row["max"], total)
-        )
-    updates = []
-    emitted_ms = int(time.time() * 1000)
-    for pid, minutes in points.items():
-        thinned_ts: list[int] = []
-        thinned_values: list[float] = []
-        if metric == HEART_RATE.name:
-            ts, values = readings[pid]
-            seconds = ts // 1000
-            keep = np.r_[seconds[1:] != seconds[:-1], True]
-            thinned_ts, thinned_values = ts[keep].tolist(), values[keep].tolist()
-        updates.append(
-            LiveUpdate(
-                participant_id=pid,
-                metric=metric,
-                minutes=sorted(minutes, key=lambda p: p.bucket_ms),
-                timestamps=thinned_ts,
-                values=thinned_values,
-                emitted_ms=emitted_ms,
-            )
-        )
-    return updates

@@ -9,15 +9,15 @@ from collections.abc import AsyncIterator
 import asyncpg
 import msgspec
 import numpy as np
+import numpy.typing as npt
 import pytest
 
 from schemas.participants import Participant
-from schemas.readings import encode_batch, make_batch
 from stream_processors.compaction import compact
 from stream_processors.db import create_pool
-from stream_processors.envelope import Envelope
-from stream_processors.sink import Sink
-from stream_processors.validate import ValidBatch, validate
+from stream_processors.validate import ValidBatch
+from tests import factories
+from tests.factories import span
 
 T0 = int(dt.datetime(2026, 3, 7, 22, tzinfo=dt.UTC).timestamp() * 1000)
 MIN = 60_000
@@ -31,12 +31,9 @@ async def pool(database: str) -> AsyncIterator[asyncpg.Pool]:
     await pool.close()
 
 
-def valid(participant: str, metric: str, ts: np.ndarray, values: np.ndarray, sync: int) -> ValidBatch:
-    batch = make_batch(
-        participant_id=participant, metric=metric, device_id="dev", sync_time=sync, timestamps=ts, values=values
-    )
-    envelope = Envelope(topic=f"t.{metric}", partition=0, offset=0, payload=encode_batch(batch))
-    return validate(envelope, expected_metric=metric, now_ms=T0 + 10 * 86_400_000)
+def valid(participant: str, metric: str, ts: npt.ArrayLike, values: npt.ArrayLike, sync: int) -> ValidBatch:
+    batch = factories.reading_batch(participant, metric, ts, values, sync_time=sync)
+    return factories.valid_batch(batch, now_ms=T0 + 10 * 86_400_000)
 
 
 class Truth:
@@ -106,12 +103,13 @@ async def assert_store_is_recomputation(
 
 
 async def test_later_uploads_win_whatever_the_arrival_order(pool: asyncpg.Pool) -> None:
-    sink = Sink(pool, not_synced_after_s=6 * 3600)
-    await sink.upsert_participants(
-        [Participant(participant_id="W1", enrolled_on=dt.date(2026, 3, 1), timezone="America/New_York")]
-    )
+    sink = factories.sink(pool)
+    await sink.upsert_participants(factories.cohort(["W1"], timezone="America/New_York"))
     truth = Truth()
-    seconds = lambda a, b: np.arange(T0 + a * MIN, T0 + b * MIN, 5000)  # noqa: E731
+
+    def seconds(from_min: int, to_min: int) -> npt.NDArray[np.int64]:
+        return span(T0 + from_min * MIN, T0 + to_min * MIN, step_ms=5000)
+
     a = valid("W1", "heart_rate", seconds(0, 120), np.full(1440, 60), sync=T0 + 121 * MIN)
     b = valid("W1", "heart_rate", seconds(60, 180), np.full(1440, 70), sync=T0 + 181 * MIN)
     # An older upload, delivered last: it loses where the others have readings and fills the rest.
@@ -144,10 +142,8 @@ async def test_later_uploads_win_whatever_the_arrival_order(pool: asyncpg.Pool) 
 
 
 async def test_a_corrected_day_of_steps_replaces_the_local_days_rollups(pool: asyncpg.Pool) -> None:
-    sink = Sink(pool, not_synced_after_s=6 * 3600)
-    await sink.upsert_participants(
-        [Participant(participant_id="W2", enrolled_on=dt.date(2026, 3, 1), timezone="Asia/Kolkata")]
-    )
+    sink = factories.sink(pool)
+    await sink.upsert_participants(factories.cohort(["W2"], timezone="Asia/Kolkata"))
     truth = Truth()
     minutes = np.arange(T0 - 30 * HOUR, T0 + 20 * HOUR, MIN)
     rng = np.random.default_rng(3)
@@ -161,7 +157,7 @@ async def test_a_corrected_day_of_steps_replaces_the_local_days_rollups(pool: as
 
 
 async def test_a_zone_changed_on_the_participants_topic_moves_the_day_rollups(pool: asyncpg.Pool) -> None:
-    sink = Sink(pool, not_synced_after_s=6 * 3600)
+    sink = factories.sink(pool)
     record = Participant(participant_id="W3", enrolled_on=dt.date(2026, 3, 1), timezone="UTC", updated_at=1)
     await sink.upsert_participants([record])
     truth = Truth()

@@ -46,7 +46,8 @@ from schemas.readings import ReadingBatch, encode_batch, make_batch
 from stream_processors.db import create_pool
 from stream_processors.deadletter import DeadLetter
 from stream_processors.envelope import Envelope
-from stream_processors.pipeline import Processor, Publisher
+from stream_processors.pipeline import Processor
+from stream_processors.publisher import Publisher
 from stream_processors.sink import Sink
 from tests.integration.cleanup import created_prefixes
 

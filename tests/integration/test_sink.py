@@ -7,14 +7,13 @@ from collections.abc import AsyncIterator
 
 import asyncpg
 import numpy as np
+import numpy.typing as npt
 import pytest
 
-from schemas.participants import Participant
-from schemas.readings import encode_batch, make_batch
 from stream_processors.db import create_pool
-from stream_processors.envelope import Envelope
-from stream_processors.sink import Sink
-from stream_processors.validate import ValidBatch, validate
+from stream_processors.validate import ValidBatch
+from tests import factories
+from tests.factories import span
 
 T0 = int(dt.datetime(2026, 3, 2, tzinfo=dt.UTC).timestamp() * 1000)
 MIN = 60_000
@@ -30,25 +29,18 @@ async def pool(database: str) -> AsyncIterator[asyncpg.Pool]:
     await pool.close()
 
 
-def valid(participant: str, metric: str, ts: np.ndarray, values: np.ndarray, sync: int, **extra: object) -> ValidBatch:
-    batch = make_batch(
-        participant_id=participant,
-        metric=metric,
-        device_id="dev",
-        sync_time=sync,
-        timestamps=ts,
-        values=values,
-        extra=extra or None,  # type: ignore[arg-type]
-    )
-    envelope = Envelope(topic=f"t.{metric}", partition=0, offset=0, payload=encode_batch(batch))
-    return validate(envelope, expected_metric=metric, now_ms=T0 + 10 * 86_400_000)
+def valid(
+    participant: str, metric: str, ts: npt.ArrayLike, values: npt.ArrayLike, sync: int, **extra: npt.ArrayLike
+) -> ValidBatch:
+    batch = factories.reading_batch(participant, metric, ts, values, sync_time=sync, extra=extra or None)
+    return factories.valid_batch(batch, now_ms=T0 + 10 * 86_400_000)
 
 
 async def test_raw_round_trip_and_rollups_match_numpy(pool: asyncpg.Pool) -> None:
     rng = np.random.default_rng(7)
     ts = np.sort(rng.choice(np.arange(T0, T0 + 3 * 3_600_000, 1000), size=6000, replace=False))
     values = rng.integers(40, 180, size=len(ts))
-    sink = Sink(pool, not_synced_after_s=6 * 3600)
+    sink = factories.sink(pool)
     # Three uploads that split minutes and hours between them, applied out of order.
     parts = np.array_split(np.arange(len(ts)), 3)
     batches = [valid("P0001", "heart_rate", ts[p], values[p], sync=int(ts[p][-1]) + 5000) for p in parts]
@@ -89,8 +81,11 @@ async def test_raw_round_trip_and_rollups_match_numpy(pool: asyncpg.Pool) -> Non
 
 
 async def test_not_worn_gaps_follow_late_data(pool: asyncpg.Pool) -> None:
-    sink = Sink(pool, not_synced_after_s=6 * 3600)
-    hr = lambda a, b: np.arange(T0 + a * MIN, T0 + b * MIN, 5000)  # noqa: E731
+    sink = factories.sink(pool)
+
+    def hr(from_min: int, to_min: int) -> npt.NDArray[np.int64]:
+        return span(T0 + from_min * MIN, T0 + to_min * MIN, step_ms=5000)
+
     # Worn 0–60 min, off 60–100, worn 100–130, off 130–135 (below threshold), worn 135–200.
     first = valid("P0002", "heart_rate", hr(0, 60), np.full(720, 70), sync=T0 + 61 * MIN)
     await sink.apply([first])
@@ -117,10 +112,8 @@ async def test_not_worn_gaps_follow_late_data(pool: asyncpg.Pool) -> None:
 
 
 async def test_not_synced_opens_on_the_clock_and_closes_on_upload(pool: asyncpg.Pool) -> None:
-    sink = Sink(pool, not_synced_after_s=6 * 3600)
-    await sink.upsert_participants(
-        [Participant(participant_id="P0003", enrolled_on=dt.date(2026, 3, 1), timezone="America/New_York")]
-    )
+    sink = factories.sink(pool)
+    await sink.upsert_participants(factories.cohort(["P0003"], timezone="America/New_York"))
     steps = np.arange(T0, T0 + 60 * MIN, MIN)
     await sink.apply([valid("P0003", "steps", steps, np.ones(60), sync=T0 + 61 * MIN)])
     assert await sink.check_not_synced(T0 + 61 * MIN + 5 * 3_600_000) == []
@@ -140,7 +133,7 @@ async def test_not_synced_opens_on_the_clock_and_closes_on_upload(pool: asyncpg.
 async def test_compaction_keeps_every_reading_and_still_recognises_redelivered_batches(pool: asyncpg.Pool) -> None:
     from stream_processors.compaction import compact
 
-    sink = Sink(pool, not_synced_after_s=6 * 3600)
+    sink = factories.sink(pool)
     ts = np.arange(T0, T0 + 2 * 3_600_000, 5000)
     values = 60 + (np.arange(len(ts)) % 50)
     parts = np.array_split(np.arange(len(ts)), 8)
@@ -177,7 +170,7 @@ async def test_compaction_keeps_every_reading_and_still_recognises_redelivered_b
 async def test_retention_drops_only_chunks_past_each_tables_period(pool: asyncpg.Pool) -> None:
     from stream_processors.retention import apply_retention
 
-    sink = Sink(pool, not_synced_after_s=6 * 3600)
+    sink = factories.sink(pool)
     ts = np.arange(T0, T0 + 3_600_000, 5000)
     await sink.apply([valid("P0005", "heart_rate", ts, np.full(len(ts), 66), sync=int(ts[-1]))])
     later = dt.datetime.fromtimestamp(T0 / 1000, tz=dt.UTC) + dt.timedelta(days=60)

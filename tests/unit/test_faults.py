@@ -17,8 +17,9 @@ from stream_processors.deadletter import DeadLetter, DeadLetterLimit
 from stream_processors.envelope import Envelope
 from stream_processors.errors import DeadLetterLimitExceeded
 from stream_processors.health import WorkerHealth, health_app
-from stream_processors.pipeline import APPLY_ATTEMPTS, Processor, Publisher
-from stream_processors.sink import Applied, Sink
+from stream_processors.pipeline import APPLY_ATTEMPTS, Processor
+from stream_processors.publisher import Publisher
+from stream_processors.store import Applied, Store
 from stream_processors.validate import ValidBatch
 from tests.hostile import HostileGenerator
 
@@ -117,7 +118,7 @@ class PoisonedSink:
     async def participants(self) -> dict[str, object]:
         return {}
 
-    async def apply(self, group: list[ValidBatch], *, stage_events: object = None) -> Applied:
+    async def store_group(self, group: list[ValidBatch], *, live_since_ms: int) -> Applied:
         self.attempts.append(len(group))
         if any(b.batch.participant_id == "POISON" for b in group):
             raise ValueError("day rollup: no time zone found")
@@ -145,7 +146,7 @@ async def test_a_batch_that_keeps_failing_is_isolated_retried_and_dead_lettered(
         return None
 
     sink = PoisonedSink()
-    processor = Processor(cast(Sink, sink), Publisher(dead_letter=dead_letter, live=ignore, gap=ignore))
+    processor = Processor(cast(Store, sink), Publisher(dead_letter=dead_letter, live=ignore, gap=ignore))
     applied = await processor.process_group("heart_rate", envelopes)
     assert sorted(sink.stored) == sorted(p for p in pids if p != "POISON")  # the rest goes on
     assert applied.batches == 15
@@ -169,7 +170,7 @@ async def test_a_dead_letter_too_large_for_the_broker_goes_without_its_payload_a
     async def ignore(_: object) -> None:
         return None
 
-    processor = Processor(cast(Sink, PoisonedSink()), Publisher(dead_letter=dead_letter, live=ignore, gap=ignore))
+    processor = Processor(cast(Store, PoisonedSink()), Publisher(dead_letter=dead_letter, live=ignore, gap=ignore))
     envelope = Envelope(topic="t.steps", partition=1, offset=7, payload=b"\xc1" * 1000, key=b"P1")
     await processor.process_group("steps", [envelope])
     [letter] = letters

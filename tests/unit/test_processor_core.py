@@ -212,7 +212,7 @@ def test_recoverable_errors_are_told_from_bugs() -> None:
     from aiokafka.errors import KafkaConnectionError, KafkaTimeoutError, MessageSizeTooLargeError
 
     from stream_processors.errors import RecoverableError
-    from stream_processors.pipeline import is_recoverable
+    from stream_processors.retry import is_recoverable
 
     assert is_recoverable(ConnectionRefusedError())
     assert is_recoverable(RecoverableError("broker away"))

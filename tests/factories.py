@@ -1,0 +1,78 @@
+"""Factories for what tests build again and again: reading batches, validated batches, cohorts and sinks.
+
+Defaults are the suite's usual ones (device "dev", a sink that calls a participant silent after 6 h); a test
+passes only what its meaning depends on.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import Final
+
+import asyncpg
+import numpy as np
+import numpy.typing as npt
+
+from schemas.participants import Participant
+from schemas.readings import ReadingBatch, encode_batch, make_batch
+from stream_processors.envelope import Envelope
+from stream_processors.sink import Sink
+from stream_processors.validate import ValidBatch, validate
+
+NOT_SYNCED_AFTER_S: Final = 6 * 3600
+ENROLLED_ON: Final = dt.date(2026, 3, 1)
+
+
+def times(start_ms: int, count: int, *, step_ms: int = 60_000) -> npt.NDArray[np.int64]:
+    """`count` timestamps (epoch ms) from `start_ms`, `step_ms` apart."""
+    return start_ms + step_ms * np.arange(count, dtype=np.int64)
+
+
+def span(start_ms: int, end_ms: int, *, step_ms: int = 60_000) -> npt.NDArray[np.int64]:
+    """Timestamps (epoch ms) from `start_ms` up to, not including, `end_ms`, `step_ms` apart."""
+    return np.arange(start_ms, end_ms, step_ms, dtype=np.int64)
+
+
+def reading_batch(
+    participant_id: str,
+    metric: str,
+    timestamps: npt.ArrayLike,
+    values: npt.ArrayLike,
+    *,
+    sync_time: int | None = None,
+    device_id: str = "dev",
+    extra: dict[str, npt.ArrayLike] | None = None,
+) -> ReadingBatch:
+    """A batch as a device uploads it; synced at its last reading unless `sync_time` says otherwise."""
+    ts = np.asarray(timestamps, dtype=np.int64)
+    return make_batch(
+        participant_id=participant_id,
+        metric=metric,
+        device_id=device_id,
+        sync_time=sync_time if sync_time is not None else int(ts.max(initial=0)),
+        timestamps=ts,
+        values=values,
+        extra=extra,
+    )
+
+
+def envelope(batch: ReadingBatch, *, offset: int = 0) -> Envelope:
+    """The batch as the processor receives it from its metric's topic."""
+    return Envelope(topic=f"t.{batch.metric}", partition=0, offset=offset, payload=encode_batch(batch))
+
+
+def valid_batch(batch: ReadingBatch, *, now_ms: int) -> ValidBatch:
+    """The batch through validation, as the processor hands it to the sink."""
+    return validate(envelope(batch), expected_metric=batch.metric, now_ms=now_ms)
+
+
+def cohort(
+    participant_ids: Sequence[str], *, timezone: str = "UTC", enrolled_on: dt.date = ENROLLED_ON
+) -> list[Participant]:
+    """Participant records enrolled on the same day in the same zone."""
+    return [Participant(participant_id=pid, enrolled_on=enrolled_on, timezone=timezone) for pid in participant_ids]
+
+
+def sink(pool: asyncpg.Pool, *, not_synced_after_s: int = NOT_SYNCED_AFTER_S) -> Sink:
+    return Sink(pool, not_synced_after_s=not_synced_after_s)
