@@ -324,7 +324,8 @@ async def test_gap_events_committed_before_a_kill_9_are_published_after_the_rest
         async def drained() -> bool:
             connection = await asyncpg.connect(database)
             try:
-                return await connection.fetchval("SELECT count(*) FROM outbox WHERE participant_id = 'PK01'") == 0
+                left = await connection.fetchval("SELECT count(*) FROM outbox WHERE participant_id = 'PK01'")
+                return bool(left == 0)
             finally:
                 await connection.close()
 
