@@ -155,6 +155,34 @@ async def _resolve_range(
     won = winners(timestamps, sync_ms, batch_rank)
     resolved.superseded += int((~won).sum())
 
+    rewritten = await _rewrite_losers(
+        connection, participant_id, metric, metric_id, rows, segment_of, won, timestamps, decoded, extra
+    )
+    await record_rewritten(connection, rewritten)
+
+    inside = won & (timestamps >= lo) & (timestamps < hi)
+    order = np.argsort(timestamps[inside], kind="stable")
+    ts = timestamps[inside][order]
+    values = decoded[inside][order]
+    resolved.minutes.extend(
+        await _replace_rollups(connection, participant_id, metric, metric_id, span, ts, values, timezone)
+    )
+
+
+async def _rewrite_losers(
+    connection: asyncpg.Connection,
+    participant_id: str,
+    metric: Metric,
+    metric_id: int,
+    rows: list[asyncpg.Record],
+    segment_of: npt.NDArray[np.int64],
+    won: npt.NDArray[np.bool_],
+    timestamps: npt.NDArray[np.int64],
+    decoded: npt.NDArray[np.float64],
+    extra: npt.NDArray[np.float64] | None,
+) -> list[tuple[uuid.UUID, str, int, int | None]]:
+    """Rewrites each segment holding superseded readings with only its winners (deleted when none is left);
+    returns the (batch, participant, metric, sync) records of the rewritten segments' batches."""
     rewritten: list[tuple[uuid.UUID, str, int, int | None]] = []
     for i, row in enumerate(rows):
         mine = segment_of == i
@@ -192,15 +220,7 @@ async def _resolve_range(
                 encoded.value_scale,
                 encoded.value_f8,
             )
-    await record_rewritten(connection, rewritten)
-
-    inside = won & (timestamps >= lo) & (timestamps < hi)
-    order = np.argsort(timestamps[inside], kind="stable")
-    ts = timestamps[inside][order]
-    values = decoded[inside][order]
-    resolved.minutes.extend(
-        await _replace_rollups(connection, participant_id, metric, metric_id, span, ts, values, timezone)
-    )
+    return rewritten
 
 
 async def _replace_rollups(

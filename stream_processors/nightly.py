@@ -17,19 +17,18 @@ complete) through the latest complete night, and skips participants whose range 
 from __future__ import annotations
 
 import datetime as dt
-import math
 import zoneinfo
 from collections.abc import Mapping
 from typing import Final, Literal
 
 import asyncpg
 import msgspec
-import numpy as np
 
 from schemas.metrics import HEART_RATE, METRIC_IDS, STEPS
-from stream_processors.detectors import CusumDetector, Detector, Level, NightInput, NightOutcome, NightSignalDetector
+from stream_processors import night_store
+from stream_processors.detectors import CusumDetector, Detector, Level, NightOutcome, NightSignalDetector
 from stream_processors.metric_defs import ALERT_CHANGES, NIGHT_UPDATES
-from stream_processors.resting_hr import MINUTE_MS, REST_AFTER_STEPS_MINUTES, night_inputs
+from stream_processors.resting_hr import MINUTE_MS, REST_AFTER_STEPS_MINUTES
 
 HR_ID: Final = METRIC_IDS[HEART_RATE.name]
 STEPS_ID: Final = METRIC_IDS[STEPS.name]
@@ -128,10 +127,6 @@ async def update_touched(
     return changes
 
 
-def _local_midnight_ms(day: dt.date, timezone: str) -> int:
-    return int(dt.datetime.combine(day, dt.time(0), tzinfo=zoneinfo.ZoneInfo(timezone)).timestamp() * 1000)
-
-
 async def update_nights(
     connection: asyncpg.Connection,
     participant_id: str,
@@ -145,48 +140,10 @@ async def update_nights(
     if last < first:
         return []
     chosen = dict(detectors or default_detectors())
-    begin = _local_midnight_ms(first, timezone) - REST_AFTER_STEPS_MINUTES * MINUTE_MS
-    end = _local_midnight_ms(last + dt.timedelta(days=1), timezone)
-    rows = await connection.fetch(
-        "SELECT ts_to_ms(h.bucket) AS t, h.sum / h.count AS hr, s.sum AS steps FROM rollup_1m h"
-        " LEFT JOIN rollup_1m s ON s.participant_id = h.participant_id AND s.metric_id = $4 AND s.bucket = h.bucket"
-        " WHERE h.participant_id = $1 AND h.metric_id = $5 AND h.bucket >= ms_to_ts($2) AND h.bucket < ms_to_ts($3)"
-        " ORDER BY h.bucket",
-        participant_id,
-        begin,
-        end,
-        STEPS_ID,
-        HR_ID,
-    )
-    nights = [
-        night
-        for night in night_inputs(
-            np.array([r["t"] for r in rows], dtype=np.int64),
-            np.array([r["hr"] for r in rows], dtype=np.float64),
-            np.array([math.nan if r["steps"] is None else r["steps"] for r in rows], dtype=np.float64),
-            timezone,
-        )
-        if first <= night.night <= last
-    ]
-    await _store_values(connection, participant_id, first, last, nights)
-    earlier = [
-        _night_of(row)
-        for row in await connection.fetch(
-            "SELECT night, resting_hr, resting_hr_lab, minutes, hourly FROM nightly_values"
-            " WHERE participant_id = $1 AND night < $2 ORDER BY night",
-            participant_id,
-            first,
-        )
-    ]
-    later = [
-        _night_of(row)
-        for row in await connection.fetch(
-            "SELECT night, resting_hr, resting_hr_lab, minutes, hourly FROM nightly_values"
-            " WHERE participant_id = $1 AND night > $2 ORDER BY night",
-            participant_id,
-            last,
-        )
-    ]
+    nights = await night_store.recompute(connection, participant_id, timezone, first, last)
+    await night_store.store_values(connection, participant_id, first, last, nights)
+    earlier = await night_store.stored(connection, participant_id, before=first)
+    later = await night_store.stored(connection, participant_id, after=last)
     changes: list[AlertChange] = []
     for name, detector in chosen.items():
         tracker = detector.tracker()
@@ -200,69 +157,25 @@ async def update_nights(
     return changes
 
 
-def _night_of(row: asyncpg.Record) -> NightInput:
-    return NightInput(
-        night=row["night"],
-        resting_hr=row["resting_hr"],
-        resting_hr_lab=row["resting_hr_lab"],
-        minutes=row["minutes"],
-        hourly=tuple(row["hourly"]),
-    )
-
-
-async def _store_values(
-    connection: asyncpg.Connection, participant_id: str, first: dt.date, last: dt.date, nights: list[NightInput]
-) -> None:
-    await connection.execute(
-        "DELETE FROM nightly_values WHERE participant_id = $1 AND night BETWEEN $2 AND $3"
-        " AND NOT night = ANY($4::date[])",
-        participant_id,
-        first,
-        last,
-        [n.night for n in nights],
-    )
-    await connection.executemany(
-        "INSERT INTO nightly_values (participant_id, night, resting_hr, resting_hr_lab, minutes, hourly)"
-        " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (participant_id, night) DO UPDATE SET"
-        " resting_hr = EXCLUDED.resting_hr, resting_hr_lab = EXCLUDED.resting_hr_lab,"
-        " minutes = EXCLUDED.minutes, hourly = EXCLUDED.hourly, updated_at = now()",
-        [(participant_id, n.night, n.resting_hr, n.resting_hr_lab, n.minutes, list(n.hourly)) for n in nights],
-    )
-
-
 async def _store_outcomes(
     connection: asyncpg.Connection, participant_id: str, detector: str, first: dt.date, outcomes: list[NightOutcome]
 ) -> list[AlertChange]:
     since = min([first, *(o.night for o in outcomes)])
-    await connection.execute(
-        "DELETE FROM night_outcomes WHERE participant_id = $1 AND detector = $2 AND night >= $3"
-        " AND NOT night = ANY($4::date[])",
-        participant_id,
-        detector,
-        since,
-        [o.night for o in outcomes],
-    )
-    await connection.executemany(
-        "INSERT INTO night_outcomes (participant_id, detector, night, value, baseline, level, filled)"
-        " VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (participant_id, detector, night) DO UPDATE SET"
-        " value = EXCLUDED.value, baseline = EXCLUDED.baseline, level = EXCLUDED.level,"
-        " filled = EXCLUDED.filled, updated_at = now()",
-        [(participant_id, detector, o.night, o.value, o.baseline, o.level, o.filled) for o in outcomes],
-    )
-    existing = {
-        row["night"]: row
-        for row in await connection.fetch(
-            "SELECT night, level, state FROM alerts WHERE participant_id = $1 AND detector = $2 AND night >= $3",
-            participant_id,
-            detector,
-            since,
-        )
-    }
+    await night_store.store_outcomes(connection, participant_id, detector, since, outcomes)
+    existing = await night_store.alert_levels(connection, participant_id, detector, since)
+    changes = _alert_changes(participant_id, detector, existing, outcomes)
+    await _write_changes(connection, changes)
+    return changes
+
+
+def _alert_changes(
+    participant_id: str, detector: str, existing: dict[dt.date, Level | None], outcomes: list[NightOutcome]
+) -> list[AlertChange]:
+    """The alert state changes from the stored levels (None: none, or withdrawn) to the outcomes' levels."""
     by_night = {o.night: o for o in outcomes}
     changes: list[AlertChange] = []
     for night in sorted(set(existing) | {o.night for o in outcomes if o.level is not None}):
-        row = existing.get(night)
-        old: Level | None = None if row is None or row["state"] == "withdrawn" else row["level"]
+        old = existing.get(night)
         outcome = by_night.get(night)
         found = transition(old, None if outcome is None else outcome.level)
         if found is None:
@@ -279,6 +192,11 @@ async def _store_outcomes(
                 state=state,
             )
         )
+    return changes
+
+
+async def _write_changes(connection: asyncpg.Connection, changes: list[AlertChange]) -> None:
+    """Each change onto its alert row, and appended to `alert_changes`."""
     for change in changes:
         await connection.execute(
             "INSERT INTO alerts AS a (participant_id, detector, night, level, value, baseline, state)"
@@ -304,4 +222,3 @@ async def _store_outcomes(
             change.value,
             change.baseline,
         )
-    return changes

@@ -87,29 +87,11 @@ def validate(
     if problem is not None:
         raise invalid(f"sync_time {problem}")
 
-    reasons = np.zeros(len(timestamps), dtype=np.int8)  # 0 = kept
-    codes = ["", "value not a number", f"value outside [{metric.min_value:g}, {metric.max_value:g}]"]
-    codes += ["timestamp in the future", "timestamp before enrolment", "duplicate timestamp"]
-    bad_value = ~np.isfinite(values)
-    reasons[bad_value] = 1
-    out_of_range = ~bad_value & ((values < metric.min_value) | (values > metric.max_value))
-    reasons[out_of_range & (reasons == 0)] = 2
-    too_late = timestamps > now_ms + future_tolerance_ms
-    reasons[(too_late | (timestamps < MIN_PLAUSIBLE_MS)) & (reasons == 0)] = 3
-    enrolled = (enrolment_start_ms or {}).get(batch.participant_id)
-    if enrolled is not None:
-        # A day's grace: devices are often set up the evening before, or in another zone than recorded.
-        reasons[(timestamps < enrolled - DAY_MS) & (reasons == 0)] = 4
-
-    # Among readings otherwise kept, a repeated timestamp keeps its first occurrence.
+    reasons, codes = _reading_problems(
+        timestamps, values, metric, now_ms + future_tolerance_ms, (enrolment_start_ms or {}).get(batch.participant_id)
+    )
     order = np.argsort(timestamps, kind="stable")
-    order = order[reasons[order] == 0]
-    sorted_ts = timestamps[order]
-    duplicate = np.zeros(len(order), dtype=bool)
-    duplicate[1:] = sorted_ts[1:] == sorted_ts[:-1]
-    reasons[order[duplicate]] = 5
-
-    keep = order[reasons[order] == 0]
+    keep = order[reasons[order] == 0]  # in time order, as before
     rejected = Counter(codes[code] for code in reasons[reasons != 0].tolist())
     if len(keep) == 0:
         raise invalid("no valid readings: " + ", ".join(f"{r} ({n})" for r, n in sorted(rejected.items())))
@@ -123,6 +105,36 @@ def validate(
         extra={column: column_values[keep] for column, column_values in extra.items()},
         rejected=dict(rejected),
     )
+
+
+def _reading_problems(
+    timestamps: npt.NDArray[np.int64],
+    values: npt.NDArray[np.float64],
+    metric: Metric,
+    latest_ms: int,
+    enrolled: int | None,
+) -> tuple[npt.NDArray[np.int8], list[str]]:
+    """Each reading's reason code (0 = kept) and the codes' texts: not a number, out of range, in the future,
+    before enrolment, or a repeated timestamp (among readings otherwise kept, the first occurrence stays)."""
+    reasons = np.zeros(len(timestamps), dtype=np.int8)  # 0 = kept
+    codes = ["", "value not a number", f"value outside [{metric.min_value:g}, {metric.max_value:g}]"]
+    codes += ["timestamp in the future", "timestamp before enrolment", "duplicate timestamp"]
+    bad_value = ~np.isfinite(values)
+    reasons[bad_value] = 1
+    out_of_range = ~bad_value & ((values < metric.min_value) | (values > metric.max_value))
+    reasons[out_of_range & (reasons == 0)] = 2
+    too_late = timestamps > latest_ms
+    reasons[(too_late | (timestamps < MIN_PLAUSIBLE_MS)) & (reasons == 0)] = 3
+    if enrolled is not None:
+        # A day's grace: devices are often set up the evening before, or in another zone than recorded.
+        reasons[(timestamps < enrolled - DAY_MS) & (reasons == 0)] = 4
+    order = np.argsort(timestamps, kind="stable")
+    order = order[reasons[order] == 0]
+    sorted_ts = timestamps[order]
+    duplicate = np.zeros(len(order), dtype=bool)
+    duplicate[1:] = sorted_ts[1:] == sorted_ts[:-1]
+    reasons[order[duplicate]] = 5
+    return reasons, codes
 
 
 def _field_problem(batch: ReadingBatch) -> str | None:
