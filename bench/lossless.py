@@ -151,7 +151,8 @@ async def stored_bytes_per_reading(settings: Settings, batches: list[ReadingBatc
 async def storage(settings: Settings, *, participants: int, days: int) -> list[Measurement]:
     per_metric = cohort_batches(participants, days)
     end_ms = int(dt.datetime.combine(START, dt.time(), tzinfo=dt.UTC).timestamp() * 1000) + days * DAY_MS
-    now_ms = end_ms + DAY_MS
+    last_sync = max((b.sync_time for batches in per_metric.values() for b in batches), default=end_ms)
+    now_ms = max(end_ms, last_sync) + DAY_MS
     results: list[Measurement] = []
     variants: list[tuple[str, list[ReadingBatch], str]] = []
     for metric, batches in per_metric.items():
