@@ -8,7 +8,7 @@ import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from bench import ingest, queries
+from bench import ingest, lossless, queries
 from bench.common import Measurement, machine
 from bench.report import Run, now, ratios, write
 from core.settings import Settings, load_settings
@@ -77,6 +77,17 @@ def steps() -> dict[str, Step]:
             s, clients=100 if quick else 1000, messages=100 if quick else 500, log_dir=LOGS
         )
 
+    async def lossless_storage(s: Settings, quick: bool) -> list[Measurement]:
+        return await lossless.storage(s, participants=2 if quick else 50, days=2)
+
+    async def lossless_import(s: Settings, quick: bool) -> list[Measurement]:
+        return await lossless.import_throughput(s, participants=1 if quick else 3, repeats=1 if quick else 3)
+
+    async def lossless_e2e(s: Settings, quick: bool) -> list[Measurement]:
+        return await lossless.end_to_end_float_vs_integer(
+            s, participants=5 if quick else 50, days=2, repeats=1 if quick else 2, log_dir=LOGS
+        )
+
     return {
         "producer": producer,
         "side_by_side": side_by_side,
@@ -85,6 +96,9 @@ def steps() -> dict[str, Step]:
         "scaling": scaling,
         "queries": query,
         "live": live,
+        "lossless_storage": lossless_storage,
+        "lossless_import": lossless_import,
+        "lossless_e2e": lossless_e2e,
     }
 
 
