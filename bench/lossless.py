@@ -28,9 +28,11 @@ import asyncpg
 import numpy as np
 import numpy.typing as npt
 
-from bench.common import Measurement, environment, start_workers, stop_workers, stored_readings, summarise, wait_until
+from bench.common import Measurement, environment, stored_readings, summarise, wait_until
 from bench.ingest import SEED, START, data_label, producer_throughput, raw_bytes_per_reading
 from core.settings import Settings
+from deploy.local.services import start_workers
+from deploy.local.services import stop as stop_workers
 from producers.fitbit import import_files
 from producers.publisher import BatchPublisher
 from producers.simulator import CohortSimulator

@@ -24,6 +24,7 @@ from typing import Final, Literal
 import asyncpg
 import msgspec
 
+from schemas.events import AlertEvent
 from schemas.metrics import HEART_RATE, METRIC_IDS, STEPS
 from stream_processors import night_store
 from stream_processors.detectors import CusumDetector, Detector, Level, NightOutcome, NightSignalDetector
@@ -222,3 +223,17 @@ async def _write_changes(connection: asyncpg.Connection, changes: list[AlertChan
             change.value,
             change.baseline,
         )
+
+
+def alert_event(change: AlertChange, event_ms: int) -> AlertEvent:
+    """The event that publishes an alert state change."""
+    return AlertEvent(
+        participant_id=change.participant_id,
+        detector=change.detector,
+        level=change.level,
+        night=change.night,
+        value=change.value,
+        baseline=change.baseline,
+        state=change.state,
+        event_ms=event_ms,
+    )

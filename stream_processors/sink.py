@@ -13,10 +13,9 @@ from __future__ import annotations
 import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 import asyncpg
-import msgspec
 import numpy as np
 import numpy.typing as npt
 
@@ -34,22 +33,20 @@ from stream_processors.participant_records import materialise
 from stream_processors.retention import apply_retention
 from stream_processors.rollup_store import UPSERT_1D, UPSERT_1H, UPSERT_1M, RollupRows
 from stream_processors.rollups import HOUR_MS, MINUTE_MS, aggregate, fixed_buckets, local_day_buckets
-from stream_processors.segments import pack
+from stream_processors.segments import Segment, pack
+from stream_processors.state_store import store_uploads_and_state
 from stream_processors.store import Applied as Applied
 from stream_processors.store import ParticipantInfo
 from stream_processors.validate import ValidBatch
+
+if TYPE_CHECKING:
+    from stream_processors.store import StageEvents
 
 WEAR_SIGNAL: Final = next(metric for metric in METRICS.values() if metric.gap_threshold_s is not None)
 """The registry's wear signal: the metric with a `not_worn` threshold (no heart rate ⇒ not worn)."""
 WEAR_GAP_MS: Final = (WEAR_SIGNAL.gap_threshold_s or 0) * 1000
 NIGHT_METRICS: Final = frozenset({HEART_RATE.name, STEPS.name})
 """The metrics the nightly step reads: a batch of either may change a night."""
-
-StageEvents = Callable[
-    [asyncpg.Connection, list[GapEvent], list[LiveUpdate], list[AlertEvent]],
-    Awaitable[tuple[list[GapEvent], list[LiveUpdate], list[AlertEvent]]],
-]
-"""Runs last in the transaction with the events it produced (the outbox); returns the events to report."""
 
 
 class Sink:
@@ -82,19 +79,7 @@ class Sink:
             return applied
         changes: list[nightly.AlertChange] = []
         async with self.pool.acquire() as connection, connection.transaction():
-            segments = [
-                segment
-                for b in unique
-                for segment in pack(
-                    participant_id=b.batch.participant_id,
-                    metric_id=b.metric_id,
-                    batch_id=b.batch.batch_id,
-                    scale=b.metric.scale,
-                    timestamps=b.timestamps,
-                    values=b.values,
-                    extra=[b.extra[c] for c in b.metric.extra_columns],
-                )
-            ]
+            segments = _segments(unique)
             await gap_store.lock_participants(connection, [b.batch.participant_id for b in unique])
             # Read under the lock: a time-zone change (which recomputes the day rollups) is never half-seen.
             timezones: dict[str, str] = {
@@ -114,19 +99,23 @@ class Sink:
             for b in fresh:
                 by_metric[b.metric.name].append(b)
             superseded: dict[tuple[str, int], int] = {}
+            wear_windows: list[tuple[str, int, int]] = []
             for metric_batches in by_metric.values():
-                await self._store_metric(connection, metric_batches, timezones, overlaps, superseded, applied)
+                wear_windows += await self._store_metric(
+                    connection, metric_batches, timezones, overlaps, superseded, applied
+                )
             if fresh:
                 earliest = _earliest_night_readings(fresh)
                 before = await nightly.last_readings(connection, sorted(earliest)) if earliest else {}
-                await self._store_uploads_and_state(connection, fresh, superseded, applied)
+                upload_windows, participants = await store_uploads_and_state(connection, fresh, superseded)
+                applied.gap_events += await self._gaps(connection, wear_windows, upload_windows, participants)
                 await summaries.update(connection, fresh, timezones)
                 if earliest:
                     device_timezones = {b.batch.participant_id: b.batch.timezone for b in fresh if b.batch.timezone}
                     zones = {p: timezones.get(p) or device_timezones.get(p) or "UTC" for p in earliest}
                     changes = await nightly.update_touched(connection, earliest, before, zones)
                     event_ms = int(time.time() * 1000)
-                    applied.alerts = [_alert_event(c, event_ms) for c in changes]
+                    applied.alerts = [nightly.alert_event(c, event_ms) for c in changes]
             if stage_events is not None:
                 applied.gap_events, applied.live, applied.alerts = await stage_events(
                     connection, applied.gap_events, applied.live, applied.alerts
@@ -142,13 +131,13 @@ class Sink:
         overlaps: set[tuple[str, int]],
         superseded: dict[tuple[str, int], int],
         applied: Applied,
-    ) -> None:
+    ) -> list[tuple[str, int, int]]:
+        """Stores one metric's batches: raw (claimed already), minute, hour and local-day rollups, corrections
+        where they overlap stored readings; returns the windows of new wear-signal data (for `not_worn`)."""
         metric = batches[0].metric
         metric_id = batches[0].metric_id
         stages = metric.aggregate == "stage"
-        per_participant: dict[str, list[ValidBatch]] = defaultdict(list)
-        for b in batches:
-            per_participant[b.batch.participant_id].append(b)
+        per_participant = _by_participant(batches)
 
         # The zone of a participant's local days is the study's record; the device's only for participants the
         # study does not know (yet).
@@ -158,11 +147,7 @@ class Sink:
         corrected: list[asyncpg.Record] = []
         gap_windows: list[tuple[str, int, int]] = []
         for pid, own in per_participant.items():
-            ts = np.concatenate([b.timestamps for b in own])
-            values = np.concatenate([b.values for b in own])
-            order = np.argsort(ts, kind="stable")
-            ts, values = ts[order], values[order]
-            readings[pid] = (ts, values)
+            readings[pid] = ts, values = _in_time_order(own)
             if (pid, metric_id) in overlaps:
                 resolved = await corrections.resolve(
                     connection,
@@ -181,10 +166,7 @@ class Sink:
             gap_windows.append((pid, int(ts[0] // MINUTE_MS * MINUTE_MS), int(ts[-1] // MINUTE_MS * MINUTE_MS)))
         upserted = await minute_rows.upsert(connection, UPSERT_1M, metric_id, stages=stages)
 
-        new_minutes: dict[str, list[int]] = defaultdict(list)
-        for row in upserted:
-            if row["inserted"]:
-                new_minutes[row["participant_id"]].append(row["bucket_ms"])
+        new_minutes = _inserted_minutes(upserted)
         for pid, (ts, values) in readings.items():
             if (pid, metric_id) in overlaps:
                 continue
@@ -198,61 +180,20 @@ class Sink:
         await day_rows.upsert(connection, UPSERT_1D, metric_id, stages=stages)
 
         applied.live.extend(live_updates(metric, [*upserted, *corrected], readings))
-        if metric.gap_threshold_s is not None:
-            wear_gap_ms = metric.gap_threshold_s * 1000
-            applied.gap_events.extend(await gap_store.recompute(connection, NOT_WORN, gap_windows, wear_gap_ms))
+        return gap_windows if metric.gap_threshold_s is not None else []
 
-    async def _store_uploads_and_state(
+    async def _gaps(
         self,
         connection: asyncpg.Connection,
-        fresh: list[ValidBatch],
-        superseded: dict[tuple[str, int], int],
-        applied: Applied,
-    ) -> None:
-        # Imported batches are not device uploads: they leave `uploads` (and so `not_synced`) alone and are
-        # recorded as the participant × metric's last import instead.
-        uploads = sorted({(b.batch.participant_id, b.batch.sync_time) for b in fresh if b.batch.origin == "device"})
-        new_uploads = await connection.fetch(
-            "INSERT INTO uploads (participant_id, sync_time)"
-            " SELECT pid, ms_to_ts(t) FROM unnest($1::text[], $2::bigint[]) AS u (pid, t)"
-            " ON CONFLICT DO NOTHING RETURNING participant_id, ts_to_ms(sync_time) AS t",
-            [u[0] for u in uploads],
-            [u[1] for u in uploads],
-        )
-        state: dict[tuple[str, int], _State] = {}
-        for b in fresh:
-            key = (b.batch.participant_id, b.metric_id)
-            if key not in state:
-                state[key] = _State(int(b.timestamps[0]), int(b.timestamps[-1]), readings=-superseded.get(key, 0))
-            state[key].add(b)
-        keys = sorted(state)
-        await connection.execute(
-            "INSERT INTO participant_metric_state AS s"
-            " (participant_id, metric_id, first_reading, last_reading, last_upload, last_import, readings)"
-            " SELECT pid, mid, ms_to_ts(f), ms_to_ts(l), ms_to_ts(u), ms_to_ts(i), n"
-            " FROM unnest($1::text[], $2::int2[], $3::bigint[], $4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[])"
-            " AS x (pid, mid, f, l, u, i, n)"
-            " ON CONFLICT (participant_id, metric_id) DO UPDATE SET"
-            " first_reading = least(s.first_reading, EXCLUDED.first_reading),"
-            " last_reading = greatest(s.last_reading, EXCLUDED.last_reading),"
-            " last_upload = greatest(s.last_upload, EXCLUDED.last_upload),"
-            " last_import = greatest(s.last_import, EXCLUDED.last_import),"
-            " readings = s.readings + EXCLUDED.readings",
-            [k[0] for k in keys],
-            [k[1] for k in keys],
-            [state[k].first for k in keys],
-            [state[k].last for k in keys],
-            [state[k].upload for k in keys],
-            [state[k].imported for k in keys],
-            [state[k].readings for k in keys],
-        )
-        upload_windows: dict[str, list[int]] = defaultdict(list)
-        for row in new_uploads:
-            upload_windows[row["participant_id"]].append(row["t"])
-        windows = [(pid, min(ts), max(ts)) for pid, ts in sorted(upload_windows.items())]
-        applied.gap_events.extend(await gap_store.recompute(connection, NOT_SYNCED, windows, self.not_synced_ms))
-        participants = sorted({pid for pid, _ in keys})
-        applied.gap_events.extend(await gap_store.recompute_edges(connection, participants, WEAR_GAP_MS))
+        wear_windows: list[tuple[str, int, int]],
+        upload_windows: list[tuple[str, int, int]],
+        participants: list[str],
+    ) -> list[GapEvent]:
+        """The gap step: `not_worn` around new wear-signal data, `not_synced` around new uploads, then each
+        touched participant's open edges."""
+        events = await gap_store.recompute(connection, NOT_WORN, wear_windows, WEAR_GAP_MS)
+        events += await gap_store.recompute(connection, NOT_SYNCED, upload_windows, self.not_synced_ms)
+        return events + await gap_store.recompute_edges(connection, participants, WEAR_GAP_MS)
 
     async def check_not_synced(self, now_ms: int, *, stage_events: StageEvents | None = None) -> list[GapEvent]:
         """Opens `not_synced` gaps for participants silent for the threshold at `now_ms` (the timer's job)."""
@@ -307,6 +248,47 @@ class Sink:
             return await apply_retention(connection, retention_days)
 
 
+def _in_time_order(batches: Sequence[ValidBatch]) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
+    """One participant's readings of one metric from several batches, in time order (stable)."""
+    ts = np.concatenate([b.timestamps for b in batches])
+    values = np.concatenate([b.values for b in batches])
+    order = np.argsort(ts, kind="stable")
+    return ts[order], values[order]
+
+
+def _by_participant(batches: Sequence[ValidBatch]) -> dict[str, list[ValidBatch]]:
+    grouped: dict[str, list[ValidBatch]] = defaultdict(list)
+    for b in batches:
+        grouped[b.batch.participant_id].append(b)
+    return grouped
+
+
+def _inserted_minutes(upserted: Sequence[asyncpg.Record]) -> dict[str, list[int]]:
+    """Per participant, the minute buckets the upsert created (not merged into)."""
+    created: dict[str, list[int]] = defaultdict(list)
+    for row in upserted:
+        if row["inserted"]:
+            created[row["participant_id"]].append(row["bucket_ms"])
+    return created
+
+
+def _segments(batches: Sequence[ValidBatch]) -> list[Segment]:
+    """The batches' raw readings as the store's per-hour delta-encoded segments."""
+    return [
+        segment
+        for b in batches
+        for segment in pack(
+            participant_id=b.batch.participant_id,
+            metric_id=b.metric_id,
+            batch_id=b.batch.batch_id,
+            scale=b.metric.scale,
+            timestamps=b.timestamps,
+            values=b.values,
+            extra=[b.extra[c] for c in b.metric.extra_columns],
+        )
+    ]
+
+
 def _earliest_night_readings(batches: Sequence[ValidBatch]) -> dict[str, int]:
     """Per participant, the earliest heart-rate or steps reading of the batches (epoch ms)."""
     earliest: dict[str, int] = {}
@@ -315,34 +297,3 @@ def _earliest_night_readings(batches: Sequence[ValidBatch]) -> dict[str, int]:
             first = int(b.timestamps.min())
             earliest[b.batch.participant_id] = min(first, earliest.get(b.batch.participant_id, first))
     return earliest
-
-
-def _alert_event(change: nightly.AlertChange, event_ms: int) -> AlertEvent:
-    return AlertEvent(
-        participant_id=change.participant_id,
-        detector=change.detector,
-        level=change.level,
-        night=change.night,
-        value=change.value,
-        baseline=change.baseline,
-        state=change.state,
-        event_ms=event_ms,
-    )
-
-
-class _State(msgspec.Struct):
-    """One participant × metric's share of a transaction: reading span, last upload and import, net readings."""
-
-    first: int
-    last: int
-    upload: int | None = None
-    imported: int | None = None
-    readings: int = 0
-
-    def add(self, b: ValidBatch) -> None:
-        self.first, self.last = min(self.first, int(b.timestamps[0])), max(self.last, int(b.timestamps[-1]))
-        if b.batch.origin == "device":
-            self.upload = max(self.upload or b.batch.sync_time, b.batch.sync_time)
-        else:
-            self.imported = max(self.imported or b.batch.sync_time, b.batch.sync_time)
-        self.readings += len(b.timestamps)

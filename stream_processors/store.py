@@ -7,7 +7,7 @@ one transaction or none: a method that raised changed nothing, and calling it ag
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import msgspec
 
@@ -16,6 +16,15 @@ from schemas.events import AlertEvent, GapEvent, LiveUpdate
 from schemas.participants import Participant
 from stream_processors.compaction import CompactionReport
 from stream_processors.validate import ValidBatch
+
+if TYPE_CHECKING:
+    import asyncpg
+
+    StageEvents = Callable[
+        [asyncpg.Connection, list[GapEvent], list[LiveUpdate], list[AlertEvent]],
+        Awaitable[tuple[list[GapEvent], list[LiveUpdate], list[AlertEvent]]],
+    ]
+    """Runs last in the transaction with the events it produced (the outbox); returns the events to report."""
 
 
 class Applied(msgspec.Struct, kw_only=True):

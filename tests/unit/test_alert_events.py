@@ -13,8 +13,7 @@ import pytest
 from api.live.hub import LiveHub
 from core.settings import KafkaSettings
 from schemas.events import AlertEvent, decode_alert_event, decode_gap_event, encode_event
-from stream_processors.nightly import AlertChange, complete_through, touched_night
-from stream_processors.sink import _alert_event
+from stream_processors.nightly import AlertChange, alert_event, complete_through, touched_night
 
 ZONE = "Europe/Berlin"
 
@@ -34,7 +33,7 @@ def test_an_alert_change_round_trips_with_its_id_and_is_not_a_gap() -> None:
         baseline=57.0,
         state="raised",
     )
-    event = msgspec.structs.replace(_alert_event(change, 1_000), event_id="e-1")
+    event = msgspec.structs.replace(alert_event(change, 1_000), event_id="e-1")
     assert decode_alert_event(encode_event(event)) == event
     assert (event.night, event.state, event.event_ms) == (change.night, "raised", 1_000)
     with pytest.raises(msgspec.ValidationError):
