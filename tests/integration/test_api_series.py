@@ -31,8 +31,8 @@ from schemas.participants import Participant
 from schemas.readings import encode_batch, exact_float64, make_batch
 from stream_processors.db import create_pool
 from stream_processors.envelope import Envelope
-from stream_processors.sink import Sink
 from stream_processors.validate import validate
+from tests import factories
 
 START = dt.date(2026, 3, 6)
 T0 = int(dt.datetime.combine(START, dt.time(), tzinfo=dt.UTC).timestamp() * 1000)
@@ -75,7 +75,7 @@ async def load_cohort(url: str, *, participants: int = 10, days: int = 3, seed: 
     )
     pool = await create_pool(url, size=2)
     try:
-        sink = Sink(pool, not_synced_after_s=6 * 3600)
+        sink = factories.sink(pool)
         await sink.upsert_participants(list(records.values()))
         simulated = [simulator.simulate_day(k, d) for k in range(1, participants + 1) for d in range(days)]
         batches = sorted((b for day in simulated for b in day.batches), key=lambda b: (b.sync_time, b.participant_id))
@@ -227,7 +227,7 @@ async def test_raw_paging_loses_and_repeats_nothing_while_data_arrives(
     values = np.arange(len(ts)) % 150 + 40
     halves = [(slice(0, 2500), "dev-a"), (slice(2500, None), "dev-b")]
     pool = await create_pool(cohort.url, size=1)
-    sink = Sink(pool, not_synced_after_s=6 * 3600)
+    sink = factories.sink(pool)
 
     async def upload(part: slice, device: str, sync: int) -> None:
         batch = make_batch(

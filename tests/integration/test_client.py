@@ -25,7 +25,7 @@ from typer.testing import CliRunner
 from core.settings import Settings
 from schemas.participants import Participant
 from stream_processors.db import create_pool
-from stream_processors.sink import Sink
+from tests import factories
 from tests.integration.api_server import serve_api
 from tests.integration.test_api_series import START, Cohort, api_settings, load_cohort
 from wearstream.cli import app
@@ -46,7 +46,7 @@ async def cohort(database: str) -> Cohort:
             Participant(participant_id=f"Q{k:04d}", enrolled_on=START, timezone="America/New_York")
             for k in range(EXTRA_PARTICIPANTS)
         ]
-        await Sink(pool, not_synced_after_s=6 * 3600).upsert_participants(extra)
+        await factories.sink(pool).upsert_participants(extra)
     finally:
         await pool.close()
     return loaded

@@ -28,8 +28,8 @@ from producers.simulator import CohortSimulator
 from schemas.readings import encode_batch
 from stream_processors.db import create_pool
 from stream_processors.envelope import Envelope
-from stream_processors.sink import Sink
 from stream_processors.validate import ValidBatch, validate
+from tests import factories
 from tests.integration.test_api_series import api_settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -167,7 +167,7 @@ async def load_cohort(database_url: str) -> None:
     simulator = CohortSimulator(seed=SEED, start=START)
     pool = await create_pool(database_url, size=2)
     try:
-        sink = Sink(pool, not_synced_after_s=6 * 3600)
+        sink = factories.sink(pool)
         records = [simulator.participant_record(k, as_of_day=DAYS - 1) for k in range(1, PARTICIPANTS + 1)]
         records = [
             msgspec.structs.replace(r, authorisation="revoked") if r.participant_id == REVOKED else r for r in records

@@ -33,8 +33,8 @@ from schemas.migrate import migrate
 from schemas.readings import encode_batch
 from stream_processors.db import create_pool
 from stream_processors.envelope import Envelope
-from stream_processors.sink import Sink
 from stream_processors.validate import validate
+from tests import factories
 from tests.integration.conftest import database_url
 from tests.integration.pipeline import isolated, start_processor, stop_processor, wait_for_readings
 from tests.integration.test_api_series import api_settings
@@ -289,7 +289,7 @@ async def test_bytes_per_stored_heart_rate_reading_integer_and_float(
         try:
             pool = await create_pool(url, size=2)
             try:
-                sink = Sink(pool, not_synced_after_s=6 * 3600)
+                sink = factories.sink(pool)
                 valid = [
                     validate(
                         Envelope(topic="t", partition=0, offset=i, payload=encode_batch(b)),

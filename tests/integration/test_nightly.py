@@ -16,7 +16,7 @@ from core.settings import Settings
 from schemas.participants import Participant
 from stream_processors.db import create_pool
 from stream_processors.nightly import HR_ID, STEPS_ID, complete_through, update_nights
-from stream_processors.sink import Sink
+from tests import factories
 from tests.integration.test_api_series import api_settings
 
 D0 = dt.date(2026, 2, 1)
@@ -120,7 +120,7 @@ async def test_alerts_and_nights_on_the_rest_api(
             await update_nights(connection, participant_id, ZONE, D0, D0 + dt.timedelta(days=34))
     pool = await create_pool(database, size=1)
     try:
-        await Sink(pool, not_synced_after_s=3600).upsert_participants(
+        await factories.sink(pool, not_synced_after_s=3600).upsert_participants(
             [Participant(participant_id=p, enrolled_on=D0, timezone=ZONE) for p in ("P-api1", "P-api2")]
         )
         researcher = (await create_key(pool, "researcher", None)).token

@@ -48,7 +48,7 @@ from stream_processors.deadletter import DeadLetter
 from stream_processors.envelope import Envelope
 from stream_processors.pipeline import Processor
 from stream_processors.publisher import Publisher
-from stream_processors.sink import Sink
+from tests import factories
 from tests.integration.cleanup import created_prefixes
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -156,7 +156,7 @@ async def study(live_settings: Settings) -> AsyncIterator[Study]:
     async def dead_letter(letter: DeadLetter) -> None:
         dead_letters.append(letter)
 
-    sink = Sink(pool, not_synced_after_s=6 * 3600)
+    sink = factories.sink(pool)
     processor = Processor(sink, Publisher(dead_letter=dead_letter, live=live, gap=gap))
     now = int(time.time() * 1000)
     today = dt.datetime.now(dt.UTC).date()

@@ -18,7 +18,7 @@ from api.app import create_app
 from api.auth.store import create_key
 from core.settings import Settings
 from stream_processors.db import create_pool
-from stream_processors.sink import Sink
+from tests import factories
 from tests.integration.test_api_series import api_settings
 from tests.integration.test_latest_wins import T0, Truth, assert_store_is_recomputation, valid
 
@@ -99,7 +99,7 @@ async def test_a_new_time_zone_recomputes_the_day_rollups(
     assert (await client.post("/v1/participants", json=body, headers=admin)).status_code == 201
     pool = await create_pool(database, size=2)
     try:
-        sink = Sink(pool, not_synced_after_s=6 * 3600)
+        sink = factories.sink(pool)
         truth = Truth()
         rng = np.random.default_rng(9)
         ts = np.arange(T0 - 20 * 3_600_000, T0 + 30 * 3_600_000, 60_000)

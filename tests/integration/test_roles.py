@@ -29,8 +29,8 @@ from stream_processors.compaction import compact
 from stream_processors.db import create_pool
 from stream_processors.envelope import Envelope
 from stream_processors.retention import apply_retention
-from stream_processors.sink import Sink
 from stream_processors.validate import validate
+from tests import factories
 from tests.integration.test_api_series import NOW_MS, START, Cohort, load_cohort
 
 PROCESSOR, API, READONLY = ROLES
@@ -252,7 +252,7 @@ async def test_the_processors_do_their_whole_job_as_their_role(database: str) ->
         pool = await create_pool(as_role(url, PROCESSOR), size=2)
         try:
             assert await pool.fetchval("SELECT current_user") == PROCESSOR
-            sink = Sink(pool, not_synced_after_s=6 * 3600)
+            sink = factories.sink(pool)
             await sink.upsert_participants(records)
             batches = sorted(
                 (b for k in (1, 2) for d in range(2) for b in simulator.simulate_day(k, d).batches),

@@ -25,9 +25,9 @@ from schemas.readings import encode_batch
 from stream_processors.db import create_pool
 from stream_processors.envelope import Envelope
 from stream_processors.retention import apply_retention
-from stream_processors.sink import Sink
 from stream_processors.summaries import rebuild
 from stream_processors.validate import ValidBatch, validate
+from tests import factories
 from tests.integration.test_api_series import api_settings
 
 START = dt.date(2024, 11, 1)  # US clocks go back on 3 November 2024
@@ -146,7 +146,7 @@ async def study(database: str) -> Study:
     assert all(held.values())
     pool = await create_pool(database, size=2)
     try:
-        sink = Sink(pool, not_synced_after_s=6 * 3600)
+        sink = factories.sink(pool)
         await sink.upsert_participants(list(records.values()))
         for i in range(0, len(now), 300):
             await sink.apply(now[i : i + 300])
@@ -166,7 +166,7 @@ async def client(study: Study, settings: Settings) -> AsyncIterator[AsyncTestCli
 async def apply(study: Study, batches: list[ValidBatch]) -> None:
     pool = await create_pool(study.url, size=1)
     try:
-        applied = await Sink(pool, not_synced_after_s=6 * 3600).apply(batches)
+        applied = await factories.sink(pool).apply(batches)
         assert applied.batches == len(batches)
     finally:
         await pool.close()
