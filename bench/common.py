@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import platform
 import statistics
@@ -68,37 +69,62 @@ class Environment(msgspec.Struct, frozen=True):
 
 
 @asynccontextmanager
-async def environment(settings: Settings, *, partitions: int = 6) -> AsyncIterator[Environment]:
-    """A fresh migrated database and topic prefix (dropped afterwards), and the env for worker processes."""
+async def fresh_database(settings: Settings) -> AsyncIterator[str]:
+    """A migrated database of its own (no topics), dropped afterwards."""
     name = f"bench_{uuid.uuid4().hex[:10]}"
     admin = await asyncpg.connect(settings.database.url)
-    await admin.execute(f"CREATE DATABASE {name}")
-    await admin.close()
-    url = settings.database.url.rsplit("/", 1)[0] + "/" + name
-    await migrate(url)
-    prefix = f"bench{uuid.uuid4().hex[:8]}"
-    group = f"bench-{uuid.uuid4().hex[:8]}"
-    kafka = settings.kafka.model_copy(update={"topic_prefix": prefix, "partitions": partitions})
-    database = settings.database.model_copy(update={"url": url})
-    processor = settings.processor.model_copy(update={"group_id": group})
-    isolated = settings.model_copy(update={"kafka": kafka, "database": database, "processor": processor})
-    await ensure_topics(kafka)
-    env = {
-        **os.environ,
-        "WEARSTREAM_KAFKA_TOPIC_PREFIX": prefix,
-        "WEARSTREAM_KAFKA_PARTITIONS": str(partitions),
-        "WEARSTREAM_DATABASE_URL": url,
-        "WEARSTREAM_PROCESSOR_GROUP_ID": group,
-        "WEARSTREAM_PROCESSOR_METRICS_PORT": "0",
-        "WEARSTREAM_PROCESSOR_SESSION_TIMEOUT_S": "10",
-    }
     try:
-        yield Environment(settings=isolated, env=env, database_url=url)
+        await admin.execute(f"CREATE DATABASE {name}")
     finally:
-        admin = await asyncpg.connect(settings.database.url)
-        await admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
         await admin.close()
-        await delete_topics(settings.kafka.bootstrap_servers, (f"{prefix}.", f"{group}-"))
+    url = settings.database.url.rsplit("/", 1)[0] + "/" + name
+    try:
+        await migrate(url)
+        yield url
+    finally:
+        await drop_database(settings, name)
+
+
+async def drop_database(settings: Settings, name: str, attempts: int = 20) -> None:
+    """Drops `name`; retried while a background worker of the server (not ours to end) is still connected."""
+    admin = await asyncpg.connect(settings.database.url)
+    try:
+        for attempt in range(attempts):
+            try:
+                await admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+                return
+            except (asyncpg.InsufficientPrivilegeError, asyncpg.ObjectInUseError):
+                if attempt == attempts - 1:
+                    raise
+                await asyncio.sleep(0.5)
+    finally:
+        await admin.close()
+
+
+@asynccontextmanager
+async def environment(settings: Settings, *, partitions: int = 6) -> AsyncIterator[Environment]:
+    """A fresh migrated database and topic prefix (dropped afterwards), and the env for worker processes."""
+    async with fresh_database(settings) as url:
+        prefix = f"bench{uuid.uuid4().hex[:8]}"
+        group = f"bench-{uuid.uuid4().hex[:8]}"
+        kafka = settings.kafka.model_copy(update={"topic_prefix": prefix, "partitions": partitions})
+        database = settings.database.model_copy(update={"url": url})
+        processor = settings.processor.model_copy(update={"group_id": group})
+        isolated = settings.model_copy(update={"kafka": kafka, "database": database, "processor": processor})
+        await ensure_topics(kafka)
+        env = {
+            **os.environ,
+            "WEARSTREAM_KAFKA_TOPIC_PREFIX": prefix,
+            "WEARSTREAM_KAFKA_PARTITIONS": str(partitions),
+            "WEARSTREAM_DATABASE_URL": url,
+            "WEARSTREAM_PROCESSOR_GROUP_ID": group,
+            "WEARSTREAM_PROCESSOR_METRICS_PORT": "0",
+            "WEARSTREAM_PROCESSOR_SESSION_TIMEOUT_S": "10",
+        }
+        try:
+            yield Environment(settings=isolated, env=env, database_url=url)
+        finally:
+            await delete_topics(settings.kafka.bootstrap_servers, (f"{prefix}.", f"{group}-"))
 
 
 async def stored_readings(connection: asyncpg.Connection) -> int:

@@ -18,9 +18,6 @@ import shutil
 import statistics
 import tempfile
 import time
-import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Final
 
@@ -28,7 +25,7 @@ import asyncpg
 import numpy as np
 import numpy.typing as npt
 
-from bench.common import Measurement, environment, stored_readings, summarise, wait_until
+from bench.common import Measurement, environment, fresh_database, stored_readings, summarise, wait_until
 from bench.ingest import SEED, START, data_label, producer_throughput, raw_bytes_per_reading
 from core.settings import Settings
 from deploy.local.services import start_workers
@@ -37,7 +34,6 @@ from producers.fitbit import import_files
 from producers.publisher import BatchPublisher
 from producers.simulator import CohortSimulator
 from schemas.metrics import HEART_RATE, METRICS
-from schemas.migrate import migrate
 from schemas.readings import ReadingBatch, encode_batch, make_batch
 from stream_processors.db import create_pool
 from stream_processors.envelope import Envelope
@@ -94,39 +90,6 @@ def cohort_batches(participants: int, days: int) -> dict[str, list[ReadingBatch]
             for batch in simulator.simulate_day(k, day).batches:
                 found[batch.metric].append(batch)
     return found
-
-
-@asynccontextmanager
-async def fresh_database(settings: Settings) -> AsyncIterator[str]:
-    """A migrated database of its own (no topics), dropped afterwards."""
-    name = f"bench_{uuid.uuid4().hex[:10]}"
-    admin = await asyncpg.connect(settings.database.url)
-    try:
-        await admin.execute(f"CREATE DATABASE {name}")
-    finally:
-        await admin.close()
-    url = settings.database.url.rsplit("/", 1)[0] + "/" + name
-    try:
-        await migrate(url)
-        yield url
-    finally:
-        await drop_database(settings, name)
-
-
-async def drop_database(settings: Settings, name: str, attempts: int = 20) -> None:
-    """Drops `name`; retried while a background worker of the server (not ours to end) is still connected."""
-    admin = await asyncpg.connect(settings.database.url)
-    try:
-        for attempt in range(attempts):
-            try:
-                await admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-                return
-            except (asyncpg.InsufficientPrivilegeError, asyncpg.ObjectInUseError):
-                if attempt == attempts - 1:
-                    raise
-                await asyncio.sleep(0.5)
-    finally:
-        await admin.close()
 
 
 async def stored_bytes_per_reading(settings: Settings, batches: list[ReadingBatch], now_ms: int) -> float:
