@@ -9,21 +9,14 @@ from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, TypeVar
 
 import typer
-from rich.console import Console
 
-from core.settings import Settings, load_settings
-
-console = Console(stderr=True, highlight=False)
+from core.cli import console, settings_of
 
 
 class RoleChoice(enum.StrEnum):
     admin = "admin"
     researcher = "researcher"
     participant = "participant"
-
-
-def _settings(ctx: typer.Context) -> Settings:
-    return ctx.obj if isinstance(ctx.obj, Settings) else load_settings()
 
 
 T = TypeVar("T")
@@ -47,7 +40,7 @@ def _with_database(ctx: typer.Context, action: Callable[[Any], Awaitable[T]]) ->
     from api.auth.store import UnknownKeyError, UnknownParticipantError
 
     async def run() -> T:
-        connection = await asyncpg.connect(_settings(ctx).database.url)
+        connection = await asyncpg.connect(settings_of(ctx).database.url)
         try:
             return await action(connection)
         finally:
@@ -79,7 +72,7 @@ def serve(
 
     from api.app import create_app
 
-    settings = _settings(ctx)
+    settings = settings_of(ctx)
     uvicorn.run(
         create_app(settings),
         host=host or settings.api.host,
@@ -136,7 +129,7 @@ def revoke(ctx: typer.Context, key_id: Annotated[str, typer.Argument(help="The k
     from api.auth.store import revoke_key
 
     _with_database(ctx, lambda db: revoke_key(db, key_id))
-    seconds = _settings(ctx).api.key_cache_s
+    seconds = settings_of(ctx).api.key_cache_s
     console.print(f"revoked {key_id}; API processes refuse it within {seconds:g} s (the key cache window)")
 
 
