@@ -18,6 +18,7 @@ import msgspec
 from core.settings import Settings
 from core.topics import delete_topics, ensure_topics
 from schemas.migrate import migrate
+from stream_processors.db import drop_database
 
 
 class Measurement(msgspec.Struct, kw_only=True):
@@ -82,23 +83,7 @@ async def fresh_database(settings: Settings) -> AsyncIterator[str]:
         await migrate(url)
         yield url
     finally:
-        await drop_database(settings, name)
-
-
-async def drop_database(settings: Settings, name: str, attempts: int = 20) -> None:
-    """Drops `name`; retried while a background worker of the server (not ours to end) is still connected."""
-    admin = await asyncpg.connect(settings.database.url)
-    try:
-        for attempt in range(attempts):
-            try:
-                await admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-                return
-            except (asyncpg.InsufficientPrivilegeError, asyncpg.ObjectInUseError):
-                if attempt == attempts - 1:
-                    raise
-                await asyncio.sleep(0.5)
-    finally:
-        await admin.close()
+        await drop_database(settings.database.url, name)
 
 
 @asynccontextmanager
@@ -142,6 +127,5 @@ async def wait_until(check: Callable[[], object], *, timeout_s: float, poll_s: f
 
 
 async def _sleep(seconds: float) -> None:
-    import asyncio
 
     await asyncio.sleep(seconds)

@@ -13,6 +13,7 @@ from core.settings import Settings, load_settings
 from core.topics import delete_topics
 from deploy.local.stack import LocalStack
 from schemas.migrate import migrate
+from stream_processors.db import drop_database
 from tests.integration.cleanup import created_prefixes
 
 
@@ -54,11 +55,7 @@ async def database(stack: LocalStack, settings: Settings) -> AsyncIterator[str]:
     url = database_url(settings.database.url, name)
     await migrate(url)
     yield url
-    admin = await asyncpg.connect(settings.database.url)
-    try:
-        await admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-    finally:
-        await admin.close()
+    await drop_database(settings.database.url, name)
 
 
 TopicFactory = Callable[..., Awaitable[str]]

@@ -31,7 +31,7 @@ from core.topics import ensure_topics
 from producers.fitbit import import_files
 from schemas.migrate import migrate
 from schemas.readings import encode_batch
-from stream_processors.db import create_pool
+from stream_processors.db import create_pool, drop_database
 from stream_processors.envelope import Envelope
 from stream_processors.validate import validate
 from tests import factories
@@ -260,11 +260,7 @@ async def _fresh_database(settings: Settings) -> str:
 
 
 async def _drop_database(settings: Settings, url: str) -> None:
-    admin = await asyncpg.connect(settings.database.url)
-    try:
-        await admin.execute(f"DROP DATABASE IF EXISTS {url.rsplit('/', 1)[1]} WITH (FORCE)")
-    finally:
-        await admin.close()
+    await drop_database(settings.database.url, url.rsplit("/", 1)[1])
 
 
 async def test_bytes_per_stored_heart_rate_reading_integer_and_float(

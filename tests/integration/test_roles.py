@@ -26,7 +26,7 @@ from producers.simulator import CohortSimulator
 from schemas.migrate import migrate
 from schemas.readings import encode_batch
 from stream_processors.compaction import compact
-from stream_processors.db import create_pool
+from stream_processors.db import create_pool, drop_database
 from stream_processors.envelope import Envelope
 from stream_processors.retention import apply_retention
 from stream_processors.validate import validate
@@ -284,8 +284,4 @@ async def test_the_processors_do_their_whole_job_as_their_role(database: str) ->
         assert rollups > 0
         assert dropped["rollup_1m"] >= 1
     finally:
-        owner = await asyncpg.connect(database)
-        try:
-            await owner.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-        finally:
-            await owner.close()
+        await drop_database(database, name)
