@@ -41,6 +41,15 @@ from stream_processors.segments import RAW_COLUMNS, pack
 
 START: Final = dt.date(2026, 9, 1)
 SEED: Final = 7
+HORIZON_WAIT_S: Final = 300
+# A transaction still running that began before $1 (any role), or a visible session's snapshot older than it.
+_OLDER_SNAPSHOTS: Final = """
+SELECT pg_snapshot_xmin(pg_current_snapshot()) <= $1::text::xid8 OR EXISTS (
+    SELECT 1 FROM pg_stat_activity
+    WHERE pid <> pg_backend_pid()
+      AND (age(backend_xmin) >= age(($1::text::bigint % 4294967296)::text::xid)
+           OR age(backend_xid) >= age(($1::text::bigint % 4294967296)::text::xid)))
+"""
 HR_ID: Final = METRIC_IDS[HEART_RATE.name]
 
 ROW_TABLE: Final = """
@@ -120,11 +129,19 @@ async def raw_bytes_per_reading(database_url: str) -> float:
         while (await compact(pool, settle_s=0)).periods:
             pass
         async with pool.acquire() as connection:
+            readings = await connection.fetchval("SELECT sum(n) FROM raw_segments")
+            # VACUUM FULL keeps the dead row versions that an older snapshot anywhere on the server may still
+            # see, so compaction's superseded rows stay while other work runs. Wait (up to 5 min) until every
+            # transaction has moved past this moment, then measure the live rows alone.
+            now = await connection.fetchval("SELECT pg_current_xact_id()::text")
+            for _ in range(HORIZON_WAIT_S):
+                if not await connection.fetchval(_OLDER_SNAPSHOTS, now):
+                    break
+                await asyncio.sleep(1)
             await connection.execute("VACUUM FULL ANALYZE raw_segments")
             for chunk in await connection.fetch("SELECT show_chunks('raw_segments') AS c"):
                 await connection.execute(f"VACUUM FULL {chunk['c']}")
             size = await connection.fetchval("SELECT hypertable_size('raw_segments')")
-            readings = await connection.fetchval("SELECT sum(n) FROM raw_segments")
         return float(size) / float(readings)
     finally:
         await pool.close()
