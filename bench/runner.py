@@ -8,7 +8,7 @@ import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from bench import ingest, lossless, queries
+from bench import ingest, lossless, queries, reference
 from bench.common import Measurement, machine
 from bench.report import Run, now, ratios, write
 from core.settings import Settings, load_settings
@@ -88,6 +88,9 @@ def steps() -> dict[str, Step]:
             s, participants=5 if quick else 50, days=2, repeats=1 if quick else 2, log_dir=LOGS
         )
 
+    async def lossless_before(s: Settings, quick: bool) -> list[Measurement]:
+        return await reference.before_and_after(s, participants=5 if quick else 50, days=2, pairs=1 if quick else 5)
+
     return {
         "producer": producer,
         "side_by_side": side_by_side,
@@ -99,6 +102,7 @@ def steps() -> dict[str, Step]:
         "lossless_storage": lossless_storage,
         "lossless_import": lossless_import,
         "lossless_e2e": lossless_e2e,
+        "lossless_before": lossless_before,
     }
 
 
