@@ -8,7 +8,6 @@ import asyncpg
 from litestar import Controller, Response, get
 from litestar.datastructures import ResponseHeader
 from litestar.di import NamedDependency
-from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, FromQuery, Parameter
 from litestar.response import Stream
 
@@ -47,13 +46,8 @@ class SeriesController(Controller):
         guards=[participant_guard],
         summary="A time series",
         description=_DOC,
-        responses={
-            200: ResponseSpec(
-                data_container=SeriesPage,
-                description="JSON page; with format=arrow the page as application/vnd.apache.arrow.stream; "
-                "with format=csv text/csv, with format=parquet application/vnd.apache.parquet",
-            )
-        },
+        response_description="JSON page; with format=arrow the page as application/vnd.apache.arrow.stream; "
+        "with format=csv text/csv, with format=parquet application/vnd.apache.parquet",
         response_headers=[
             ResponseHeader(
                 name=arrow.NEXT_CURSOR_HEADER,
