@@ -34,6 +34,7 @@ from api.gaps.controllers import CohortGapController, ParticipantGapController
 from api.health.controllers import HealthController
 from api.live.controllers import events_socket, live_socket
 from api.live.hub import LiveHub
+from api.metrics.controllers import MetricController
 from api.notifications.controllers import NotificationController
 from api.pages import pages_router
 from api.participants.controllers import ParticipantController
@@ -57,6 +58,7 @@ to retry. Websockets `/v1/live` and `/v1/events` are described in the README."""
 ROUTE_HANDLERS: Final = (
     HealthController,
     PrometheusController,
+    MetricController,
     ParticipantController,
     SeriesController,
     DailyController,

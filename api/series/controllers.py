@@ -6,8 +6,8 @@ from typing import Annotated, Final, cast
 
 import asyncpg
 from litestar import Controller, Response, get
+from litestar.datastructures import ResponseHeader
 from litestar.di import NamedDependency
-from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, FromQuery, Parameter
 from litestar.response import Stream
 
@@ -16,7 +16,7 @@ from api.auth.guards import participant_guard
 from api.errors import not_found
 from api.params import Cursor, check_range, parse_instant
 from api.participants.services import require_participant
-from api.series import export, plans, services
+from api.series import arrow, export, plans, services
 from api.series.levels import ROLLUPS
 from api.series.schemas import ExportFormat, Resolution, SeriesPage
 from schemas.metrics import METRICS
@@ -30,8 +30,11 @@ else hours) and serves it within 10 × `max_points` rows, reduced to at most
 sum, min and max; raw readings thinned with MinMaxLTTB, always keeping the range's minimum and maximum).
 `raw`, `1m`, `1h` and `1d` return pages of `max_points` items; pass `next_cursor` back as `cursor` for the
 next page (exact at page boundaries while new data arrives). `start`/`end` default to the metric's first
-reading and the instant after its last one. `format=csv|parquet` streams the whole range instead (`auto`
-exports raw readings)."""
+reading and the instant after its last one. `format=arrow` gives the same page as an Arrow IPC stream
+(`application/vnd.apache.arrow.stream`): one column per point field (`time`, `value` and the secondary columns,
+or `count`, `min`, `max`, `mean`, `sum`, `<stage>_epochs`), units in the field metadata, the next cursor in the
+`X-Next-Cursor` header (absent on the last page) and the schema metadata. `format=csv|parquet` streams the
+whole range instead (`auto` exports raw readings)."""
 
 
 class SeriesController(Controller):
@@ -43,12 +46,25 @@ class SeriesController(Controller):
         guards=[participant_guard],
         summary="A time series",
         description=_DOC,
-        responses={
-            200: ResponseSpec(
-                data_container=SeriesPage,
-                description="JSON page; with format=csv text/csv, with format=parquet application/vnd.apache.parquet",
-            )
-        },
+        response_description="JSON page; with format=arrow the page as application/vnd.apache.arrow.stream; "
+        "with format=csv text/csv, with format=parquet application/vnd.apache.parquet",
+        response_headers=[
+            ResponseHeader(
+                name=arrow.NEXT_CURSOR_HEADER,
+                documentation_only=True,
+                description="format=arrow: the cursor of the next page (absent on the last page)",
+            ),
+            ResponseHeader(
+                name=arrow.RESOLUTION_HEADER,
+                documentation_only=True,
+                description="format=arrow: the stored resolution the points come from",
+            ),
+            ResponseHeader(
+                name=arrow.BUCKET_SECONDS_HEADER,
+                documentation_only=True,
+                description="format=arrow: the width of each rollup point (absent for raw points)",
+            ),
+        ],
     )
     async def series(
         self,
@@ -76,17 +92,24 @@ class SeriesController(Controller):
             high = max(high or after_last, low)  # no data (or none in the range): empty
         query = services.SeriesQuery(participant_id=participant_id, metric=definition, start=low, end=high)
 
-        if format != "json":
-            level = None if resolution in ("auto", "raw") else ROLLUPS[resolution]
-            columns, chunks = export.rows_of(pool, query, level)
-            name = export.filename(query, level.name if level else "raw", format)
-            body = export.csv_stream(columns, chunks) if format == "csv" else export.parquet_stream(columns, chunks)
-            media_type = "text/csv" if format == "csv" else "application/vnd.apache.parquet"
-            stream = Stream(
-                body, media_type=media_type, headers={"Content-Disposition": f'attachment; filename="{name}"'}
-            )
-            return cast("Response[SeriesPage]", stream)
-
+        if format in ("csv", "parquet"):
+            return _download(pool, query, resolution, format)
         page = await plans.page(pool, query, resolution, max_points, cursor)
         metric_defs.SERIES_POINTS.labels(resolution=resolution).observe(len(page.points))
+        if format == "arrow":
+            table = Response(arrow.encode(page, definition), media_type=arrow.MEDIA_TYPE, headers=arrow.headers(page))
+            return cast("Response[SeriesPage]", table)
         return Response(page)
+
+
+def _download(
+    pool: asyncpg.Pool, query: services.SeriesQuery, resolution: Resolution, format: ExportFormat
+) -> Response[SeriesPage]:
+    """The whole range as a CSV or Parquet download, streamed a window at a time."""
+    level = None if resolution in ("auto", "raw") else ROLLUPS[resolution]
+    columns, chunks = export.rows_of(pool, query, level)
+    name = export.filename(query, level.name if level else "raw", format)
+    body = export.csv_stream(columns, chunks) if format == "csv" else export.parquet_stream(columns, chunks)
+    media_type = "text/csv" if format == "csv" else "application/vnd.apache.parquet"
+    stream = Stream(body, media_type=media_type, headers={"Content-Disposition": f'attachment; filename="{name}"'})
+    return cast("Response[SeriesPage]", stream)

@@ -21,10 +21,10 @@ from api import metric_defs
 from api.params import from_ms
 from api.series.levels import RollupLevel, raw_interval_ms
 from api.series.services import SeriesQuery, extra_values, raw_window, rollup_page
+from schemas.codebook import point_fields
 
 ROW_GROUP: Final = 20_000
 ROLLUP_PAGE: Final = 10_000
-STAGE_NAMES: Final = ("wake", "light", "deep", "rem")
 
 
 def _iso(ms: int) -> str:
@@ -32,16 +32,11 @@ def _iso(ms: int) -> str:
 
 
 def raw_columns(query: SeriesQuery) -> list[str]:
-    return ["time", "value", *query.metric.extra_columns]
+    return point_fields(query.metric, "raw")
 
 
 def rollup_columns(query: SeriesQuery) -> list[str]:
-    columns = ["time", "count", "min", "max", "mean"]
-    if query.metric.aggregate == "sum":
-        columns.append("sum")
-    if query.metric.aggregate == "stage":
-        columns.extend(f"{stage}_epochs" for stage in STAGE_NAMES)
-    return columns
+    return point_fields(query.metric, "1m")
 
 
 async def _raw_rows(pool: asyncpg.Pool, query: SeriesQuery) -> AsyncIterator[list[tuple[object, ...]]]:

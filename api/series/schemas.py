@@ -8,7 +8,7 @@ from typing import Literal
 import msgspec
 
 Resolution = Literal["auto", "raw", "1m", "1h", "1d"]
-ExportFormat = Literal["json", "csv", "parquet"]
+ExportFormat = Literal["json", "arrow", "csv", "parquet"]
 
 
 class Point(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):

@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 
 from wearstream.client import frames, live
-from wearstream.client.http import Attempts, Call, RetryPolicy, json_of
+from wearstream.client.http import Attempts, Call, RetryPolicy, answer_of, refuses_arrow
 from wearstream.client.methods import Methods
 from wearstream.client.plans import Plan
 
@@ -28,6 +28,7 @@ class AsyncClient(Methods[Awaitable[Any]]):
         retry: RetryPolicy | None = None,
         progress: bool = False,
         page_size: int = 100_000,
+        arrow: bool = True,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
@@ -38,6 +39,7 @@ class AsyncClient(Methods[Awaitable[Any]]):
         self.zones: dict[str, str] = {}
         self.requests = 0
         self.rate_limited = 0
+        self.use_arrow = arrow
         self._http = httpx.AsyncClient(
             base_url=self.base_url,
             headers={"Authorization": f"Bearer {api_key}", "Accept": "application/json"},
@@ -46,6 +48,7 @@ class AsyncClient(Methods[Awaitable[Any]]):
         )
 
     async def get(self, call: Call) -> Any:
+        call = call.prepared(self.use_arrow)
         attempts = Attempts(self.retry, call)
         while True:
             try:
@@ -54,9 +57,13 @@ class AsyncClient(Methods[Awaitable[Any]]):
                 await asyncio.sleep(attempts.after_error(error))
                 continue
             self.requests += 1
+            if refuses_arrow(call, response):
+                self.use_arrow = False
+                call = call.as_json()
+                continue
             wait = attempts.after_response(response)
             if wait is None:
-                return json_of(response)
+                return answer_of(response)
             self.rate_limited += response.status_code == 429
             await asyncio.sleep(wait)
 

@@ -7,9 +7,11 @@ from __future__ import annotations
 
 from typing import Any, Final
 
+import msgspec
 import pyarrow as pa
 
-from schemas.metrics import METRICS, SleepStage
+from schemas import codebook as schemas_codebook
+from schemas.metrics import METRICS
 from wearstream.client import frames
 from wearstream.client.partitions import ExportResolution, series_schema
 
@@ -134,19 +136,8 @@ COMMON: Final[dict[str, str]] = {
 
 
 def metric_entry(name: str) -> dict[str, Any]:
-    definition = METRICS[name]
-    entry: dict[str, Any] = {
-        "unit": definition.unit,
-        "precision": 1 / definition.scale,
-        "valid_range": [definition.min_value, definition.max_value],
-        "native_resolution_s": definition.resolution_s or None,
-        "rollup": definition.aggregate,
-        "description": definition.description,
-    }
-    if definition.extra_columns:
-        entry["extra_columns"] = list(definition.extra_columns)
-    if name == "sleep_stage":
-        entry["codes"] = {stage.value: stage.name.lower() for stage in SleepStage}
+    """The registry's codebook entry of a metric (`schemas.codebook`, also served at `GET /v1/metrics`)."""
+    entry: dict[str, Any] = msgspec.to_builtins(schemas_codebook.metric_entry(METRICS[name]))
     return entry
 
 

@@ -13,10 +13,10 @@ from typing import Any, Final, Literal
 
 import pandas as pd
 
+from schemas.codebook import STAGES, field_units, point_fields
 from schemas.metrics import METRICS
 
 Frame = Literal["pandas", "arrow", "polars"]
-STAGES: Final = ("wake", "light", "deep", "rem")
 INSTANT_FIELDS: Final = frozenset(
     {
         "time",
@@ -42,15 +42,7 @@ DATE_FIELDS: Final = frozenset({"date", "enrolled_on", "night"})
 
 def series_columns(metric: str, resolution: str) -> list[str]:
     """The point columns of a series frame (besides participant_id, metric, local_time, timezone)."""
-    definition = METRICS[metric]
-    if resolution == "raw":
-        return ["time", "value", *definition.extra_columns]
-    columns = ["time", "count", "min", "max", "mean"]
-    if definition.aggregate == "sum":
-        columns.append("sum")
-    if definition.aggregate == "stage":
-        columns.extend(f"{stage}_epochs" for stage in STAGES)
-    return columns
+    return point_fields(METRICS[metric], resolution)
 
 
 def all_series_columns(resolution: str) -> list[str]:
@@ -62,17 +54,7 @@ def all_series_columns(resolution: str) -> list[str]:
 
 
 def series_units(metric: str, resolution: str) -> dict[str, str]:
-    definition = METRICS[metric]
-    units = {"time": "UTC", "local_time": "participant-local wall clock"}
-    if resolution == "raw":
-        units["value"] = definition.unit
-    else:
-        units.update({"count": "readings", "min": definition.unit, "max": definition.unit, "mean": definition.unit})
-        if definition.aggregate == "sum":
-            units["sum"] = definition.unit
-        if definition.aggregate == "stage":
-            units.update({f"{stage}_epochs": "30 s epochs" for stage in STAGES})
-    return units
+    return {"local_time": "participant-local wall clock", **field_units(METRICS[metric], resolution)}
 
 
 def _point_rows(points: Sequence[Mapping[str, Any]], columns: list[str], resolution: str) -> dict[str, list[Any]]:
@@ -110,10 +92,31 @@ def series_frame(
 ) -> pd.DataFrame:
     """One participant's points of one metric: participant_id, metric, time, local_time, timezone, fields."""
     columns = series_columns(metric, resolution)
-    rows = _point_rows(points, columns, resolution)
-    frame = pd.DataFrame(rows, columns=columns)
+    frame = pd.DataFrame(_point_rows(points, columns, resolution), columns=columns)
     # Readings are epoch milliseconds: a millisecond unit is exact and the same for every frame.
-    frame["time"] = (utc(frame["time"]) if len(frame) else frame["time"]).astype("datetime64[ms, UTC]")
+    frame["time"] = utc(frame["time"]) if len(frame) else frame["time"]
+    return _series_typed(frame, participant_id, metric, timezone, resolution)
+
+
+def page_frame(participant_id: str, metric: str, timezone: str, page: Mapping[str, Any]) -> pd.DataFrame:
+    """A series page as its frame: an Arrow page (`table`, one column per point field) or a JSON page
+    (`points`) give the same frame."""
+    resolution = page["resolution"]
+    if "table" not in page:
+        return series_frame(participant_id, metric, timezone, resolution, page["points"])
+    table = page["table"]
+    columns = series_columns(metric, resolution)
+    if table.column_names != columns:
+        raise ValueError(f"series page: expected the columns {columns}, got {table.column_names}")
+    frame = table.to_pandas(timestamp_as_object=False).reindex(columns=columns)
+    return _series_typed(frame, participant_id, metric, timezone, resolution)
+
+
+def _series_typed(
+    frame: pd.DataFrame, participant_id: str, metric: str, timezone: str, resolution: str
+) -> pd.DataFrame:
+    columns = list(frame.columns)
+    frame["time"] = frame["time"].astype("datetime64[ms, UTC]")
     for name in columns[1:]:
         integral = name == "count" or name.endswith("_epochs")
         frame[name] = pd.to_numeric(frame[name]).astype("Int64" if integral else "float64")

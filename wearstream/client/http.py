@@ -19,14 +19,29 @@ from wearstream.client.errors import (
 )
 
 RETRIED_STATUS: Final = frozenset({502, 503, 504})
+ARROW_MEDIA_TYPE: Final = "application/vnd.apache.arrow.stream"
 
 
 @dataclass(frozen=True)
 class Call:
-    """One GET of the API: a path under the base URL and its query parameters."""
+    """One GET of the API: a path under the base URL and its query parameters. An `arrow` call asks for
+    `format=arrow` and is answered with an `arrow_page` dict — or, from a server that refuses that format, with
+    the JSON answer of the same call without it (and later arrow calls are then sent as JSON)."""
 
     path: str
     params: dict[str, str | int]
+    arrow: bool = False
+
+    def as_json(self) -> Call:
+        return Call(self.path, {k: v for k, v in self.params.items() if k != "format"})
+
+    def prepared(self, use_arrow: bool) -> Call:
+        """The call as it is sent: `format=arrow` added, unless the client uses JSON only."""
+        if not self.arrow:
+            return self
+        if not use_arrow:
+            return self.as_json()
+        return Call(self.path, {**self.params, "format": "arrow"}, arrow=True)
 
 
 @dataclass(frozen=True)
@@ -114,6 +129,37 @@ class Attempts:
             raise TransportError(f"GET {self.call.path} failed after {self.failures + 1} attempts: {error}") from error
         self.failures += 1
         return self.policy.backoff(self.failures)
+
+
+def refuses_arrow(call: Call, response: httpx.Response) -> bool:
+    """A server without `format=arrow` answers 400 naming the `format` parameter (the same call as JSON then
+    gets any other 400 again, and raises it)."""
+    return call.arrow and response.status_code == 400 and "format" in response.text
+
+
+def answer_of(response: httpx.Response) -> Any:
+    """The decoded answer: an Arrow IPC stream as an `arrow_page` dict, anything else as JSON."""
+    if response.headers.get("content-type", "").startswith(ARROW_MEDIA_TYPE):
+        return arrow_page(response)
+    return json_of(response)
+
+
+def arrow_page(response: httpx.Response) -> dict[str, Any]:
+    """`{"table": pyarrow.Table, "resolution", "bucket_seconds", "next_cursor"}`, like a JSON page's keys."""
+    import pyarrow as pa
+
+    try:
+        table = pa.ipc.open_stream(response.content).read_all()
+    except pa.ArrowInvalid as error:
+        raise ApiError(response.status_code, f"not an Arrow stream: {error}", str(response.url)) from error
+    bucket = response.headers.get("x-bucket-seconds")
+    facts = table.schema.metadata or {}
+    return {
+        "table": table,
+        "resolution": response.headers.get("x-resolution") or facts.get(b"resolution", b"").decode(),
+        "bucket_seconds": int(bucket) if bucket else None,
+        "next_cursor": response.headers.get("x-next-cursor"),
+    }
 
 
 def json_of(response: httpx.Response) -> Any:

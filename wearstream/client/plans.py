@@ -118,23 +118,24 @@ def series(
             resolution=resolution,
             max_points=max_points if resolution == "auto" else page_size,
         )
-        points: list[dict[str, Any]] = []
+        pages: list[pd.DataFrame] = []
         level = "raw"
         rows = 0
         while True:
-            page = yield Call(_path("v1", "participants", participant_id, "series", metric), params)
+            page = yield Call(_path("v1", "participants", participant_id, "series", metric), params, arrow=True)
             level = page["resolution"]
             used[participant_id] = {"resolution": level, "bucket_seconds": page["bucket_seconds"]}
-            rows += len(page["points"])
+            frame = frames.page_frame(participant_id, metric, timezone, page)
+            rows += len(frame)
             if on_page is not None:
-                on_page(frames.series_frame(participant_id, metric, timezone, level, page["points"]))
+                on_page(frame)
             else:
-                points.extend(page["points"])
+                pages.append(frame)
             if not page.get("next_cursor"):
                 break
             params = {**params, "cursor": page["next_cursor"]}
         if on_page is None:
-            collected.append(frames.series_frame(participant_id, metric, timezone, level, points))
+            collected.append(frames.concat(pages, frames.series_frame(participant_id, metric, timezone, level, [])))
         progress.advance(rows)
     progress.close()
     levels = {u["resolution"] for u in used.values()} or {"raw" if resolution == "auto" else resolution}

@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 
 from wearstream.client import frames, live
-from wearstream.client.http import Attempts, Call, RetryPolicy, json_of
+from wearstream.client.http import Attempts, Call, RetryPolicy, answer_of, refuses_arrow
 from wearstream.client.methods import Methods
 from wearstream.client.plans import Plan
 
@@ -20,7 +20,9 @@ class Client(Methods[Any]):
     """The wearstream API from Python: every table-shaped answer as a long-format DataFrame.
 
     Authenticates with `Authorization: Bearer <api_key>`; follows cursors; waits `Retry-After` on 429 and
-    retries network errors and 502/503/504 (`retry`); shows a tqdm bar per call with `progress=True`.
+    retries network errors and 502/503/504 (`retry`); shows a tqdm bar per call with `progress=True`. Series
+    pages travel as Arrow IPC streams (`format=arrow`); with `arrow=False`, or from a server that refuses
+    that format, as JSON — the frames are the same.
     """
 
     def __init__(
@@ -32,6 +34,7 @@ class Client(Methods[Any]):
         retry: RetryPolicy | None = None,
         progress: bool = False,
         page_size: int = 100_000,
+        arrow: bool = True,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
@@ -42,6 +45,7 @@ class Client(Methods[Any]):
         self.zones: dict[str, str] = {}
         self.requests = 0
         self.rate_limited = 0
+        self.use_arrow = arrow
         self._http = httpx.Client(
             base_url=self.base_url,
             headers={"Authorization": f"Bearer {api_key}", "Accept": "application/json"},
@@ -50,7 +54,8 @@ class Client(Methods[Any]):
         )
 
     def get(self, call: Call) -> Any:
-        """One GET with the retry policy; the decoded JSON answer."""
+        """One GET with the retry policy; the decoded answer (JSON, or an `arrow_page` dict for arrow pages)."""
+        call = call.prepared(self.use_arrow)
         attempts = Attempts(self.retry, call)
         while True:
             try:
@@ -59,9 +64,13 @@ class Client(Methods[Any]):
                 time.sleep(attempts.after_error(error))
                 continue
             self.requests += 1
+            if refuses_arrow(call, response):
+                self.use_arrow = False
+                call = call.as_json()
+                continue
             wait = attempts.after_response(response)
             if wait is None:
-                return json_of(response)
+                return answer_of(response)
             self.rate_limited += response.status_code == 429
             time.sleep(wait)
 

@@ -1,0 +1,1 @@
+"""Metrics: the registry's codebook (units, ranges, resolutions, precision, point fields)."""

@@ -1,0 +1,80 @@
+"""A series page as an Arrow IPC stream (`format=arrow`): the JSON page's points as columns.
+
+The columns are the metric's point fields (`schemas.codebook.point_fields`: `time`, `value` and the secondary
+columns for raw points; `count, min, max, mean` [+ `sum`, + one `<stage>_epochs` per sleep stage] for rollups),
+each with its unit in the field metadata; the page's facts (participant, metric, unit, resolution, bucket
+width, range, next cursor) are in the schema metadata and, for clients that read headers first, in headers.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+import pyarrow as pa
+
+from api.params import to_ms
+from api.series.schemas import Point, SeriesPage
+from schemas.codebook import STAGES, field_units, point_fields
+from schemas.metrics import Metric
+
+MEDIA_TYPE: Final = "application/vnd.apache.arrow.stream"
+NEXT_CURSOR_HEADER: Final = "X-Next-Cursor"
+RESOLUTION_HEADER: Final = "X-Resolution"
+BUCKET_SECONDS_HEADER: Final = "X-Bucket-Seconds"
+
+
+def point_schema(metric: Metric, level: str) -> pa.Schema:
+    """The page's columns: `time` (UTC, ms), integer counts and epochs, float64 values; units in metadata."""
+    units = field_units(metric, level)
+    fields = []
+    for name in point_fields(metric, level):
+        if name == "time":
+            kind: pa.DataType = pa.timestamp("ms", tz="UTC")
+        elif name == "count" or name.endswith("_epochs"):
+            kind = pa.int64()
+        else:
+            kind = pa.float64()
+        metadata = {"unit": units[name]} if name in units else None
+        fields.append(pa.field(name, kind, nullable=name != "time", metadata=metadata))
+    return pa.schema(fields)
+
+
+def _column(points: list[Point], name: str) -> list[object]:
+    if name == "time":
+        return [to_ms(p.time) for p in points]
+    if name.endswith("_epochs"):
+        index = STAGES.index(name.removesuffix("_epochs"))
+        return [p.stage_epochs[index] if p.stage_epochs is not None else None for p in points]
+    if name in ("value", "count", "min", "max", "mean", "sum"):
+        return [getattr(p, name) for p in points]
+    return [p.extra.get(name) if p.extra is not None else None for p in points]
+
+
+def headers(page: SeriesPage) -> dict[str, str]:
+    out: dict[str, str] = {RESOLUTION_HEADER: page.resolution}
+    if page.bucket_seconds is not None:
+        out[BUCKET_SECONDS_HEADER] = str(page.bucket_seconds)
+    if page.next_cursor is not None:
+        out[NEXT_CURSOR_HEADER] = page.next_cursor
+    return out
+
+
+def encode(page: SeriesPage, metric: Metric) -> bytes:
+    """The page as one Arrow IPC stream (a schema message and one record batch)."""
+    schema = point_schema(metric, page.resolution)
+    facts = {
+        "participant_id": page.participant_id,
+        "metric": page.metric,
+        "unit": page.unit,
+        "resolution": page.resolution,
+        "bucket_seconds": "" if page.bucket_seconds is None else str(page.bucket_seconds),
+        "start": page.start.isoformat(),
+        "end": page.end.isoformat(),
+        "next_cursor": page.next_cursor or "",
+    }
+    schema = schema.with_metadata(facts)
+    arrays = [pa.array(_column(page.points, f.name), type=f.type) for f in schema]
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, schema) as writer:
+        writer.write_batch(pa.RecordBatch.from_arrays(arrays, schema=schema))
+    return bytes(sink.getvalue().to_pybytes())
