@@ -21,19 +21,16 @@ from opentelemetry import trace
 from core.settings import LOG_LEVELS, TelemetrySettings
 
 TEXT_FORMAT: Final = "%(asctime)s %(levelname)s %(name)s: %(message)s"
-# An API key (`wsk_<key id>_<secret>`) keeps its key id, which names the key without granting anything; a bearer
-# credential and a `token=` query parameter (websockets) lose their value.
-_KEY: Final = re.compile(r"\b(wsk_[0-9a-f]+_)[A-Za-z0-9_\-]+")
+# An API key (`wsk_<key id>_<secret>`), a `token=` value (websocket URLs in access logs) and a bearer credential.
+_TOKEN: Final = re.compile(r"wsk_[0-9A-Za-z_-]+|((?:^|[?&;\s\"'])token=)[^&\s\"']*")
 _BEARER: Final = re.compile(r"(?i)\b(bearer\s+)[^\s\"',]+")
-_TOKEN_PARAMETER: Final = re.compile(r"(?i)([?&]token=)[^&\s\"']+")
-MASK: Final = "***"
+REDACTED: Final = "[redacted]"
 
 
 def redact(text: str) -> str:
-    """`text` with API keys, bearer credentials and `token=` query values masked."""
-    text = _KEY.sub(rf"\g<1>{MASK}", text)
-    text = _BEARER.sub(rf"\g<1>{MASK}", text)
-    return _TOKEN_PARAMETER.sub(rf"\g<1>{MASK}", text)
+    """`text` with API keys, `token=` values and bearer credentials replaced by REDACTED."""
+    text = _TOKEN.sub(lambda m: f"{m.group(1)}{REDACTED}" if m.group(1) else REDACTED, text)
+    return _BEARER.sub(rf"\g<1>{REDACTED}", text)
 
 
 class TextFormatter(logging.Formatter):

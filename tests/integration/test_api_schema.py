@@ -1,5 +1,6 @@
 """A property-based run over the OpenAPI schema (schemathesis) against a real uvicorn server: whatever the
-parameters and bodies, and whichever role's key sends them, no request gets a 5xx."""
+parameters and bodies, and whichever role's key sends them, no request gets a 5xx, and every 4xx is problem
+details (application/problem+json)."""
 
 from __future__ import annotations
 
@@ -80,6 +81,8 @@ def test_no_input_gets_a_server_error(api_schema: Any, cohort: Cohort, server_ur
             statuses.append(response.status_code)
             if response.status_code >= 500:
                 failures.append(f"{case.method} {case.formatted_path} {case.query} {case.body}: {response.text[:300]}")
+            elif response.status_code >= 400 and response.headers.get("content-type") != "application/problem+json":
+                failures.append(f"{case.method} {case.formatted_path}: {response.status_code} not problem details")
 
         check()
     assert failures == []
