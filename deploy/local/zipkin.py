@@ -8,10 +8,14 @@ Maven Central into the cache with Maven — as the Kafka broker is — and run w
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
+import urllib.error
+import urllib.parse
+import urllib.request
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 from deploy.local.daemon import Daemon, Log, http_ok
 from deploy.local.errors import StackError
@@ -44,6 +48,19 @@ class ZipkinServer(Daemon):
     def trace_url(self, trace_id: str) -> str:
         """The UI page of one trace."""
         return f"{self.url}/zipkin/traces/{trace_id}"
+
+    def traces(self, *, service: str, span_name: str = "", limit: int = 10) -> list[list[dict[str, Any]]]:
+        """The newest traces (each a list of Zipkin v2 spans) with a span of `service` (named `span_name`)."""
+        query = {"serviceName": service, "limit": str(limit), "lookback": str(24 * 3600 * 1000)}
+        if span_name:
+            query["spanName"] = span_name.lower()  # Zipkin keeps names in lower case
+        url = f"{self.url}/api/v2/traces?{urllib.parse.urlencode(query)}"
+        try:
+            with urllib.request.urlopen(url, timeout=10) as response:
+                found = json.loads(response.read())
+        except (urllib.error.URLError, OSError) as error:
+            raise StackError(f"zipkin: {url}: {error}") from error
+        return found if isinstance(found, list) else []
 
     def install(self, log: Log) -> None:
         """Fetches the executable jar once into the cache (Maven resolves it from Maven Central)."""
