@@ -169,7 +169,7 @@ async def run_demo(
 
     stored, gaps = await _stored_and_gaps(settings.database.url)
     items = await _adherence_items(base_url, admin_key, report.start, days)
-    monitoring_urls = {} if monitoring is None else await _monitoring_urls(monitoring)
+    extra_urls = {} if monitoring is None else await monitoring_urls(monitoring)
     flags = Counter(flag for item in items for flag in item.get("flags", []))
     return DemoSummary(
         replay=report,
@@ -183,12 +183,12 @@ async def run_demo(
             "API docs (OpenAPI)": f"{base_url}/schema",
             "API metrics": f"{base_url}/metrics",
             "processor metrics": f"http://127.0.0.1:{settings.processor.metrics_port}/metrics",
-            **monitoring_urls,
+            **extra_urls,
         },
     )
 
 
-async def _monitoring_urls(monitoring: LocalMonitoring, timeout_s: float = 30.0) -> dict[str, str]:
+async def monitoring_urls(monitoring: LocalMonitoring, timeout_s: float = 30.0) -> dict[str, str]:
     """Prometheus, Zipkin, and the Zipkin page of one replayed batch's trace (one the processor stored, when it
     exported to this Zipkin; else the replay's own)."""
     from opentelemetry import trace

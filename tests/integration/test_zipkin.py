@@ -246,3 +246,19 @@ async def test_zipkin_ui_shows_the_trace(traced: Traced, chromium: Path) -> None
         assert shot.stat().st_size < README_MAX_BYTES, "zipkin-trace.png is too large for the README"
         README_SHOTS.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(shot, README_SHOTS / "zipkin-trace.png")
+
+
+async def test_the_demo_finds_a_replayed_batchs_trace_url(traced: Traced, monitoring: LocalMonitoring) -> None:
+    """What `wearstream demo --with-monitoring` prints: Zipkin's UI and the page of a trace the processor stored."""
+    from wearstream.demo import monitoring_urls
+
+    urls = await monitoring_urls(monitoring, timeout_s=10)
+    assert urls["Zipkin"] == f"{traced.zipkin.url}/zipkin/"
+    assert urls["Prometheus"] == f"http://{monitoring.prometheus.address}"
+    prefix = f"{traced.zipkin.url}/zipkin/traces/"
+    assert urls["trace of a replayed batch"].startswith(prefix)
+    trace_id = urls["trace of a replayed batch"].removeprefix(prefix)
+    (trace,) = [
+        t for t in traced.zipkin.traces(service="wearstream-processor", limit=100) if t[0]["traceId"] == trace_id
+    ]
+    assert any(s["name"] == "copy raw_staging" for s in trace)
