@@ -38,6 +38,7 @@ from api.metrics.controllers import MetricController
 from api.notifications.controllers import NotificationController
 from api.pages import pages_router
 from api.participants.controllers import ParticipantController
+from api.problems import document_problems, problem_details_plugin
 from api.series.controllers import SeriesController
 from api.sleep.controllers import SleepController
 from core.settings import Settings
@@ -128,10 +129,13 @@ def create_app(settings: Settings) -> Litestar:
     prometheus = PrometheusConfig(
         app_name="wearstream_api", prefix="wearstream_api", group_path=True, exclude=["^/metrics", "^/schema"]
     )
-    return Litestar(
+    app = Litestar(
         route_handlers=list(ROUTE_HANDLERS),
         middleware=[prometheus.middleware, DefineMiddleware(ApiKeyMiddleware, exclude=PUBLIC_PATHS)],
-        plugins=[OpenTelemetryPlugin(OpenTelemetryConfig(exclude=["^/metrics", "^/healthz", "^/readyz"]))],
+        plugins=[
+            OpenTelemetryPlugin(OpenTelemetryConfig(exclude=["^/metrics", "^/healthz", "^/readyz"])),
+            problem_details_plugin(),
+        ],
         dependencies=DEPENDENCIES,
         exception_handlers={asyncpg.DataError: database_data_error},
         state=State(
@@ -146,3 +150,5 @@ def create_app(settings: Settings) -> Litestar:
         on_shutdown=[stop],
         openapi_config=_openapi(),
     )
+    document_problems(app.openapi_schema)
+    return app

@@ -65,19 +65,25 @@ def serve(
     ctx: typer.Context,
     host: Annotated[str | None, typer.Option(help="Listen address (default WEARSTREAM_API_HOST).")] = None,
     port: Annotated[int | None, typer.Option(help="Port (default WEARSTREAM_API_PORT).")] = None,
-    log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
+    log_level: Annotated[str | None, typer.Option(help="Log level (default WEARSTREAM_TELEMETRY_LOG_LEVEL).")] = None,
 ) -> None:
     """Serve the REST and websocket API (OpenAPI UI at /schema, metrics at /metrics)."""
     import uvicorn
 
     from api.app import create_app
+    from core.logs import logging_config, with_level
 
     settings = settings_of(ctx)
+    try:
+        telemetry = with_level(settings.telemetry, log_level)
+    except ValueError as error:
+        raise typer.BadParameter(str(error), param_hint="--log-level") from error
     uvicorn.run(
         create_app(settings),
         host=host or settings.api.host,
         port=port or settings.api.port,
-        log_level=log_level,
+        log_config=logging_config(telemetry),
+        log_level=telemetry.log_level.lower(),
         ws="websockets",
         proxy_headers=True,
     )

@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Final, Literal
 from urllib.parse import quote, urlsplit, urlunsplit
 
-from pydantic import Field, PrivateAttr
+from pydantic import Field, PrivateAttr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+LOG_LEVELS: Final = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
 def _default_state_dir() -> Path:
@@ -43,6 +46,11 @@ class StackSettings(BaseSettings):
     """Local Prometheus (`stack up --with-monitoring`)."""
     alertmanager_port: int = 9095
     """Local Alertmanager (9093 is Kafka's controller port, 9094 Alertmanager's cluster port)."""
+    zipkin_port: int = 9411
+    """Local Zipkin (`stack up --with-monitoring`): its API and UI; every process exports traces to it while it runs."""
+    zipkin_max_spans: int = Field(default=200_000, gt=0)
+    """The local Zipkin keeps spans in memory, at most this many (the oldest traces are dropped first)."""
+    zipkin_heap: str = "384m"
 
 
 class KafkaSettings(BaseSettings):
@@ -219,6 +227,21 @@ class TelemetrySettings(BaseSettings):
 
     service_name: str = "wearstream"
     log_level: str = "INFO"
+    """Level of every process's log (DEBUG, INFO, WARNING, ERROR, CRITICAL)."""
+    log_format: Literal["text", "json"] = "text"
+    """`json`: one JSON object per line, with `trace_id` and `span_id` of the current span."""
+    sampling_ratio: float = Field(default=1.0, ge=0.0, le=1.0)
+    """Share of traces recorded (the root's decision; children follow their parent). OTEL_TRACES_SAMPLER wins."""
+    zipkin_url: str = ""
+    """Where spans are sent in Zipkin's JSON (`…/api/v2/spans`). Empty: the local Zipkin while it runs."""
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        level = value.strip().upper()
+        if level not in LOG_LEVELS:
+            raise ValueError(f"unknown log level {value!r}; one of {', '.join(LOG_LEVELS)}")
+        return level
 
 
 class Settings(BaseSettings):

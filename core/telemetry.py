@@ -1,11 +1,15 @@
-"""OpenTelemetry for every wearstream process, configured from the standard `OTEL_*` environment variables.
+"""OpenTelemetry for every wearstream process, configured from the settings and the standard `OTEL_*` variables.
 
 `setup_telemetry` is called once at a process's entry point (the `wearstream` command does it for `process`,
-`replay`, `import` and `api`). Tracing is on when an exporter is configured: `OTEL_EXPORTER_OTLP_ENDPOINT` or
-`OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` (OTLP over HTTP/protobuf), or `OTEL_TRACES_EXPORTER=console`; it is off
-with `OTEL_SDK_DISABLED=true` or `OTEL_TRACES_EXPORTER=none`. When off, the OpenTelemetry API stays a no-op
-and nothing is instrumented. The SDK itself reads the rest: `OTEL_SERVICE_NAME`, `OTEL_RESOURCE_ATTRIBUTES`,
-`OTEL_TRACES_SAMPLER(_ARG)`, `OTEL_BSP_*`, `OTEL_EXPORTER_OTLP_(TRACES_)HEADERS|TIMEOUT|COMPRESSION`.
+`replay`, `import` and `api`). Tracing is on when an exporter is configured: a Zipkin URL
+(`WEARSTREAM_TELEMETRY_ZIPKIN_URL`, or the local stack's Zipkin while it runs: `zipkin_url_of`), which gets the
+spans in Zipkin's JSON; `OTEL_EXPORTER_OTLP_ENDPOINT` or `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` (OTLP over
+HTTP/protobuf); or `OTEL_TRACES_EXPORTER=console`. It is off with `OTEL_SDK_DISABLED=true` or
+`OTEL_TRACES_EXPORTER=none`. When off, the OpenTelemetry API stays a no-op and nothing is instrumented. A root
+span is sampled with `WEARSTREAM_TELEMETRY_SAMPLING_RATIO` (children follow their parent) unless
+`OTEL_TRACES_SAMPLER` names a sampler. The SDK itself reads the rest: `OTEL_SERVICE_NAME`,
+`OTEL_RESOURCE_ATTRIBUTES`, `OTEL_TRACES_SAMPLER(_ARG)`, `OTEL_BSP_*`,
+`OTEL_EXPORTER_OTLP_(TRACES_)HEADERS|TIMEOUT|COMPRESSION`.
 
 Library code only uses the API: `tracer()` and `context_from_headers()` (W3C trace context from Kafka headers).
 """
@@ -15,6 +19,8 @@ from __future__ import annotations
 import atexit
 import logging
 import os
+import urllib.error
+import urllib.request
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Final
 
@@ -22,10 +28,11 @@ from opentelemetry import propagate, trace
 from opentelemetry.context import Context
 from opentelemetry.propagators.textmap import Getter
 
-from core.settings import TelemetrySettings
+from core.settings import Settings, TelemetrySettings
 
 if TYPE_CHECKING:
     from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
+    from opentelemetry.sdk.trace.sampling import Sampler
 
 log = logging.getLogger(__name__)
 
@@ -45,14 +52,26 @@ def tracer() -> trace.Tracer:
     return trace.get_tracer(TRACER_NAME)
 
 
-def tracing_wanted(environ: Mapping[str, str]) -> bool:
-    """True when the environment configures a trace exporter (see the module's docstring)."""
+def zipkin_url_of(settings: Settings, *, timeout_s: float = 0.5) -> str:
+    """`WEARSTREAM_TELEMETRY_ZIPKIN_URL`, else the local stack's Zipkin when it answers, else ""."""
+    if settings.telemetry.zipkin_url:
+        return settings.telemetry.zipkin_url
+    base = f"http://127.0.0.1:{settings.stack.zipkin_port}"
+    try:
+        with urllib.request.urlopen(f"{base}/health", timeout=timeout_s) as response:
+            return f"{base}/api/v2/spans" if response.status == 200 else ""
+    except (urllib.error.URLError, OSError):
+        return ""
+
+
+def tracing_wanted(environ: Mapping[str, str], *, zipkin_url: str = "") -> bool:
+    """True when the environment or `zipkin_url` configures a trace exporter (see the module's docstring)."""
     if environ.get("OTEL_SDK_DISABLED", "").strip().lower() == "true":
         return False
     exporters = _exporters(environ)
     if "none" in exporters:
         return False
-    if "console" in exporters:
+    if "console" in exporters or zipkin_url:
         return True
     return bool(environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") or environ.get("OTEL_EXPORTER_OTLP_ENDPOINT"))
 
@@ -68,17 +87,19 @@ def setup_telemetry(
     instrument: Sequence[str] = ("asyncpg",),
     environ: Mapping[str, str] | None = None,
     span_processor: SpanProcessor | None = None,
+    zipkin_url: str = "",
 ) -> TracerProvider | None:
     """Installs the global tracer provider and the named instrumentations (`asyncpg`, `aiokafka`).
 
     Returns the provider, or None when tracing is off. The service name is `OTEL_SERVICE_NAME` if set, else
-    `<WEARSTREAM_TELEMETRY_SERVICE_NAME>-<component>`. `span_processor` replaces the exporter (tests). Safe to
-    call twice: the second call returns the first provider.
+    `<WEARSTREAM_TELEMETRY_SERVICE_NAME>-<component>`. Spans go to `zipkin_url` when given, and to the exporters
+    the environment names; `span_processor` replaces them all (tests). Safe to call twice: the second call
+    returns the first provider.
     """
     if "provider" in _state:
         return _state["provider"]
     env = os.environ if environ is None else environ
-    if span_processor is None and not tracing_wanted(env):
+    if span_processor is None and not tracing_wanted(env, zipkin_url=zipkin_url):
         return None
     unknown = set(instrument) - set(INSTRUMENTATIONS)
     if unknown:
@@ -91,11 +112,15 @@ def setup_telemetry(
     attributes: dict[str, str] = {SERVICE_NAMESPACE: settings.service_name, "wearstream.component": component}
     if not env.get("OTEL_SERVICE_NAME"):
         attributes[SERVICE_NAME] = f"{settings.service_name}-{component}"
-    provider = TracerProvider(resource=Resource.create(attributes))
+    provider = TracerProvider(resource=Resource.create(attributes), sampler=_sampler(settings, env))
     if span_processor is not None:
         provider.add_span_processor(span_processor)
     else:
         exporters = _exporters(env)
+        if zipkin_url:
+            from opentelemetry.exporter.zipkin.json import ZipkinExporter
+
+            provider.add_span_processor(BatchSpanProcessor(ZipkinExporter(endpoint=zipkin_url)))
         if "console" in exporters:
             provider.add_span_processor(BatchSpanProcessor(ConsoleSpanExporter()))
         if "otlp" in exporters and (
@@ -114,6 +139,15 @@ def setup_telemetry(
     _instrument(provider, instrument)
     log.info("tracing on: %s", provider.resource.attributes.get(SERVICE_NAME))
     return provider
+
+
+def _sampler(settings: TelemetrySettings, environ: Mapping[str, str]) -> Sampler | None:
+    """The ratio sampler of the settings, or None (the SDK's, from OTEL_TRACES_SAMPLER) when one is named."""
+    if environ.get("OTEL_TRACES_SAMPLER"):
+        return None
+    from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
+
+    return ParentBased(TraceIdRatioBased(settings.sampling_ratio))
 
 
 def _instrument(provider: TracerProvider, instrument: Sequence[str]) -> None:

@@ -18,7 +18,8 @@ WithMonitoring = Annotated[
     bool,
     typer.Option(
         "--with-monitoring",
-        help="Also Prometheus and Alertmanager (Debian packages), scraping the local processes' /metrics.",
+        help="Also Prometheus and Alertmanager (Debian packages), scraping the local processes' /metrics, and "
+        "Zipkin (Maven Central), receiving their traces.",
     ),
 ]
 

@@ -153,6 +153,7 @@ class LazyProcessor:
                 live_window_ms=processing.live_window_s * 1000,
                 crash_after_commit=os.environ.get(CRASH_AFTER_COMMIT_ENV) == "1",
                 on_pause=health.WORKER.pause,
+                consumer_group=processing.group_id,
             )
         return self._processor
 

@@ -18,6 +18,7 @@ from opentelemetry import trace
 from core.telemetry import tracer
 from stream_processors.rollup_store import STAGING_TABLE
 from stream_processors.segments import RAW_COLUMNS, Segment, ms_to_datetime
+from stream_processors.spans import copy_attributes
 
 STAGED_COLUMNS: Final = (*RAW_COLUMNS, "sync_time")
 
@@ -53,13 +54,7 @@ async def claim_raw(
     with tracer().start_as_current_span(
         f"COPY {STAGING_TABLE}",
         kind=trace.SpanKind.CLIENT,
-        attributes={
-            "db.system": "postgresql",
-            "db.operation.name": "COPY",
-            "db.collection.name": STAGING_TABLE,
-            "db.query.text": f"COPY {STAGING_TABLE} ({', '.join(STAGED_COLUMNS)}) FROM STDIN (FORMAT binary)",
-            "db.operation.batch.size": len(segments),
-        },
+        attributes=copy_attributes(STAGING_TABLE, STAGED_COLUMNS, len(segments)),
     ):
         await connection.copy_records_to_table(
             STAGING_TABLE,

@@ -117,7 +117,7 @@ def process(
         int | None,
         typer.Option(help="Port of /metrics and /healthz (default WEARSTREAM_PROCESSOR_METRICS_PORT; 0: none)."),
     ] = None,
-    log_level: Annotated[str, typer.Option(help="faust worker log level.")] = "warning",
+    log_level: Annotated[str | None, typer.Option(help="Log level (default WEARSTREAM_TELEMETRY_LOG_LEVEL).")] = None,
     metrics_host: MetricsHost = "127.0.0.1",
 ) -> None:
     """Run a stream-processor worker (faust): validate, store, roll up, detect gaps, publish live updates.
@@ -126,6 +126,7 @@ def process(
     """
     import faust
 
+    from core.logs import logging_config, with_level
     from core.topics import ensure_topics
     from stream_processors.app import create_app
 
@@ -136,7 +137,13 @@ def process(
 
     serve_metrics(port, metrics_host, start=health.serve)
     (settings.stack.state_dir / "processor").mkdir(parents=True, exist_ok=True)
-    worker = faust.Worker(create_app(settings), loglevel=log_level, quiet=True)
+    try:
+        telemetry = with_level(settings.telemetry, log_level)
+    except ValueError as error:
+        raise typer.BadParameter(str(error), param_hint="--log-level") from error
+    worker = faust.Worker(
+        create_app(settings), loglevel=telemetry.log_level, logging_config=logging_config(telemetry), quiet=True
+    )
     worker.execute_from_commandline()
 
 

@@ -30,7 +30,7 @@ from schemas.device_daily import decode_device_daily
 from schemas.events import AlertEvent, GapEvent, LiveUpdate
 from schemas.participants import InvalidParticipant, Participant, check_participant, decode_participant
 from stream_processors import metric_defs as m
-from stream_processors import outbox
+from stream_processors import outbox, spans
 from stream_processors.compaction import CompactionReport
 from stream_processors.deadletter import DeadLetter, DeadLetterLimit
 from stream_processors.envelope import Envelope
@@ -61,10 +61,12 @@ class Processor:
         live_window_ms: int = 3_600_000,
         crash_after_commit: bool = False,
         on_pause: Callable[[str, str], None] | None = None,
+        consumer_group: str = "",
     ) -> None:
         """`limit` gives the parameters of each topic's dead-letter limit. `crash_after_commit` (tests only)
         kills the process with SIGKILL after the first transaction that staged gap events, before they are
-        published. `on_pause(topic, reason)` is told when a topic's limit trips."""
+        published. `on_pause(topic, reason)` is told when a topic's limit trips. `consumer_group` names the
+        Kafka group in the spans."""
         self.store = store
         self.publisher = publisher
         self.limits = TopicLimits(limit or DeadLetterLimit(), on_pause)
@@ -72,18 +74,20 @@ class Processor:
         self.max_backoff_s = max_backoff_s
         self.live_window_ms = live_window_ms
         self.crash_after_commit = crash_after_commit
+        self.consumer_group = consumer_group
 
     async def process_group(self, metric: str, envelopes: Sequence[Envelope]) -> Applied:
         """Traced: each message's decode+validate span continues the producer's trace (`traceparent` header);
         the group's span (with its store and COPY) continues the first traced message's and links the rest."""
         contexts = [context_from_headers(e.headers) for e in envelopes]
         traced = [trace.get_current_span(c).get_span_context() for c in contexts if c is not None]
+        topic = envelopes[0].topic if envelopes else metric
         with tracer().start_as_current_span(
-            f"process {metric}",
+            spans.process_span_name(topic),
             context=next((c for c in contexts if c is not None), None),
             kind=trace.SpanKind.CONSUMER,
             links=[trace.Link(span_context) for span_context in traced[1:MAX_SPAN_LINKS]],
-            attributes={"messaging.system": "kafka", "messaging.batch.message_count": len(envelopes)},
+            attributes=spans.group_attributes(envelopes, self.consumer_group),
         ):
             return await self._process_group(metric, envelopes, contexts)
 
@@ -98,7 +102,7 @@ class Processor:
         for envelope, context in zip(envelopes, contexts, strict=True):
             try:
                 with tracer().start_as_current_span(
-                    "decode+validate", context=context, attributes=_attributes(envelope)
+                    "decode+validate", context=context, attributes=spans.message_attributes(envelope)
                 ):
                     batch = validate(
                         envelope,
@@ -127,6 +131,13 @@ class Processor:
         db_started = time.perf_counter()
         with tracer().start_as_current_span(f"store {metric}", attributes={"wearstream.batches": len(valid)}):
             applied = await self._apply_isolating(metric, valid, now_ms)
+            log.info(
+                "stored %d batches (%d readings, %d duplicates) of %s",
+                applied.batches,
+                applied.readings,
+                applied.duplicates,
+                metric,
+            )
         m.DB_WRITE_SECONDS.labels(metric).observe(time.perf_counter() - db_started)
         m.READINGS.labels(metric).inc(applied.readings)
         m.BATCHES.labels(metric).inc(applied.batches)
@@ -277,11 +288,3 @@ class Processor:
 
     async def _retrying(self, operation: Callable[[], Awaitable[T]]) -> T:
         return await retrying(operation, max_backoff_s=self.max_backoff_s)
-
-
-def _attributes(envelope: Envelope) -> dict[str, str | int]:
-    return {
-        "messaging.destination.name": envelope.topic,
-        "messaging.destination.partition.id": str(envelope.partition),
-        "messaging.kafka.offset": envelope.offset,
-    }

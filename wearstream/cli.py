@@ -21,7 +21,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-# Commands whose process is traced when OTEL_* configures an exporter: (component, instrumentations).
+# Commands whose process is traced when a Zipkin runs or OTEL_* configures an exporter: (component, instrumentations).
 TRACED_COMMANDS: dict[str, tuple[str, tuple[str, ...]]] = {
     "process": ("processor", ("asyncpg",)),
     "replay": ("replay", ("aiokafka",)),
@@ -33,19 +33,26 @@ TRACED_COMMANDS: dict[str, tuple[str, tuple[str, ...]]] = {
 @app.callback()
 def main(
     ctx: typer.Context,
-    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="More log output.")] = False,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Log at DEBUG (instead of WEARSTREAM_TELEMETRY_LOG_LEVEL).")
+    ] = False,
 ) -> None:
-    ctx.obj = load_settings()
-    if verbose:
-        import logging
+    from core.logs import setup_logging
 
-        logging.basicConfig(level=logging.INFO)
+    settings = load_settings()
+    if verbose:
+        telemetry = settings.telemetry.model_copy(update={"log_level": "DEBUG"})
+        settings = settings.model_copy(update={"telemetry": telemetry})
+    ctx.obj = settings
+    setup_logging(settings.telemetry)
     traced = TRACED_COMMANDS.get(ctx.invoked_subcommand or "")
     if traced is not None:
-        from core.telemetry import setup_telemetry
+        from core.telemetry import setup_telemetry, zipkin_url_of
 
         component, instrumentations = traced
-        setup_telemetry(ctx.obj.telemetry, component=component, instrument=instrumentations)
+        setup_telemetry(
+            settings.telemetry, component=component, instrument=instrumentations, zipkin_url=zipkin_url_of(settings)
+        )
 
 
 def _registrations() -> tuple[Callable[[typer.Typer], None], ...]:

@@ -18,6 +18,13 @@ def demo_command(
     ctx: typer.Context,
     participants: Annotated[int, typer.Option("--participants", "-n", min=1, help="Cohort size.")] = 20,
     days: Annotated[int, typer.Option("--days", "-d", min=1, help="Days to replay (up to yesterday).")] = 2,
+    with_monitoring: Annotated[
+        bool,
+        typer.Option(
+            "--with-monitoring",
+            help="Also Prometheus, Alertmanager and Zipkin; the replay is traced and a batch's trace URL printed.",
+        ),
+    ] = False,
 ) -> None:
     """Run the whole pipeline here: stack, processor, API, a replay, then a summary and the URLs to open.
 
@@ -48,6 +55,7 @@ def demo_command(
                     log=console.print,
                     replay_progress=on_replay,
                     store_progress=on_store,
+                    with_monitoring=with_monitoring,
                 )
             )
         except (StackError, RuntimeError, OSError) as error:

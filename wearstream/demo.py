@@ -3,6 +3,8 @@
 Starts the local stack, migrates, creates topics, starts a processor worker and the API in the background,
 replays a small simulated cohort, waits until every reading is stored, then prints what was stored, the
 gaps found, the adherence flags (asked of the running API), and the URLs to open. Leaves everything running.
+With monitoring, Prometheus, Alertmanager and Zipkin start too, the replay is traced, and the URLs include the
+Zipkin page of one replayed batch's trace (publish → process → store → COPY).
 """
 
 from __future__ import annotations
@@ -20,8 +22,10 @@ import msgspec
 
 from core.settings import Settings, load_settings
 from core.topics import ensure_topics
+from deploy.local.monitoring import LocalMonitoring
 from deploy.local.services import services
 from deploy.local.stack import LocalStack
+from deploy.local.zipkin import ZipkinServer
 from producers.replay import ReplayPlan, ReplayReport, replay
 from schemas.migrate import migrate
 
@@ -80,10 +84,12 @@ async def _wait_for_storage(
         await connection.close()
 
 
-async def _start_pipeline(settings: Settings, log: Log) -> tuple[Settings, str, str]:
-    """Brings up the stack, migrates, creates topics, starts the worker and the API; returns the settings read
-    after start-up, the API's base URL and a new admin key."""
-    stack = LocalStack(settings.stack)
+async def _start_pipeline(
+    settings: Settings, log: Log, monitoring: LocalMonitoring | None
+) -> tuple[Settings, str, str]:
+    """Brings up the stack (with `monitoring`), migrates, creates topics, starts the worker and the API;
+    returns the settings read after start-up, the API's base URL and a new admin key."""
+    stack = LocalStack(settings.stack, monitoring=monitoring)
     await asyncio.to_thread(stack.up, log)
     # Read again: a stack created just now has generated its roles' passwords only now.
     settings = load_settings()
@@ -141,10 +147,18 @@ async def run_demo(
     log: Log,
     replay_progress: Callable[[int, int], None],
     store_progress: Callable[[int], None],
+    with_monitoring: bool = False,
 ) -> DemoSummary:
     """Starts the pipeline, replays `participants` × `days` simulated days, waits until they are stored and
     summarises what the pipeline made of them."""
-    settings, base_url, admin_key = await _start_pipeline(settings, log)
+    monitoring = LocalMonitoring.from_settings(settings) if with_monitoring else None
+    settings, base_url, admin_key = await _start_pipeline(settings, log, monitoring)
+    if monitoring is not None:
+        from core.telemetry import setup_telemetry, zipkin_url_of
+
+        setup_telemetry(
+            settings.telemetry, component="replay", instrument=("aiokafka",), zipkin_url=zipkin_url_of(settings)
+        )
     # An earlier demo's readings stay; a re-run publishes only what is new (delta-load).
     stored_before = await _stored_readings(settings.database.url)
     # No start given: an earlier demo's start is reused (delta-load), else the days up to yesterday.
@@ -155,6 +169,7 @@ async def run_demo(
 
     stored, gaps = await _stored_and_gaps(settings.database.url)
     items = await _adherence_items(base_url, admin_key, report.start, days)
+    extra_urls = {} if monitoring is None else await monitoring_urls(monitoring)
     flags = Counter(flag for item in items for flag in item.get("flags", []))
     return DemoSummary(
         replay=report,
@@ -168,5 +183,31 @@ async def run_demo(
             "API docs (OpenAPI)": f"{base_url}/schema",
             "API metrics": f"{base_url}/metrics",
             "processor metrics": f"http://127.0.0.1:{settings.processor.metrics_port}/metrics",
+            **extra_urls,
         },
     )
+
+
+async def monitoring_urls(monitoring: LocalMonitoring, timeout_s: float = 30.0) -> dict[str, str]:
+    """Prometheus, Zipkin, and the Zipkin page of one replayed batch's trace (one the processor stored, when it
+    exported to this Zipkin; else the replay's own)."""
+    from opentelemetry import trace
+
+    provider = trace.get_tracer_provider()
+    if hasattr(provider, "force_flush"):
+        provider.force_flush()
+    urls = {"Prometheus": f"http://{monitoring.prometheus.address}"}
+    zipkin: ZipkinServer | None = monitoring.zipkin
+    if zipkin is None:
+        return urls
+    urls["Zipkin"] = f"{zipkin.url}/zipkin/"
+    deadline = time.monotonic() + timeout_s
+    found: list[list[dict[str, Any]]] = []
+    while not found and time.monotonic() < deadline:
+        found = await asyncio.to_thread(zipkin.traces, service="wearstream-processor", span_name="COPY raw_staging")
+        if not found:
+            await asyncio.sleep(1)
+    found = found or await asyncio.to_thread(zipkin.traces, service="wearstream-replay")
+    if found and found[0]:
+        urls["trace of a replayed batch"] = zipkin.trace_url(found[0][0]["traceId"])
+    return urls

@@ -1,19 +1,17 @@
 """Keeps API keys out of logs: every log record's message is scrubbed of `wsk_…` tokens and `token=` values
-(uvicorn's access log prints websocket URLs with their query) before any handler sees it."""
+(uvicorn's access log prints websocket URLs with their query) before any handler sees it; `core.logs`'s
+formatters apply the same `redact` to every line of every process."""
 
 from __future__ import annotations
 
 import logging
-import re
-from typing import Any, Final
+from typing import Any
 
-_TOKEN: Final = re.compile(r"wsk_[0-9A-Za-z_-]+|((?:^|[?&;\s\"'])token=)[^&\s\"']*")
-REDACTED: Final = "[redacted]"
+from core.logs import REDACTED, redact
+
+__all__ = ["REDACTED", "install", "redact"]
+
 _installed = False
-
-
-def redact(text: str) -> str:
-    return _TOKEN.sub(lambda m: f"{m.group(1)}{REDACTED}" if m.group(1) else REDACTED, text)
 
 
 def install() -> None:

@@ -1,7 +1,7 @@
 """The daemon base of the local stack: a server started in the background with its pid file and log in
 `<state_dir>/<name>`, waited for until ready, stopped by its pid, and reported by `stack status`.
 
-Kafka and the monitoring servers (Prometheus, Alertmanager) are daemons; each says how it is configured,
+Kafka and the monitoring servers (Prometheus, Alertmanager, Zipkin) are daemons; each says how it is configured,
 launched and probed, the base owns the process's life cycle.
 """
 
@@ -9,13 +9,24 @@ from __future__ import annotations
 
 import subprocess
 import time
-from collections.abc import Callable, Sequence
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from deploy.local.errors import StackError
 from deploy.local.process import pid_alive, read_pid, terminate
 
 Log = Callable[[str], None]
+
+
+def http_ok(url: str, *, timeout_s: float = 2.0) -> bool:
+    """True when a GET of `url` answers 200."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout_s) as response:
+            return bool(response.status == 200)
+    except (urllib.error.URLError, OSError):
+        return False
 
 
 class Daemon:
@@ -51,13 +62,17 @@ class Daemon:
         pid = read_pid(self.pid_file)
         return pid if pid is not None and pid_alive(pid) else None
 
-    def spawn(self, argv: Sequence[str], *, cwd: Path | None = None) -> subprocess.Popen[bytes]:
-        """Starts `argv` in its own session, output appended to the log, and records its pid."""
+    def spawn(
+        self, argv: Sequence[str], *, cwd: Path | None = None, env: Mapping[str, str] | None = None
+    ) -> subprocess.Popen[bytes]:
+        """Starts `argv` in its own session (environment `env`, default this one's), output appended to the log,
+        and records its pid."""
         self.log_file.parent.mkdir(parents=True, exist_ok=True)
         out = self.log_file.open("ab")
         process = subprocess.Popen(
             list(argv),
             cwd=cwd,
+            env=None if env is None else dict(env),
             stdout=out,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,

@@ -3,7 +3,8 @@
 
 Prometheus scrapes the local processes (processor worker, replay/import, API) at their `/metrics` ports and
 evaluates `deploy/monitoring/rules/`; Alertmanager gets its configuration from the template in
-`deploy/monitoring/alertmanager/`, filled from the environment at each start. `install_monitoring_tools` is
+`deploy/monitoring/alertmanager/`, filled from the environment at each start. Zipkin (`deploy/local/zipkin.py`)
+runs beside them and receives the processes' traces. `install_monitoring_tools` is
 also what the tests call to get `promtool` and `amtool`.
 """
 
@@ -12,8 +13,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import urllib.error
-import urllib.request
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Final
@@ -22,11 +21,12 @@ import msgspec
 
 from core.settings import Settings
 from core.telemetry import IMPORT_METRICS_PORT, REPLAY_METRICS_PORT
-from deploy.local.daemon import Daemon, Log
+from deploy.local.daemon import Daemon, Log, http_ok
 from deploy.local.errors import StackError
 from deploy.local.monitoring_tools import install_monitoring_tools, tool, version_of
 from deploy.local.process import run
 from deploy.local.status import ComponentStatus
+from deploy.local.zipkin import ZipkinServer
 
 MONITORING_DIR: Final = Path(__file__).resolve().parents[1] / "monitoring"
 RULES_DIR: Final = MONITORING_DIR / "rules"
@@ -103,14 +103,6 @@ def prometheus_config(
         ],
     }
     return json.dumps(config, indent=2) + "\n"
-
-
-def http_ok(url: str, *, timeout_s: float = 2.0) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=timeout_s) as response:
-            return bool(response.status == 200)
-    except (urllib.error.URLError, OSError):
-        return False
 
 
 class _MonitoringDaemon(Daemon):
@@ -223,7 +215,8 @@ class AlertmanagerServer(_MonitoringDaemon):
 
 
 class LocalMonitoring:
-    """Prometheus scraping the local processes, and Alertmanager receiving its alerts."""
+    """Prometheus scraping the local processes, Alertmanager receiving its alerts, and (when given) Zipkin
+    receiving their traces."""
 
     def __init__(
         self,
@@ -234,7 +227,9 @@ class LocalMonitoring:
         targets: ScrapeTargets,
         environ: Mapping[str, str] | None = None,
         scrape_interval: str = "15s",
+        zipkin: ZipkinServer | None = None,
     ) -> None:
+        self.zipkin = zipkin
         self.alertmanager = AlertmanagerServer(
             state_dir=state_dir, port=alertmanager_port, environ=os.environ if environ is None else environ
         )
@@ -253,21 +248,37 @@ class LocalMonitoring:
             prometheus_port=settings.stack.prometheus_port,
             alertmanager_port=settings.stack.alertmanager_port,
             targets=targets_for(settings),
+            zipkin=ZipkinServer(
+                state_dir=settings.stack.state_dir,
+                cache_dir=settings.stack.cache_dir,
+                port=settings.stack.zipkin_port,
+                max_spans=settings.stack.zipkin_max_spans,
+                heap=settings.stack.zipkin_heap,
+            ),
         )
+
+    def _servers(self) -> list[Daemon]:
+        zipkin: list[Daemon] = [self.zipkin] if self.zipkin is not None else []
+        return [self.alertmanager, self.prometheus, *zipkin]
 
     def install(self, log: Log) -> None:
         install_monitoring_tools(log)
+        if self.zipkin is not None:
+            self.zipkin.install(log)
 
     def start(self, log: Log) -> None:
         self.alertmanager.start(log)
         self.prometheus.start(log)
+        if self.zipkin is not None:
+            self.zipkin.start(log)
 
     def stop(self, log: Log) -> None:
-        self.prometheus.stop(log)
-        self.alertmanager.stop(log)
+        for server in reversed(self._servers()):
+            server.stop(log)
 
     def running(self) -> bool:
-        return self.prometheus.running_pid() is not None or self.alertmanager.running_pid() is not None
+        return any(server.running_pid() is not None for server in self._servers())
 
     def status(self) -> list[ComponentStatus]:
-        return [self.prometheus.status(), self.alertmanager.status()]
+        zipkin = [self.zipkin.status()] if self.zipkin is not None else []
+        return [self.prometheus.status(), self.alertmanager.status(), *zipkin]

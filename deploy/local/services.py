@@ -17,7 +17,7 @@ from pathlib import Path
 from deploy.local.process import pid_alive, read_pid, terminate
 
 Log = Callable[[str], None]
-WORKER_ARGS = ("process", "--log-level", "warning")
+WORKER_ARGS = ("process",)
 
 
 def spawn(
@@ -96,5 +96,5 @@ class BackgroundService:
 def services(state_dir: Path) -> list[BackgroundService]:
     return [
         BackgroundService(state_dir=state_dir, name="processor", args=["process"]),
-        BackgroundService(state_dir=state_dir, name="api", args=["api", "--log-level", "warning"]),
+        BackgroundService(state_dir=state_dir, name="api", args=["api"]),
     ]

@@ -22,7 +22,7 @@ Log = Callable[[str], None]
 
 
 class LocalStack:
-    """Kafka and TimescaleDB; with `monitoring`, also Prometheus and Alertmanager (started after them)."""
+    """Kafka and TimescaleDB; with `monitoring`, also Prometheus, Alertmanager and Zipkin (started after them)."""
 
     def __init__(self, settings: StackSettings, *, monitoring: LocalMonitoring | None = None) -> None:
         self.monitoring = monitoring

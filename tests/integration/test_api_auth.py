@@ -1,8 +1,10 @@
-"""Keys and roles on REST, rate limits, and errors: 401/403/404/400/429 with JSON bodies, never a 500."""
+"""Keys and roles on REST, rate limits, and errors: 401/403/404/400/405/429 as RFC 9457 problem details
+(application/problem+json), never a 500."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from http import HTTPStatus
 from typing import Any
 
 import asyncpg
@@ -46,7 +48,7 @@ async def test_requests_without_a_valid_key_are_401_with_json(client: AsyncTestC
     for headers in ({}, bearer("wsk_000000000000_" + "x" * 43), bearer("not-a-key"), {"Authorization": "Basic eA=="}):
         response = await client.get(path, headers=headers)
         assert response.status_code == 401
-        assert response.json()["status_code"] == 401
+        assert response.json()["status"] == 401
         assert response.json()["detail"]
         assert response.headers["www-authenticate"] == "Bearer"
 
@@ -80,7 +82,7 @@ async def test_participant_key_cannot_read_cohort_views(
 ) -> None:
     response = await client.get(path, headers=bearer(cohort.keys["participant"]))
     assert response.status_code == 403
-    assert response.json()["status_code"] == 403
+    assert response.json()["status"] == 403
     response = await client.post(
         "/v1/notifications", json={"flag": "low_wear"}, headers=bearer(cohort.keys["participant"])
     )
@@ -110,7 +112,7 @@ async def test_keys_are_rate_limited_per_key(cohort: Cohort, settings: Settings)
         assert statuses[:5] == [200] * 5
         assert statuses[5:] == [429, 429]
         limited = await client.get("/v1/gaps", headers=bearer(cohort.keys["admin"]))
-        assert limited.json()["status_code"] == 429
+        assert limited.json()["status"] == 429
         assert int(limited.headers["retry-after"]) >= 1
         # Another key has its own budget.
         assert (await client.get("/v1/gaps", headers=bearer(cohort.keys["researcher"]))).status_code == 200
@@ -188,7 +190,47 @@ async def test_unknown_participants_and_metrics_are_404(
 ) -> None:
     response = await client.get(path, headers=bearer(cohort.keys["admin"]))
     assert response.status_code == 404
-    assert response.json()["status_code"] == 404
+    assert response.json()["status"] == 404
+
+
+async def test_every_client_error_is_problem_details(client: AsyncTestClient[Any], cohort: Cohort) -> None:
+    """One request per kind of 4xx, over several endpoints: each answers application/problem+json with type,
+    title, status and detail (and, for invalid parameters, the per-field list); the OpenAPI document says so."""
+    admin, participant = bearer(cohort.keys["admin"]), bearer(cohort.keys["participant"])
+    requests = [
+        ("GET", "/v1/participants", {}, None, 401),
+        ("GET", "/v1/participants/P0001/daily", bearer("not-a-key"), None, 401),
+        ("GET", "/v1/adherence", participant, None, 403),
+        ("GET", "/v1/participants/P0002/sleep", participant, None, 403),
+        ("GET", "/v1/participants/NOBODY/gaps", admin, None, 404),
+        ("GET", "/v1/nothing-here", admin, None, 404),
+        ("GET", "/v1/gaps?status=maybe", admin, None, 400),
+        ("GET", "/v1/participants/P0001/series/heart_rate?max_points=lots", admin, None, 400),
+        ("POST", "/v1/notifications", admin, {"flag": "sad"}, 400),
+        ("DELETE", "/v1/gaps", admin, None, 405),
+    ]
+    for method, path, headers, body, status in requests:
+        response = await client.request(method, path, headers=headers, json=body)
+        assert response.status_code == status, (method, path, response.text)
+        assert response.headers["content-type"] == "application/problem+json", (path, response.headers)
+        problem = response.json()
+        assert problem["type"] == "about:blank"
+        assert problem["status"] == status
+        assert problem["title"] == HTTPStatus(status).phrase
+        assert problem["detail"], problem
+        if status == 400 and method == "GET":
+            assert {item["key"] for item in problem["extra"]} & {"status", "max_points"}, problem
+
+    document = (await client.get("/schema/openapi.json")).json()
+    assert document["components"]["schemas"]["ProblemDetails"]["required"] == ["type", "title", "status", "detail"]
+    gaps = document["paths"]["/v1/gaps"]["get"]["responses"]
+    for code in ("400", "4XX"):
+        assert set(gaps[code]["content"]) == {"application/problem+json"}, gaps[code]
+    for path_item in document["paths"].values():
+        for operation in path_item.values():
+            for code, response in operation.get("responses", {}).items():
+                if code.startswith("4"):
+                    assert set(response.get("content", {})) == {"application/problem+json"}, (code, response)
 
 
 async def test_dates_and_offsets_mean_the_same_instant(client: AsyncTestClient[Any], cohort: Cohort) -> None:

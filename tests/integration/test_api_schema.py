@@ -1,5 +1,6 @@
 """A property-based run over the OpenAPI schema (schemathesis) against a real uvicorn server: whatever the
-parameters and bodies, and whichever role's key sends them, no request gets a 5xx."""
+parameters and bodies, and whichever role's key sends them, no request gets a 5xx, and every 4xx is problem
+details (application/problem+json)."""
 
 from __future__ import annotations
 
@@ -50,6 +51,12 @@ def api_schema(server_url: str) -> Any:
     return schemathesis.openapi.from_url(f"{server_url}/schema/openapi.json")
 
 
+def content_type(headers: Any) -> str:
+    """The Content-Type of a schemathesis response (whose header values are lists)."""
+    value = headers.get("content-type") or headers.get("Content-Type") or ""
+    return str(value[0] if isinstance(value, list) and value else value)
+
+
 EXAMPLES = {"admin": 20, "researcher": 10, "participant": 10}
 """Examples per operation and role: bounded so that the whole run takes well under two minutes."""
 
@@ -80,6 +87,9 @@ def test_no_input_gets_a_server_error(api_schema: Any, cohort: Cohort, server_ur
             statuses.append(response.status_code)
             if response.status_code >= 500:
                 failures.append(f"{case.method} {case.formatted_path} {case.query} {case.body}: {response.text[:300]}")
+            elif response.status_code >= 400 and content_type(response.headers) != "application/problem+json":
+                kind = content_type(response.headers)
+                failures.append(f"{case.method} {case.formatted_path} {case.query}: {response.status_code} {kind}")
 
         check()
     assert failures == []

@@ -349,11 +349,14 @@ def test_the_docs_table_lists_exactly_the_declared_metrics() -> None:
                 assert value._name.startswith(prefix), value._name
 
 
-def test_stack_status_with_monitoring_lists_prometheus_and_alertmanager(settings: Settings, stack: object) -> None:
+def test_stack_status_with_monitoring_lists_prometheus_alertmanager_and_zipkin(
+    settings: Settings, stack: object
+) -> None:
     env = {
         **os.environ,
         "WEARSTREAM_PROMETHEUS_PORT": str(free_port()),
         "WEARSTREAM_ALERTMANAGER_PORT": str(free_port()),
+        "WEARSTREAM_ZIPKIN_PORT": str(free_port()),
     }
     result = subprocess.run(
         [sys.executable, "-m", "wearstream", "stack", "status", "--with-monitoring"],
@@ -364,7 +367,8 @@ def test_stack_status_with_monitoring_lists_prometheus_and_alertmanager(settings
         check=False,
     )
     lines = result.stdout.splitlines()
-    assert [line.split()[0] for line in lines] == ["kafka", "timescaledb", "prometheus", "alertmanager"]
+    assert [line.split()[0] for line in lines] == ["kafka", "timescaledb", "prometheus", "alertmanager", "zipkin"]
+    assert lines[4] == f"zipkin 127.0.0.1:{env['WEARSTREAM_ZIPKIN_PORT']} unknown DOWN"
     assert lines[2].startswith(f"prometheus 127.0.0.1:{env['WEARSTREAM_PROMETHEUS_PORT']} 2.")
     assert lines[2].endswith("DOWN"), "nothing listens on that port"
     assert result.returncode == 1

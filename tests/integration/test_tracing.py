@@ -29,6 +29,8 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceResponse,
 )
 from opentelemetry.proto.trace.v1.trace_pb2 import Span as ProtoSpan
+from opentelemetry.semconv._incubating.attributes import messaging_attributes as messaging
+from opentelemetry.semconv.attributes import db_attributes as db
 
 from api.auth.store import create_key
 from core.settings import Settings
@@ -186,6 +188,8 @@ async def test_one_trace_follows_a_batch_from_the_producer_into_the_processor_an
     assert validations
     for validation in validations:
         assert validation.parent_id in sends, validation
+        assert validation.attributes[messaging.MESSAGING_SYSTEM] == "kafka"
+        assert ".readings." in str(validation.attributes[messaging.MESSAGING_DESTINATION_NAME])
         assert validation.trace_id == sends[validation.parent_id].trace_id
 
     # A group's store, with the COPY, belongs to the trace of the group's first message, down from its publish.
@@ -194,12 +198,24 @@ async def test_one_trace_follows_a_batch_from_the_producer_into_the_processor_an
     for copy in copies:
         assert copy.service == "wearstream-processor"
         assert copy.kind == ProtoSpan.SPAN_KIND_CLIENT
-        assert copy.attributes["db.operation.name"] == "COPY"
+        assert copy.attributes[db.DB_OPERATION_NAME] == "COPY"
+        assert copy.attributes[db.DB_SYSTEM_NAME] == "postgresql"
+        assert copy.attributes[db.DB_COLLECTION_NAME] == "raw_staging"
+        assert str(copy.attributes[db.DB_QUERY_TEXT]).startswith("COPY raw_staging (")
+        assert int(copy.attributes[db.DB_OPERATION_BATCH_SIZE]) >= 1
         chain = ancestors(copy, by_id)
         names = [s.name for s in chain]
         assert names[0].startswith("store "), names
-        assert names[1].startswith("process "), names
-        assert chain[1].kind == ProtoSpan.SPAN_KIND_CONSUMER
+        process = chain[1]
+        assert process.kind == ProtoSpan.SPAN_KIND_CONSUMER
+        topic = str(process.attributes[messaging.MESSAGING_DESTINATION_NAME])
+        assert ".readings." in topic
+        assert process.name == f"process {topic}"
+        assert process.attributes[messaging.MESSAGING_SYSTEM] == "kafka"
+        assert process.attributes[messaging.MESSAGING_OPERATION_NAME] == "process"
+        assert process.attributes[messaging.MESSAGING_OPERATION_TYPE] == "process"
+        assert process.attributes[messaging.MESSAGING_CONSUMER_GROUP_NAME] == env.settings.processor.group_id
+        assert int(process.attributes[messaging.MESSAGING_BATCH_MESSAGE_COUNT]) >= 1
         assert chain[2].span_id in sends, "process continues the producer's send span"
         assert names[3].startswith("publish "), names
         assert {s.trace_id for s in chain} == {copy.trace_id}
