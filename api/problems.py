@@ -1,8 +1,9 @@
 """Every 4xx answer is an RFC 9457 problem details document (`application/problem+json`), through Litestar's
 ProblemDetails plugin: `type` (`about:blank`), `title` (the status's phrase), `status`, `detail` (what is wrong,
-as before) and, for invalid parameters, `extra`: the per-field list `[{"key", "message", "source"}]`. Other
-extra members of an error stand at the top level. The OpenAPI document says so: each operation's 4xx responses
-have the `ProblemDetails` schema under `application/problem+json`, and a `4XX` response stands for the rest.
+as before), `status_code` (the same as `status`, as error bodies had it before) and, for invalid parameters,
+`extra`: the per-field list `[{"key", "message", "source"}]`. Other extra members of an error stand at the top
+level. The OpenAPI document says so: each operation's 4xx responses have the `ProblemDetails` schema under
+`application/problem+json`, and a `4XX` response stands for the rest.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ PROBLEM_SCHEMA: Final = Schema(
         "type": Schema(type=OpenAPIType.STRING, description="`about:blank`: the status code says what happened."),
         "title": Schema(type=OpenAPIType.STRING, description="The status code's phrase."),
         "status": Schema(type=OpenAPIType.INTEGER),
+        "status_code": Schema(type=OpenAPIType.INTEGER, description="The same as `status` (kept for older clients)."),
         "detail": Schema(type=OpenAPIType.STRING, description="What is wrong with this request."),
         "extra": Schema(
             type=OpenAPIType.ARRAY,
@@ -48,11 +50,17 @@ PROBLEM_SCHEMA: Final = Schema(
 def problem(
     status_code: int, detail: str, *, extra: Any = None, headers: dict[str, str] | None = None
 ) -> ProblemDetailsException:
-    """The problem details of an error answered with `status_code`."""
+    """The problem details of an error answered with `status_code`; the body keeps the `status_code` member
+    that error bodies carried before they were problem details."""
+    members: dict[str, Any] = {"status_code": status_code}
+    if isinstance(extra, dict):
+        members = {**extra, **members}
+    elif extra:
+        members["extra"] = extra
     return ProblemDetailsException(
         status_code=status_code,
         detail=detail,
-        extra=extra,
+        extra=members,
         headers=headers,
         type_=ABOUT_BLANK,
         title=HTTPStatus(status_code).phrase,

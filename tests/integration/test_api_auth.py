@@ -215,7 +215,7 @@ async def test_every_client_error_is_problem_details(client: AsyncTestClient[Any
         assert response.headers["content-type"] == "application/problem+json", (path, response.headers)
         problem = response.json()
         assert problem["type"] == "about:blank"
-        assert problem["status"] == status
+        assert problem["status"] == problem["status_code"] == status
         assert problem["title"] == HTTPStatus(status).phrase
         assert problem["detail"], problem
         if status == 400 and method == "GET":
