@@ -67,6 +67,12 @@ class Evaluation(msgspec.Struct, frozen=True, kw_only=True):
     """not_worn gaps the processor would find per bucket (first repetition's cohort)."""
     masks: int
     scores: list[Score]
+    lengths: list[int] = []
+    """Lengths (minutes) of the not_worn gaps found in the first repetition's cohort."""
+    export: str | None = None
+    """The imported export also scored (`imputation_export.with_export`), its masks and scores."""
+    export_masks: int = 0
+    export_scores: list[Score] = []
 
 
 def bucket_name(low: int, high: int) -> str:
@@ -138,7 +144,7 @@ def place_masks(
     return masks
 
 
-class _Tally(msgspec.Struct, kw_only=True):
+class Tally(msgspec.Struct, kw_only=True):
     minutes: int = 0
     filled: int = 0
     abs_error: float = 0.0
@@ -146,7 +152,7 @@ class _Tally(msgspec.Struct, kw_only=True):
     covered: int = 0
 
 
-def _score_fill(tally: _Tally, truth: FloatArray, fill: Fill | None) -> None:
+def _score_fill(tally: Tally, truth: FloatArray, fill: Fill | None) -> None:
     observed = ~np.isnan(truth)
     tally.minutes += int(observed.sum())
     if fill is None:
@@ -159,7 +165,7 @@ def _score_fill(tally: _Tally, truth: FloatArray, fill: Fill | None) -> None:
     tally.covered += int(((truth[ok] >= fill.lower[ok]) & (truth[ok] <= fill.upper[ok])).sum())
 
 
-Tallies = dict[tuple[str, str, int], _Tally]
+Tallies = dict[tuple[str, str, int], Tally]
 
 
 def _participant(
@@ -167,20 +173,28 @@ def _participant(
 ) -> tuple[Tallies, int]:
     """Participant k's tallies per (method, metric, bucket), and the number of masks placed."""
     series, _ = cohort_series(simulator, k, plan.days)
+    return score_series(series, lengths, rng, plan.masks_per_bucket)
+
+
+def score_series(
+    series: dict[str, MinuteSeries], lengths: list[int], rng: np.random.Generator, per_bucket: int
+) -> tuple[Tallies, int]:
+    """Masks one participant's series (every metric over each stretch) and tallies every method's fill."""
     worn = ~np.isnan(series["heart_rate"].values)
-    masks = place_masks(worn, lengths, rng, plan.masks_per_bucket)
+    masks = place_masks(worn, lengths, rng, per_bucket)
     methods = {name: cls() for name, cls in METHODS.items()}
     tallies: Tallies = {}
     for b, start, end in masks:
         masked = {m: _without(s, start, end) for m, s in series.items()}
-        masked["heart_rate"] = _without(series["heart_rate"], start, end, steps=masked["steps"].values)
+        steps = masked["steps"].values if "steps" in masked else None
+        masked["heart_rate"] = _without(series["heart_rate"], start, end, steps=steps)
         for metric, one in masked.items():
             truth = series[metric].values[start:end]
             if np.isnan(truth).all():
                 continue
             for name, method in methods.items():
                 fill = method.fill(one, start, end)
-                tally = tallies.setdefault((name, metric, b), _Tally())
+                tally = tallies.setdefault((name, metric, b), Tally())
                 _score_fill(tally, truth, fill if isinstance(fill, Fill) else None)
     return tallies, len(masks)
 
@@ -193,7 +207,9 @@ def _without(series: MinuteSeries, start: int, end: int, *, steps: FloatArray | 
     )
 
 
-def _repetition(plan: Plan, seed: int, progress: Callable[[int], None]) -> tuple[Tallies, dict[str, int], int]:
+def _repetition(
+    plan: Plan, seed: int, progress: Callable[[int], None]
+) -> tuple[Tallies, dict[str, int], int, list[int]]:
     simulator = CohortSimulator(seed=seed, start=START)
     lengths: list[int] = []
     for k in range(1, plan.participants + 1):
@@ -205,12 +221,12 @@ def _repetition(plan: Plan, seed: int, progress: Callable[[int], None]) -> tuple
         tallies, placed = _participant(plan, simulator, k, lengths, rng)
         masks += placed
         for key, tally in tallies.items():
-            into = total.setdefault(key, _Tally())
+            into = total.setdefault(key, Tally())
             for name in ("minutes", "filled", "abs_error", "sq_error", "covered"):
                 setattr(into, name, getattr(into, name) + getattr(tally, name))
         progress(k)
     found = {bucket_name(*b): sum(low <= n < high for n in lengths) for low, high in BUCKETS for b in [(low, high)]}
-    return total, found, masks
+    return total, found, masks, lengths
 
 
 def evaluate(plan: Plan, *, progress: Callable[[int, int], None] | None = None) -> Evaluation:
@@ -218,6 +234,7 @@ def evaluate(plan: Plan, *, progress: Callable[[int, int], None] | None = None) 
     began = time.perf_counter()
     runs: list[Tallies] = []
     gap_lengths: dict[str, int] = {}
+    first_lengths: list[int] = []
     masks = 0
     total = plan.participants * plan.seeds
     for r in range(plan.seeds):
@@ -227,22 +244,28 @@ def evaluate(plan: Plan, *, progress: Callable[[int, int], None] | None = None) 
             if progress is not None:
                 progress(done + k, total)
 
-        tallies, found, placed = _repetition(plan, plan.seed + r, step)
+        tallies, found, placed, lengths = _repetition(plan, plan.seed + r, step)
         runs.append(tallies)
         masks += placed
-        gap_lengths = gap_lengths or found
+        if not gap_lengths:
+            gap_lengths, first_lengths = found, lengths
     scores = [
-        _summarise(method, metric, b, [run.get((method, metric, b), _Tally()) for run in runs])
+        summarise(method, metric, b, [run.get((method, metric, b), Tally()) for run in runs])
         for metric in METRICS_SCORED
         for b in range(len(BUCKETS))
         for method in METHODS
     ]
     return Evaluation(
-        plan=plan, seconds=round(time.perf_counter() - began, 1), gap_lengths=gap_lengths, masks=masks, scores=scores
+        plan=plan,
+        seconds=round(time.perf_counter() - began, 1),
+        gap_lengths=gap_lengths,
+        masks=masks,
+        scores=scores,
+        lengths=sorted(first_lengths),
     )
 
 
-def _summarise(method: str, metric: str, b: int, tallies: list[_Tally]) -> Score:
+def summarise(method: str, metric: str, b: int, tallies: list[Tally]) -> Score:
     maes = [t.abs_error / t.filled for t in tallies if t.filled]
     rmses = [float(np.sqrt(t.sq_error / t.filled)) for t in tallies if t.filled]
     minutes = sum(t.minutes for t in tallies)
@@ -260,49 +283,3 @@ def _summarise(method: str, metric: str, b: int, tallies: list[_Tally]) -> Score
         coverage=round(sum(t.covered for t in tallies) / filled, 3) if filled else 0.0,
         mae_by_seed=[round(m, 4) for m in maes],
     )
-
-
-def margins(evaluation: Evaluation, metric: str, bucket: str) -> tuple[float, float] | None:
-    """Per repetition, the better of neighbour mean and median's MAE minus profile's: (mean, sd) over the
-    repetitions; positive means profile is better. None when a method filled nothing in some repetition."""
-    by = {s.method: s.mae_by_seed for s in evaluation.scores if s.metric == metric and s.bucket == bucket}
-    runs = [by.get(m, []) for m in ("neighbour_mean", "neighbour_median", "profile")]
-    if len({len(r) for r in runs}) != 1 or not runs[0]:
-        return None
-    diffs = [min(a, b) - c for a, b, c in zip(*runs, strict=True)]
-    return statistics.fmean(diffs), statistics.stdev(diffs) if len(diffs) > 1 else 0.0
-
-
-def markdown(evaluation: Evaluation) -> str:
-    """MAE (± sd over repetitions), RMSE and 95 % interval coverage per metric × gap bucket × method, and
-    profile's margin over the better neighbour baseline (results on synthetic data)."""
-    plan = evaluation.plan
-    lengths = ", ".join(f"{b} {n}" for b, n in evaluation.gap_lengths.items())
-    lines = [
-        f"Synthetic cohort: {plan.participants:,} participants × {plan.days} days, seeds {plan.seed} …"
-        f" {plan.seed + plan.seeds - 1} ({plan.seeds} repetitions), {evaluation.masks:,} masked stretches;"
-        f" not_worn gaps found in the first cohort: {lengths}; {evaluation.seconds:.0f} s. Cells: MAE ± sd over"
-        " repetitions / RMSE / 95 % coverage.",
-        "",
-        "| metric | gap | minutes | "
-        + " | ".join(METHODS)
-        + " | profile's MAE margin over the better of mean, median |",
-        "|---|---|---|" + "---|" * len(METHODS) + "---|",
-    ]
-    for metric in METRICS_SCORED:
-        for low, high in BUCKETS:
-            bucket = bucket_name(low, high)
-            scores = {s.method: s for s in evaluation.scores if s.metric == metric and s.bucket == bucket}
-            minutes = max((s.minutes for s in scores.values()), default=0)
-            cells = [_cell(scores[m]) if m in scores else "–" for m in METHODS]
-            margin = margins(evaluation, metric, bucket)
-            shown = "–" if margin is None else f"{margin[0]:+.2f} ± {margin[1]:.2f}"
-            lines.append(f"| {metric} | {bucket} | {minutes:,} | " + " | ".join(cells) + f" | {shown} |")
-    return "\n".join(lines) + "\n"
-
-
-def _cell(score: Score) -> str:
-    if score.mae is None or score.rmse is None:
-        return "–"
-    filled = "" if score.filled_share >= 0.995 else f" ({score.filled_share:.0%} filled)"
-    return f"{score.mae:.2f} ± {score.mae_sd:.2f} / {score.rmse:.2f} / {score.coverage:.0%}{filled}"

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from wearstream.imputation_eval import BUCKETS, Evaluation, Plan, bucket_name, evaluate, margins, markdown, place_masks
+from wearstream.imputation_eval import BUCKETS, Evaluation, Plan, bucket_name, evaluate, place_masks
+from wearstream.imputation_table import margins, markdown
 
 
 def test_masks_lie_on_observed_minutes_do_not_overlap_and_take_the_lengths_found() -> None:
@@ -59,7 +60,7 @@ def test_the_margin_is_the_better_baseline_minus_ours_per_repetition() -> None:
                 for s in evaluation.scores
                 if s.metric == "heart_rate" and s.bucket == "10–30 min"
             }
-            margin = margins(evaluation, "heart_rate", "10–30 min")
+            margin = margins(evaluation.scores, "heart_rate", "10–30 min")
             assert margin is not None
             expected = [
                 min(a, b) - c
