@@ -8,6 +8,7 @@ import datetime as dt
 
 import asyncpg
 import pytest
+from typer.testing import CliRunner
 
 from producers.simulator import CohortSimulator
 from schemas.metrics import METRIC_IDS
@@ -20,6 +21,7 @@ from stream_processors.imputation.job import Request, impute
 from stream_processors.imputation.store import delete_run, list_runs
 from stream_processors.validate import validate
 from tests import factories
+from wearstream.cli import app
 
 START = dt.date(2026, 3, 2)
 DAYS = 6
@@ -150,3 +152,24 @@ async def test_a_resumed_run_redoes_an_interrupted_participant(cohort: str) -> N
     again = await impute(cohort, Linear(), Request(run_id="resume-1", metrics=["heart_rate"]))
     assert again.resumed == first.participants - 1
     assert await fetch(cohort, "SELECT * FROM imputed_points WHERE run_id = 'resume-1' ORDER BY 2, 3, 4") == rows
+
+
+def test_the_command_runs_lists_and_deletes_a_run(cohort: str) -> None:
+    env = {"WEARSTREAM_DATABASE_URL": cohort}
+    ran = CliRunner().invoke(
+        app, ["impute", "--run-id", "cli-1", "--method", "neighbour_median", "--metrics", "heart_rate"], env=env
+    )
+    assert ran.exit_code == 0, ran.output
+    assert "run cli-1 (neighbour_median 1)" in ran.output
+    listed = CliRunner().invoke(app, ["impute", "--list"], env=env)
+    assert listed.exit_code == 0, listed.output
+    assert "cli-1  neighbour_median 1  complete" in listed.output
+    deleted = CliRunner().invoke(app, ["impute", "--delete", "cli-1"], env=env)
+    assert deleted.exit_code == 0, deleted.output
+    assert "deleted run cli-1" in deleted.output
+    again = CliRunner().invoke(app, ["impute", "--delete", "cli-1"], env=env)
+    assert again.exit_code == 1
+    assert "no imputation run 'cli-1'" in " ".join(again.output.split())
+    bad = CliRunner().invoke(app, ["impute", "--run-id", "no spaces"], env=env)
+    assert bad.exit_code == 1
+    assert "run id 'no spaces'" in " ".join(bad.output.split())
