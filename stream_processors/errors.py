@@ -29,3 +29,7 @@ class InvalidMessage(ProcessorError):
 class DeadLetterLimitExceeded(FatalError):
     """Most recent input of a topic went to the dead-letter topic: a bad deploy must halt, not drain the stream.
     The processor pauses that topic (the others go on) until the worker restarts."""
+
+
+class ImputationError(ProcessorError):
+    """An imputation run cannot go on as asked (a run id reused with other settings, an unknown run)."""

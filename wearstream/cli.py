@@ -62,6 +62,7 @@ def _registrations() -> tuple[Callable[[typer.Typer], None], ...]:
     import deploy.cli
     import producers.cli
     import stream_processors.cli
+    import stream_processors.imputation_cli
     import stream_processors.participants_cli
     import wearstream.client.cli
     import wearstream.commands
@@ -72,6 +73,7 @@ def _registrations() -> tuple[Callable[[typer.Typer], None], ...]:
         core.cli.register,
         producers.cli.register,
         stream_processors.participants_cli.register,
+        stream_processors.imputation_cli.register,
         wearstream.commands.register,
         api.cli.register,
         wearstream.client.cli.register,

@@ -1,4 +1,4 @@
-"""The whole-system commands: `wearstream demo`, `wearstream estimate` and `wearstream evaluate detectors`."""
+"""The whole-system commands: `wearstream demo`, `wearstream estimate`, `wearstream evaluate detectors|imputation`."""
 
 from __future__ import annotations
 
@@ -152,6 +152,43 @@ def evaluate_detectors_command(
             console.print(f"{done}/{total} participants")
 
     evaluation = evaluate(plan, workers=workers, progress=progress)
+    out.print(markdown(evaluation), markup=False, soft_wrap=True)
+    if json_out is not None:
+        json_out.write_bytes(msgspec.json.format(msgspec.json.encode(evaluation)))
+
+
+@evaluate_app.command("imputation")
+def evaluate_imputation_command(
+    participants: Annotated[int, typer.Option("--participants", "-n", min=1, help="Simulated participants.")] = 100,
+    days: Annotated[int, typer.Option(min=7, help="Simulated days per participant.")] = 28,
+    seed: Annotated[int, typer.Option(min=0, help="First seed (simulator and mask placement).")] = 7,
+    seeds: Annotated[int, typer.Option(min=1, help="Repetitions, with seeds seed, seed + 1, ….")] = 3,
+    masks: Annotated[int, typer.Option(min=1, help="Masked stretches per participant and gap bucket.")] = 3,
+    export: Annotated[
+        Path | None,
+        typer.Option(help="Also score a Fitbit/wearipedia export folder (.json or .json.gz files; UTC times)."),
+    ] = None,
+    json_out: Annotated[Path | None, typer.Option("--json", help="Also write the scores as JSON here.")] = None,
+) -> None:
+    """MAE, RMSE and interval coverage of each imputation method per metric and gap length, by masking observed
+    stretches of a simulated cohort with the lengths of the not_worn gaps the processor finds."""
+    import msgspec
+
+    from wearstream.imputation_eval import Plan, evaluate
+    from wearstream.imputation_export import with_export
+    from wearstream.imputation_table import markdown
+
+    if export is not None and not export.is_dir():
+        raise fail(f"--export: {export} is not a folder")
+    plan = Plan(participants=participants, days=days, seed=seed, seeds=seeds, masks_per_bucket=masks)
+
+    def progress(done: int, total: int) -> None:
+        if done == total or done % 10 == 0:
+            console.print(f"{done}/{total} participant-repetitions")
+
+    evaluation = evaluate(plan, progress=progress)
+    if export is not None:
+        evaluation = with_export(evaluation, export)
     out.print(markdown(evaluation), markup=False, soft_wrap=True)
     if json_out is not None:
         json_out.write_bytes(msgspec.json.format(msgspec.json.encode(evaluation)))
