@@ -304,10 +304,7 @@ async def end_to_end_float_vs_integer(
         float_rates.append(await _end_to_end_once(settings, participants, days, floating, log_dir))
     label = data_label(participants, days, f"heart rate, {readings:,} readings; 1 worker, 6 partitions")
     ratio = statistics.median(float_rates) / statistics.median(integer_rates)
-    before = (
-        "the code before the lossless change (bee175e^) is not measured: its worker predates 94 commits of "
-        "settings, schema and CLI changes and cannot run against this run's database and topics"
-    )
+    before = "the code before the lossless change is measured by `lossless_before`"
     return [
         summarise(
             "end_to_end.heart_rate_integer.w1.p6",
