@@ -1,7 +1,11 @@
-"""A study-level dataset from the API: Hive-partitioned series, the per-day tables, a codebook and a README.
+"""A study-level dataset: Hive-partitioned series, the per-day tables, a codebook and a README.
+
+The tables come through a `Client` (over HTTP, or the API's endpoints in this process for the database
+export, `wearstream.local_api`); the series from a `SeriesSource` (default: the API's pages;
+`wearstream.raw_export.RawSeries` reads the stored segments).
 
 Layout under the output folder:
-    series/metric=<m>/participant=<p>/part-0.parquet   (or .csv) — one file per participant × metric
+    series/metric=<m>/participant=<p>/part-0.parquet   (or .csv, or .jsonl for OMH) — one per participant × metric
     participants, daily, sleep, adherence, adherence_summary, gaps[, alerts] .parquet (or .csv)
     codebook.json, README.md, manifest.json
 Series are written a page at a time into row groups of `ROW_GROUP` rows, to a temporary name renamed when
