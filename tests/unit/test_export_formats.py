@@ -33,7 +33,8 @@ def test_binary_arrays_decode_to_their_elements() -> None:
     assert floats is not None
     np.testing.assert_array_equal(floats, np.array([0.97, 12.5], dtype=np.float32))
     empty = _elements(struct.pack(">iii", 0, 0, 23), _INT4)
-    assert empty is not None and len(empty) == 0
+    assert empty is not None
+    assert len(empty) == 0
     assert _elements(None, _INT4) is None
 
 
@@ -62,7 +63,8 @@ def test_row_groups_do_not_depend_on_the_pages(tmp_path: Path) -> None:
     assert one.read_bytes() == many.read_bytes()
     metadata = pq.ParquetFile(one).metadata
     assert [metadata.row_group(i).num_rows for i in range(metadata.num_row_groups)] == [ROW_GROUP, 40_000]
-    assert writer.first is not None and writer.first.hour == 1  # local time in Berlin
+    assert writer.first is not None
+    assert writer.first.hour == 1  # local time in Berlin
 
 
 def test_sleep_epochs_become_episodes_from_onset_to_final_awakening(tmp_path: Path) -> None:
