@@ -36,6 +36,7 @@ from wearstream.client.manifest import (
     rows_by_metric,
     spans,
 )
+from wearstream.client.omh import series_writer
 from wearstream.client.partitions import (
     PRIVATE_COLUMNS,
     ROW_GROUP,
@@ -44,7 +45,6 @@ from wearstream.client.partitions import (
     PartWriter,
     part_name,
     series_schema,
-    series_writer,
     write_json,
     write_table,
 )
@@ -205,7 +205,7 @@ def _export_tables(
     tables.keep("participants", cohort[cohort["participant_id"].isin(ids)] if len(cohort) else cohort)
     per_day: dict[str, list[pd.DataFrame]] = {"daily": [], "sleep": []}
     for participant_id in ids:
-        start, end = date_window(spec, *spans.get(participant_id, (None, None)))
+        start, end = date_window(spec.start, spec.end, *spans.get(participant_id, (None, None)))
         if start is None and end is None and spec.start is None:
             continue  # no data exported for this participant: no days to summarise
         per_day["daily"].append(client.daily(participant_id, start, end))
@@ -217,7 +217,7 @@ def _export_tables(
 
     firsts = [s[0] for s in spans.values() if s[0]]
     lasts = [s[1] for s in spans.values() if s[1]]
-    start, end = date_window(spec, min(firsts, default=None), max(lasts, default=None))
+    start, end = date_window(spec.start, spec.end, min(firsts, default=None), max(lasts, default=None))
     if start is not None or end is not None:
         summary = client.adherence(start, end)
         daily = client.adherence(start, end, per_day=True)

@@ -5,12 +5,9 @@ from __future__ import annotations
 import datetime as dt
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from wearstream.client.errors import ClientError
-
-if TYPE_CHECKING:
-    from wearstream.client.export import ExportSpec
 
 Done = dict[str, dict[str, Any]]
 """Finished parts by "<metric>/<participant>": their rows and first and last local dates."""
@@ -22,10 +19,13 @@ class ExportError(ClientError):
     """The export cannot go on as asked (a folder holding another export, a bad parameter)."""
 
 
-def date_window(spec: ExportSpec, first: str | None, last: str | None) -> tuple[str | None, str | None]:
-    """The per-day tables' window: the export's range, else the local dates the exported series span."""
-    if spec.start is not None or spec.end is not None:
-        return spec.start, spec.end
+def date_window(
+    start: str | None, end: str | None, first: str | None, last: str | None
+) -> tuple[str | None, str | None]:
+    """The per-day tables' window: the export's range (`start`, `end`), else the local dates the exported
+    series span (`first`, `last`)."""
+    if start is not None or end is not None:
+        return start, end
     if first is None or last is None:
         return None, None
     return first, (dt.date.fromisoformat(last) + dt.timedelta(days=1)).isoformat()

@@ -25,7 +25,7 @@ import msgspec
 import numpy as np
 import pyarrow as pa
 
-from wearstream.client.partitions import PartWriter
+from wearstream.client.partitions import ExportFormat, ExportResolution, PartWriter, series_schema
 
 SCHEMAS: Final = {
     "heart_rate": ("heart-rate", "2.0"),
@@ -167,3 +167,12 @@ class OmhWriter(PartWriter):
         else:
             self.path.unlink(missing_ok=True)
         return self.rows
+
+
+def series_writer(
+    path: Path, kind: ExportFormat, resolution: ExportResolution, metric: str, participant_id: str
+) -> PartWriter:
+    """The writer of one participant × metric part in the export's format."""
+    if kind == "omh":
+        return OmhWriter(path, series_schema(resolution), metric, participant_id)
+    return PartWriter(path, kind, series_schema(resolution))

@@ -159,14 +159,3 @@ def write_table(out: Path, name: str, frame: pd.DataFrame, export_format: Export
         pacsv.write_csv(table, temporary)
     os.replace(temporary, path)
     return path.name, table.schema
-
-
-def series_writer(
-    path: Path, kind: ExportFormat, resolution: ExportResolution, metric: str, participant_id: str
-) -> PartWriter:
-    """The writer of one participant × metric part in the export's format."""
-    if kind == "omh":
-        from wearstream.client.omh import OmhWriter
-
-        return OmhWriter(path, series_schema(resolution), metric, participant_id)
-    return PartWriter(path, kind, series_schema(resolution))
