@@ -178,10 +178,12 @@ def run_database_export(
     """`run_export` against the database of `settings` (its read-only role when it has one): raw series from
     the segments (`RawSeries`), rollups and tables from the API's endpoints in this process."""
     dsn = settings.database.readonly_dsn
-    with asyncio.Runner() as runner, local_client(settings, dsn) as client:
+    with asyncio.Runner() as runner:
+        # Connecting first: an unreachable database or a refused role fails here, plainly.
         pool = runner.run(_open_pool(dsn))
         try:
-            series = RawSeries(runner, pool, client.zones) if spec.resolution == "raw" else None
-            return run_export(client, out, spec, fresh=fresh, report=report, series=series)
+            with local_client(settings, dsn) as client:
+                series = RawSeries(runner, pool, client.zones) if spec.resolution == "raw" else None
+                return run_export(client, out, spec, fresh=fresh, report=report, series=series)
         finally:
             runner.run(pool.close())

@@ -190,3 +190,11 @@ def test_a_database_export_stays_within_a_generous_memory_bound(
     peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     assert peak_kib < 1024 * 1024  # KiB (Linux): the largest child so far stayed under 1 GiB
     assert "exported" in run.stderr
+
+
+def test_an_unreachable_database_is_named_not_a_traceback(tmp_path: Path) -> None:
+    env = {"WEARSTREAM_CLIENT_URL": "", "WEARSTREAM_DATABASE_READONLY_URL": "postgresql://x:y@127.0.0.1:1/none"}
+    result = CliRunner().invoke(app, ["export", "--out", str(tmp_path)], env=env)
+    assert result.exit_code == 1
+    assert "cannot read the database" in result.output
+    assert "Traceback" not in result.output
