@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Final
 
@@ -159,11 +160,19 @@ class RawSeries:
     ) -> None:
         timezone = self.zones.get(participant_id, "UTC")
         low, high = self.runner.run(_bounds(self.pool, spec, metric, participant_id, timezone))
-        for window in _windows(low, high, metric):
-            decoded = self.runner.run(self._window(participant_id, metric, window))
-            table = arrow_rows(decoded, max(low, window[0]), min(high, window[1]), timezone, metric)
-            writer.add_table(table)
-            report.readings(table.num_rows)
+        # Writing a window (zstd, Parquet; outside the GIL) overlaps reading and decoding the next one; one
+        # write at a time, in order.
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="export-writer") as writes:
+            pending: Future[None] | None = None
+            for window in _windows(low, high, metric):
+                decoded = self.runner.run(self._window(participant_id, metric, window))
+                table = arrow_rows(decoded, max(low, window[0]), min(high, window[1]), timezone, metric)
+                if pending is not None:
+                    pending.result()
+                pending = writes.submit(writer.add_table, table)
+                report.readings(table.num_rows)
+            if pending is not None:
+                pending.result()
 
 
 async def _open_pool(dsn: str) -> asyncpg.Pool:
