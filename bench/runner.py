@@ -8,7 +8,7 @@ import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from bench import ingest, lossless, queries, reference
+from bench import export, ingest, lossless, queries, reference
 from bench.common import Measurement, machine
 from bench.report import Run, now, ratios, write
 from core.settings import Settings, load_settings
@@ -91,6 +91,9 @@ def steps() -> dict[str, Step]:
     async def lossless_before(s: Settings, quick: bool) -> list[Measurement]:
         return await reference.before_and_after(s, participants=5 if quick else 50, days=2, pairs=1 if quick else 5)
 
+    async def export_step(s: Settings, quick: bool) -> list[Measurement]:
+        return await export.export_benchmarks(s, days=7 if quick else 365, api_days=1 if quick else 7, log_dir=LOGS)
+
     return {
         "producer": producer,
         "side_by_side": side_by_side,
@@ -103,6 +106,7 @@ def steps() -> dict[str, Step]:
         "lossless_import": lossless_import,
         "lossless_e2e": lossless_e2e,
         "lossless_before": lossless_before,
+        "export": export_step,
     }
 
 

@@ -75,9 +75,13 @@ class DatabaseSettings(BaseSettings):
     """The stream processors' DSN. Empty: `url` when set, else the local stack's `wearstream_processor`."""
     api_url: str = ""
     """The API's DSN. Empty: `url` when set, else the local stack's `wearstream_api`."""
+    readonly_url: str = ""
+    """Read-only access (`wearstream export` without `--api`). Empty: `url` when set, else the local stack's
+    `wearstream_readonly`."""
     pool_size: int = 4
     _role_passwords: dict[str, str] = PrivateAttr(default_factory=dict)
-    """The local stack's generated passwords of `wearstream_processor` / `wearstream_api` (set by
+    """The local stack's generated passwords of `wearstream_processor` / `wearstream_api` /
+    `wearstream_readonly` (set by
     `load_settings`): those roles then reach the server and database of `url`, whatever `url` is changed to."""
 
     @property
@@ -87,6 +91,10 @@ class DatabaseSettings(BaseSettings):
     @property
     def api_dsn(self) -> str:
         return self.api_url or self._as_role("wearstream_api")
+
+    @property
+    def readonly_dsn(self) -> str:
+        return self.readonly_url or self._as_role("wearstream_readonly")
 
     def _as_role(self, role: str) -> str:
         password = self._role_passwords.get(role)
@@ -271,7 +279,7 @@ def load_settings() -> Settings:
         database = database.model_copy(update={"url": local_database_url(stack, "wearstream")})
         database._role_passwords = {
             role: password
-            for role in ("wearstream_processor", "wearstream_api")
+            for role in ("wearstream_processor", "wearstream_api", "wearstream_readonly")
             if (password := local_password(stack, role))
         }
     return settings.model_copy(update={"kafka": kafka, "database": database})

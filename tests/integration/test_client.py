@@ -338,9 +338,11 @@ def test_export_names_bad_metrics_and_missing_keys(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["export", "--out", str(tmp_path), "--metrics", "bp", "--key", "k"])
     assert result.exit_code == 2
     assert "--metrics: unknown bp" in result.output
-    result = CliRunner().invoke(app, ["export", "--out", str(tmp_path)], env={"WEARSTREAM_CLIENT_KEY": ""})
+    result = CliRunner().invoke(
+        app, ["export", "--out", str(tmp_path), "--api", "http://127.0.0.1:9"], env={"WEARSTREAM_CLIENT_KEY": ""}
+    )
     assert result.exit_code == 2
-    assert "--key" in result.output
+    assert "--api needs --key" in result.output
 
 
 def test_the_day_window_is_the_participants_local_days(api: str, cohort: Cohort) -> None:

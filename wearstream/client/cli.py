@@ -1,4 +1,5 @@
-"""`wearstream export`: a study-level dataset through the API (registered on the `wearstream` command)."""
+"""`wearstream export`: a study-level dataset from the database, or through the API with `--api` (registered on
+the `wearstream` command)."""
 
 from __future__ import annotations
 
@@ -14,10 +15,9 @@ from rich.console import Console
 if TYPE_CHECKING:
     from rich.progress import Progress
 
-    from wearstream.client.export import ExportSpec, Reporter
+    from wearstream.client.export import ExportResult, ExportSpec, Reporter
 
 console = Console(stderr=True, highlight=False)
-DEFAULT_API: str = "http://127.0.0.1:8000"
 
 
 class Resolution(enum.StrEnum):
@@ -30,6 +30,7 @@ class Resolution(enum.StrEnum):
 class Format(enum.StrEnum):
     parquet = "parquet"
     csv = "csv"
+    omh = "omh"
 
 
 def _names(raw: list[str] | None) -> tuple[str, ...] | None:
@@ -44,6 +45,7 @@ def register(app: typer.Typer) -> None:
 
 
 def export(
+    ctx: typer.Context,
     out: Annotated[Path, typer.Option("--out", help="Folder to write the dataset into (created if missing).")],
     participants: Annotated[
         list[str] | None, typer.Option(help="Participant ids (repeat or comma-separate; default: all).")
@@ -56,39 +58,63 @@ def export(
     ] = None,
     end: Annotated[str | None, typer.Option(help="Exclusive; date or RFC 3339.")] = None,
     resolution: Annotated[Resolution, typer.Option(help="raw readings or stored rollups.")] = Resolution.raw,
-    format: Annotated[Format, typer.Option("--format", help="File format.")] = Format.parquet,
-    api: Annotated[str, typer.Option("--api", envvar="WEARSTREAM_CLIENT_URL", help="API base URL.")] = DEFAULT_API,
+    format: Annotated[
+        Format,
+        typer.Option(
+            "--format",
+            help="parquet or csv; omh: Open mHealth data points (JSON lines; heart_rate, steps, spo2, sleep_stage; "
+            "raw only) with the tables in Parquet.",
+        ),
+    ] = Format.parquet,
+    api: Annotated[
+        str | None,
+        typer.Option(
+            "--api",
+            envvar="WEARSTREAM_CLIENT_URL",
+            help="Export through the API at this base URL (e.g. http://127.0.0.1:8000) with --key; "
+            "default: straight from the database (WEARSTREAM_DATABASE_READONLY_URL, else the settings' database).",
+        ),
+    ] = None,
     key: Annotated[
-        str | None, typer.Option("--key", envvar="WEARSTREAM_CLIENT_KEY", help="API key (researcher or admin).")
+        str | None,
+        typer.Option("--key", envvar="WEARSTREAM_CLIENT_KEY", help="API key (researcher or admin) for --api."),
     ] = None,
     fresh: Annotated[bool, typer.Option(help="Rewrite every file instead of resuming a previous run.")] = False,
 ) -> None:
-    """Export series (Hive-partitioned metric=…/participant=…, zstd Parquet or CSV), the daily, sleep,
-    adherence, gaps and alerts tables, codebook.json and README.md; resumes an interrupted run."""
+    """Export series (Hive-partitioned metric=…/participant=…, zstd Parquet, CSV or Open mHealth JSON lines),
+    the participants, daily, sleep, adherence, gaps and alerts tables, codebook.json and README.md, from the
+    database (default) or through the API (--api, --key); resumes an interrupted run."""
     from wearstream.client.export import ExportSpec
 
-    if not key:
-        console.print("[red]error:[/red] --key (or WEARSTREAM_CLIENT_KEY) is required")
+    if api and not key:
+        console.print("[red]error:[/red] --api needs --key (or WEARSTREAM_CLIENT_KEY)")
+        raise typer.Exit(code=2)
+    if format == Format.omh and resolution != Resolution.raw:
+        console.print("[red]error:[/red] --format omh: Open mHealth data points are raw readings (--resolution raw)")
         raise typer.Exit(code=2)
     spec = ExportSpec(
         participants=_names(participants),
-        metrics=_chosen_metrics(metrics),
+        metrics=_chosen_metrics(metrics, omh=format == Format.omh),
         start=start,
         end=end,
         resolution=resolution.value,
         format=format.value,
     )
-    _run(api, key, out, spec, fresh)
+    _run(ctx, api, key, out, spec, fresh)
 
 
-def _chosen_metrics(metrics: list[str] | None) -> tuple[str, ...]:
-    """The metrics asked for (default: every metric); exits with code 2 on an unknown one."""
+def _chosen_metrics(metrics: list[str] | None, *, omh: bool) -> tuple[str, ...]:
+    """The metrics asked for (default: every metric, or every one OMH has a schema for); exits with code 2 on
+    an unknown one."""
     from schemas.metrics import METRICS
+    from wearstream.client.omh import SCHEMAS
 
-    chosen = _names(metrics) or tuple(METRICS)
-    unknown = [m for m in chosen if m not in METRICS]
+    known = tuple(m for m in METRICS if m in SCHEMAS) if omh else tuple(METRICS)
+    chosen = _names(metrics) or known
+    unknown = [m for m in chosen if m not in known]
     if unknown:
-        console.print(f"[red]error:[/red] --metrics: unknown {', '.join(unknown)} (known: {', '.join(METRICS)})")
+        what = "without an Open mHealth schema" if omh else "unknown"
+        console.print(f"[red]error:[/red] --metrics: {what} {', '.join(unknown)} (known: {', '.join(known)})")
         raise typer.Exit(code=2)
     return chosen
 
@@ -133,15 +159,18 @@ def _progress_bar() -> tuple[Progress, Reporter]:
     return progress, Bar()
 
 
-def _run(api: str, key: str, out: Path, spec: ExportSpec, fresh: bool) -> None:
+def _run(ctx: typer.Context, api: str | None, key: str | None, out: Path, spec: ExportSpec, fresh: bool) -> None:
     """Runs the export with a progress bar and prints what it wrote; a client error exits with code 1."""
     from wearstream.client import Client, ClientError
     from wearstream.client.export import run_export
 
     progress, bar = _progress_bar()
     try:
-        with Client(api, key) as client, progress:
-            result = run_export(client, out, spec, fresh=fresh, report=bar)
+        if api:
+            with Client(api, key or "") as client, progress:
+                result = run_export(client, out, spec, fresh=fresh, report=bar)
+        else:
+            result = _from_database(ctx, out, spec, fresh, progress, bar)
     except ClientError as error:
         console.print(f"[red]error:[/red] {error}")
         raise typer.Exit(code=1) from error
@@ -151,3 +180,19 @@ def _run(api: str, key: str, out: Path, spec: ExportSpec, fresh: bool) -> None:
     )
     for table, reason in result.missing.items():
         console.print(f"[yellow]not exported:[/yellow] {table}: {reason}")
+
+
+def _from_database(
+    ctx: typer.Context, out: Path, spec: ExportSpec, fresh: bool, progress: Progress, bar: Reporter
+) -> ExportResult:
+    """The export straight from the database; an unreachable database exits with code 1."""
+    import asyncpg
+
+    from core.cli import fail, settings_of
+    from wearstream.raw_export import run_database_export
+
+    try:
+        with progress:
+            return run_database_export(settings_of(ctx), out, spec, fresh=fresh, report=bar)
+    except (OSError, asyncpg.PostgresError) as error:
+        raise fail(f"cannot read the database: {error}") from error

@@ -172,7 +172,7 @@ def columns(table: str, schema: pa.Schema, units: dict[str, str]) -> dict[str, d
 
 
 def series_entries(
-    metrics: tuple[str, ...], resolution: ExportResolution, kind: str, rows: dict[str, int]
+    metrics: tuple[str, ...], resolution: ExportResolution, part: str, rows: dict[str, int]
 ) -> dict[str, Any]:
     """The entry for each metric's series files: the columns that apply to it, with `rows` readings in all."""
     series: dict[str, Any] = {}
@@ -182,7 +182,7 @@ def series_entries(
             [f for f in series_schema(resolution) if f.name in applies or f.name in ("local_time", "timezone")]
         ).append(pa.field("participant", pa.string()))
         series[f"series {metric}"] = {
-            "path": f"series/metric={metric}/participant=*/part-0.{kind}",
+            "path": f"series/metric={metric}/participant=*/{part}",
             "rows": rows.get(metric, 0),
             "columns": columns("series", schema, frames.series_units(metric, resolution)),
             "note": f"{metric} at resolution {resolution}; partition key `metric` = {metric}. Every series "

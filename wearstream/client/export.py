@@ -1,7 +1,11 @@
-"""A study-level dataset from the API: Hive-partitioned series, the per-day tables, a codebook and a README.
+"""A study-level dataset: Hive-partitioned series, the per-day tables, a codebook and a README.
+
+The tables come through a `Client` (over HTTP, or the API's endpoints in this process for the database
+export, `wearstream.local_api`); the series from a `SeriesSource` (default: the API's pages;
+`wearstream.raw_export.RawSeries` reads the stored segments).
 
 Layout under the output folder:
-    series/metric=<m>/participant=<p>/part-0.parquet   (or .csv) — one file per participant × metric
+    series/metric=<m>/participant=<p>/part-0.parquet   (or .csv, or .jsonl for OMH) — one per participant × metric
     participants, daily, sleep, adherence, adherence_summary, gaps[, alerts] .parquet (or .csv)
     codebook.json, README.md, manifest.json
 Series are written a page at a time into row groups of `ROW_GROUP` rows, to a temporary name renamed when
@@ -13,8 +17,8 @@ the rest written); `fresh=True` rewrites everything. A different set of paramete
 from __future__ import annotations
 
 import datetime as dt
-import json
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Final
@@ -22,13 +26,24 @@ from typing import Any, Final
 import pandas as pd
 
 from wearstream.client import codebook, frames, plans
-from wearstream.client.errors import ClientError, EndpointUnavailableError
+from wearstream.client.errors import EndpointUnavailableError
+from wearstream.client.manifest import (
+    Done,
+    ExportError,
+    Spans,
+    date_window,
+    resume_state,
+    rows_by_metric,
+    spans,
+)
+from wearstream.client.omh import series_writer
 from wearstream.client.partitions import (
     PRIVATE_COLUMNS,
     ROW_GROUP,
     ExportFormat,
     ExportResolution,
     PartWriter,
+    part_name,
     series_schema,
     write_json,
     write_table,
@@ -51,15 +66,6 @@ __all__ = [
 ]
 
 PARTITION_COLUMNS: Final = ("participant_id", "metric")
-
-Done = dict[str, dict[str, Any]]
-"""Finished parts by "<metric>/<participant>": their rows and first and last local dates."""
-Spans = dict[str, tuple[str | None, str | None]]
-"""Per participant, the first and last local dates of its exported series."""
-
-
-class ExportError(ClientError):
-    """The export cannot go on as asked (a folder holding another export, a bad parameter)."""
 
 
 @dataclass(frozen=True)
@@ -92,29 +98,6 @@ class Reporter:
     def table(self, name: str) -> None: ...
 
 
-def _date_window(spec: ExportSpec, first: str | None, last: str | None) -> tuple[str | None, str | None]:
-    """The per-day tables' window: the export's range, else the local dates the exported series span."""
-    if spec.start is not None or spec.end is not None:
-        return spec.start, spec.end
-    if first is None or last is None:
-        return None, None
-    return first, (dt.date.fromisoformat(last) + dt.timedelta(days=1)).isoformat()
-
-
-def _resume_state(manifest_path: Path, wanted: dict[str, Any], fresh: bool) -> Done:
-    """The parts a previous run of the same spec finished; refuses a folder holding another export."""
-    if not manifest_path.exists() or fresh:
-        return {}
-    manifest = json.loads(manifest_path.read_text())
-    if manifest.get("spec") != json.loads(json.dumps(wanted)):
-        raise ExportError(
-            f"{manifest_path.parent} holds an export with other parameters ({manifest.get('spec')}); "
-            "use another folder or --fresh"
-        )
-    done: Done = manifest.get("done", {})
-    return done
-
-
 def _cohort(client: Client, spec: ExportSpec) -> tuple[pd.DataFrame, list[str]]:
     """The participants table and the ids to export; refuses ids the key cannot read."""
     # At the range's end (when given) the cohort view is the same on every run; else it is as of now.
@@ -128,29 +111,41 @@ def _cohort(client: Client, spec: ExportSpec) -> tuple[pd.DataFrame, list[str]]:
     return cohort, ids
 
 
+SeriesSource = Callable[[ExportSpec, str, str, "PartWriter", Reporter], None]
+"""Writes one participant × metric series of `spec` into the writer, in time order, reporting its rows."""
+
+
+def api_series(client: Client) -> SeriesSource:
+    """Series read through the API, a page at a time (`GET /v1/participants/{id}/series/{metric}`)."""
+
+    def write(spec: ExportSpec, metric: str, participant_id: str, writer: PartWriter, report: Reporter) -> None:
+        def page(frame: pd.DataFrame) -> None:
+            writer.add(frame)
+            report.readings(len(frame))
+
+        plan = plans.series(
+            [participant_id],
+            metric,
+            spec.start,
+            spec.end,
+            spec.resolution,
+            zones=client.zones,
+            page_size=client.page_size,
+            max_points=client.page_size,
+            progress=Progress(False, 1, ""),
+            on_page=page,
+        )
+        client.run(plan)
+
+    return write
+
+
 def _fetch_part(
-    client: Client, spec: ExportSpec, metric: str, participant_id: str, path: Path, report: Reporter
+    source: SeriesSource, spec: ExportSpec, metric: str, participant_id: str, path: Path, report: Reporter
 ) -> dict[str, Any]:
-    """Writes one participant × metric series a page at a time; returns its manifest entry."""
-    writer = PartWriter(path, spec.format, series_schema(spec.resolution))
-
-    def page(frame: pd.DataFrame) -> None:
-        writer.add(frame)
-        report.readings(len(frame))
-
-    plan = plans.series(
-        [participant_id],
-        metric,
-        spec.start,
-        spec.end,
-        spec.resolution,
-        zones=client.zones,
-        page_size=client.page_size,
-        max_points=client.page_size,
-        progress=Progress(False, 1, ""),
-        on_page=page,
-    )
-    client.run(plan)
+    """Writes one participant × metric series; returns its manifest entry."""
+    writer = series_writer(path, spec.format, spec.resolution, metric, participant_id)
+    source(spec, metric, participant_id, writer, report)
     rows = writer.finish()
     return {
         "rows": rows,
@@ -160,7 +155,7 @@ def _fetch_part(
 
 
 def _export_series(
-    client: Client,
+    source: SeriesSource,
     out: Path,
     spec: ExportSpec,
     ids: list[str],
@@ -174,29 +169,16 @@ def _export_series(
     for metric in spec.metrics:
         for participant_id in ids:
             name = f"{metric}/{participant_id}"
-            path = out / "series" / f"metric={metric}" / f"participant={participant_id}" / f"part-0.{spec.format}"
+            path = out / "series" / f"metric={metric}" / f"participant={participant_id}" / part_name(spec.format)
             if name in done and (done[name]["rows"] == 0 or path.exists()):
                 result.parts_kept += 1
                 report.part_done(name)
                 continue
-            done[name] = _fetch_part(client, spec, metric, participant_id, path, report)
+            done[name] = _fetch_part(source, spec, metric, participant_id, path, report)
             write_json(manifest_path, {"spec": wanted, "done": done})
             result.parts_written += 1
             result.readings += done[name]["rows"]
             report.part_done(name)
-
-
-def _spans(done: Done) -> Spans:
-    spans: Spans = {}
-    for name, part in done.items():
-        participant_id = name.split("/", 1)[1]
-        low, high = spans.get(participant_id, (None, None))
-        first, last = part.get("first_local_date"), part.get("last_local_date")
-        spans[participant_id] = (
-            min(filter(None, (low, first)), default=None),
-            max(filter(None, (high, last)), default=None),
-        )
-    return spans
 
 
 class _Tables:
@@ -223,7 +205,7 @@ def _export_tables(
     tables.keep("participants", cohort[cohort["participant_id"].isin(ids)] if len(cohort) else cohort)
     per_day: dict[str, list[pd.DataFrame]] = {"daily": [], "sleep": []}
     for participant_id in ids:
-        start, end = _date_window(spec, *spans.get(participant_id, (None, None)))
+        start, end = date_window(spec.start, spec.end, *spans.get(participant_id, (None, None)))
         if start is None and end is None and spec.start is None:
             continue  # no data exported for this participant: no days to summarise
         per_day["daily"].append(client.daily(participant_id, start, end))
@@ -235,7 +217,7 @@ def _export_tables(
 
     firsts = [s[0] for s in spans.values() if s[0]]
     lasts = [s[1] for s in spans.values() if s[1]]
-    start, end = _date_window(spec, min(firsts, default=None), max(lasts, default=None))
+    start, end = date_window(spec.start, spec.end, min(firsts, default=None), max(lasts, default=None))
     if start is not None or end is not None:
         summary = client.adherence(start, end)
         daily = client.adherence(start, end, per_day=True)
@@ -246,14 +228,6 @@ def _export_tables(
         tables.keep("alerts", client.alerts(ids, spec.start, spec.end))
     except EndpointUnavailableError as error:
         tables.result.missing["alerts"] = f"the API does not serve alerts yet ({error.detail})"
-
-
-def _rows_by_metric(done: Done) -> dict[str, int]:
-    rows: dict[str, int] = {}
-    for name, part in done.items():
-        metric = name.split("/", 1)[0]
-        rows[metric] = rows.get(metric, 0) + part["rows"]
-    return rows
 
 
 def _write_codebook(client: Client, out: Path, spec: ExportSpec, ids: list[str], done: Done, tables: _Tables) -> None:
@@ -267,7 +241,7 @@ def _write_codebook(client: Client, out: Path, spec: ExportSpec, ids: list[str],
         },
         "metrics": {metric: codebook.metric_entry(metric) for metric in spec.metrics},
         "tables": {
-            **codebook.series_entries(spec.metrics, spec.resolution, spec.format, _rows_by_metric(done)),
+            **codebook.series_entries(spec.metrics, spec.resolution, part_name(spec.format), rows_by_metric(done)),
             **tables.entries,
         },
         "missing": tables.result.missing,
@@ -277,20 +251,27 @@ def _write_codebook(client: Client, out: Path, spec: ExportSpec, ids: list[str],
 
 
 def run_export(
-    client: Client, out: Path, spec: ExportSpec, *, fresh: bool = False, report: Reporter | None = None
+    client: Client,
+    out: Path,
+    spec: ExportSpec,
+    *,
+    fresh: bool = False,
+    report: Reporter | None = None,
+    series: SeriesSource | None = None,
 ) -> ExportResult:
-    """Writes the dataset of `spec` under `out`; resumes a previous run of the same spec unless `fresh`."""
+    """Writes the dataset of `spec` under `out`; resumes a previous run of the same spec unless `fresh`. The
+    series come from `series` (default: through the API, as the tables always do)."""
     report = report or Reporter()
     started = time.perf_counter()
     out.mkdir(parents=True, exist_ok=True)
     manifest_path = out / "manifest.json"
     wanted = asdict(spec)
-    done = _resume_state(manifest_path, wanted, fresh)
+    done = resume_state(manifest_path, wanted, fresh)
     result = ExportResult()
     cohort, ids = _cohort(client, spec)
-    _export_series(client, out, spec, ids, (manifest_path, wanted, done), result, report)
+    _export_series(series or api_series(client), out, spec, ids, (manifest_path, wanted, done), result, report)
     tables = _Tables(out, spec, result, report)
-    _export_tables(client, spec, cohort, ids, _spans(done), tables)
+    _export_tables(client, spec, cohort, ids, spans(done), tables)
     _write_codebook(client, out, spec, ids, done, tables)
     result.readings = sum(part["rows"] for part in done.values())
     result.seconds = time.perf_counter() - started

@@ -6,6 +6,7 @@ half-written file.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 from pathlib import Path
@@ -23,7 +24,18 @@ PRIVATE_COLUMNS: Final = ("contact_email",)
 """Left out of the dataset: contact details are not research data."""
 
 ExportResolution = Literal["raw", "1m", "1h", "1d"]
-ExportFormat = Literal["parquet", "csv"]
+ExportFormat = Literal["parquet", "csv", "omh"]
+"""`omh` writes the series as Open mHealth data points (JSON lines) and the tables as Parquet."""
+
+
+def part_name(kind: ExportFormat) -> str:
+    """The file name of a participant × metric series part."""
+    return "part-0.jsonl" if kind == "omh" else f"part-0.{kind}"
+
+
+def table_format(kind: ExportFormat) -> Literal["parquet", "csv"]:
+    """The per-day tables' format: Parquet for an OMH export (OMH has no schema for them)."""
+    return "csv" if kind == "csv" else "parquet"
 
 
 def write_json(path: Path, value: Any) -> None:
@@ -64,37 +76,48 @@ def _series_table(frame: pd.DataFrame, schema: pa.Schema) -> pa.Table:
 class PartWriter:
     """One participant × metric file, written in row groups to a temporary name and renamed by `finish`."""
 
-    def __init__(self, path: Path, kind: ExportFormat, schema: pa.Schema) -> None:
+    def __init__(self, path: Path, kind: Literal["parquet", "csv"], schema: pa.Schema) -> None:
         self.path = path
         self.schema = schema
         self.kind = kind
         self.temporary = path.with_name(f".{path.name}.tmp")
         self.rows = 0
-        self.first: pd.Timestamp | None = None
-        self.last: pd.Timestamp | None = None
+        self.first: dt.datetime | None = None
+        self.last: dt.datetime | None = None
         self._pending: list[pa.Table] = []
         self._pending_rows = 0
         self._parquet: pq.ParquetWriter | None = None
         self._csv: pacsv.CSVWriter | None = None
 
     def add(self, frame: pd.DataFrame) -> None:
-        if not len(frame):
-            return
-        self.first = frame["local_time"].iloc[0] if self.first is None else self.first
-        self.last = frame["local_time"].iloc[-1]
-        table = _series_table(frame, self.schema)
-        self._pending.append(table)
-        self._pending_rows += len(frame)
-        self.rows += len(frame)
-        if self._pending_rows >= ROW_GROUP:
-            self._flush()
+        """Appends a page of a series frame (rows in time order)."""
+        if len(frame):
+            self.add_table(_series_table(frame, self.schema))
 
-    def _flush(self) -> None:
+    def add_table(self, table: pa.Table) -> None:
+        """Appends rows already in the series schema (in time order)."""
+        if not table.num_rows:
+            return
+        local = table.column("local_time")
+        self.first = local[0].as_py() if self.first is None else self.first
+        self.last = local[-1].as_py()
+        self._pending.append(table)
+        self._pending_rows += table.num_rows
+        self.rows += table.num_rows
+        if self._pending_rows >= ROW_GROUP:
+            self._flush(whole_groups=True)
+
+    def _flush(self, *, whole_groups: bool = False) -> None:
+        """Writes the pending rows in row groups of exactly `ROW_GROUP` rows (the last one of a file may be
+        shorter), whatever the pages' sizes: the same rows make the same file. With `whole_groups`, a
+        remainder shorter than a row group stays pending."""
         if not self._pending:
             return
         table = pa.concat_tables(self._pending)
-        self._pending.clear()
-        self._pending_rows = 0
+        keep = table.num_rows % ROW_GROUP if whole_groups else 0
+        self._pending = [table.slice(table.num_rows - keep)] if keep else []
+        self._pending_rows = keep
+        table = table.slice(0, table.num_rows - keep)
         if self._parquet is None and self._csv is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             if self.kind == "parquet":
@@ -118,8 +141,9 @@ class PartWriter:
         return self.rows
 
 
-def write_table(out: Path, name: str, frame: pd.DataFrame, kind: ExportFormat) -> tuple[str, pa.Schema]:
+def write_table(out: Path, name: str, frame: pd.DataFrame, export_format: ExportFormat) -> tuple[str, pa.Schema]:
     """Writes a per-day table as `<out>/<name>.<kind>` without private columns; returns its file name and schema."""
+    kind = table_format(export_format)
     frame = frame.drop(columns=[c for c in PRIVATE_COLUMNS if c in frame.columns])
     if kind == "csv":
         frame = frame.copy()
