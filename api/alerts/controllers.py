@@ -15,10 +15,13 @@ from api.alerts import services
 from api.alerts.schemas import AlertLevel, AlertPage, DetectorName, NightPage
 from api.auth.guards import cohort_guard, participant_guard
 from api.errors import invalid
-from api.params import Cursor, Limit, check_dates, parse_date
+from api.params import Cursor, Limit, check_dates, local_date_of, parse_date
 from api.participants.services import require_participant
 
-_DATE = "Local date of a night's morning, YYYY-MM-DD"
+_DATE = (
+    "Local date of a night's morning, YYYY-MM-DD, or an RFC 3339 date-time: its local date (the participant's"
+    " zone; UTC on the cohort endpoint)"
+)
 _EPOCH = dt.date(1970, 1, 1)
 
 
@@ -26,6 +29,7 @@ async def _page(
     pool: asyncpg.Pool,
     *,
     participant_id: str | None,
+    timezone: str,
     start: str | None,
     end: str | None,
     level: AlertLevel | None,
@@ -33,8 +37,8 @@ async def _page(
     limit: int,
     cursor: str | None,
 ) -> AlertPage:
-    low = parse_date("start", start) if start is not None else None
-    high = parse_date("end", end) if end is not None else None
+    low = local_date_of("start", start, timezone) if start is not None else None
+    high = local_date_of("end", end, timezone) if end is not None else None
     if low is not None and high is not None and high <= low:
         raise invalid("end", "must be after start (end is exclusive)")
     query = cursors.fingerprint("alerts", participant_id, low, high, level, detector)
@@ -81,10 +85,11 @@ class ParticipantAlertController(Controller):
         cursor: Cursor = None,
     ) -> AlertPage:
         """Alerts of the nights in [start, end), oldest first, withdrawn ones included (their state says so)."""
-        await require_participant(pool, participant_id)
+        participant = await require_participant(pool, participant_id)
         return await _page(
             pool,
             participant_id=participant_id,
+            timezone=participant.timezone,
             start=start,
             end=end,
             level=level,
@@ -127,6 +132,7 @@ class CohortAlertController(Controller):
         return await _page(
             pool,
             participant_id=None,
+            timezone="UTC",
             start=start,
             end=end,
             level=level,
