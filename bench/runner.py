@@ -8,7 +8,7 @@ import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from bench import ingest, lossless, queries
+from bench import alerts_replay, ingest, lossless, queries
 from bench.common import Measurement, machine
 from bench.report import Run, now, ratios, write
 from core.settings import Settings, load_settings
@@ -88,6 +88,11 @@ def steps() -> dict[str, Step]:
             s, participants=5 if quick else 50, days=2, repeats=1 if quick else 2, log_dir=LOGS
         )
 
+    async def alerts(s: Settings, quick: bool) -> list[Measurement]:
+        return await alerts_replay.alerts_replay(
+            s, participants=2 if quick else 20, days=36 if quick else 60, log_dir=LOGS / "alerts_replay"
+        )
+
     return {
         "producer": producer,
         "side_by_side": side_by_side,
@@ -99,6 +104,7 @@ def steps() -> dict[str, Step]:
         "lossless_storage": lossless_storage,
         "lossless_import": lossless_import,
         "lossless_e2e": lossless_e2e,
+        "alerts_replay": alerts,
     }
 
 
