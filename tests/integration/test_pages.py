@@ -45,9 +45,7 @@ from schemas.events import GapEvent, LiveUpdate, encode_event
 from schemas.readings import ReadingBatch, encode_batch, make_batch
 from stream_processors.db import create_pool
 from stream_processors.deadletter import DeadLetter
-from stream_processors.detectors import NightInput
 from stream_processors.envelope import Envelope
-from stream_processors.nightly import judge_nights
 from stream_processors.pipeline import Processor
 from stream_processors.publisher import Publisher
 from tests import factories
@@ -65,7 +63,6 @@ MINUTE = 60_000
 ILL = (LIVE_PARTICIPANT, "P0003")
 """Participants given an illness episode in the weeks before the replayed days (nights judged by the nightly
 step's detectors, then revised by late nights)."""
-HISTORY_NIGHTS = 44
 
 
 @dataclass
@@ -193,7 +190,7 @@ async def study(live_settings: Settings) -> AsyncIterator[Study]:
         await result.replay_heart_rate(300)
     async with pool.acquire() as connection:
         for participant_id in ILL:
-            await alert_history(connection, participant_id, today - dt.timedelta(days=FULL_DAYS + 2))
+            await factories.alert_history(connection, participant_id, today - dt.timedelta(days=FULL_DAYS + 2))
     result.keys = {
         "admin": (await create_key(pool, "admin", None)).token,
         "researcher": (await create_key(pool, "researcher", None)).token,
@@ -202,34 +199,6 @@ async def study(live_settings: Settings) -> AsyncIterator[Study]:
     yield result
     await pool.close()
     await producer.stop()
-
-
-def _night(night: dt.date, value: float) -> NightInput:
-    # Hourly resting HR: the night's level by night, higher by day, with hour-to-hour and day-to-day noise.
-    noise = [((night.toordinal() * 31 + hour * 17) % 11 - 5) * 0.6 for hour in range(24)]
-    hourly = tuple(value + (0.0 if hour < 7 else 8.0) + noise[hour] for hour in range(24))
-    return NightInput(night=night, resting_hr=value, resting_hr_lab=int(value), minutes=300, hourly=hourly)
-
-
-async def alert_history(connection: asyncpg.Connection, participant_id: str, last: dt.date) -> None:
-    """44 nights ending on `last`, judged by the nightly step's own detectors: 40 at the participant's usual
-    resting HR (the median of the replayed nights), then four rising ones (yellow, then red alerts). Late nights
-    then revise them: the rise starts a night later and steeper (the first yellow alert is withdrawn, the second
-    upgraded to red)."""
-    usual = await connection.fetchval(
-        "SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY resting_hr) FROM nightly_values WHERE participant_id = $1",
-        participant_id,
-    )
-    base = round(float(usual or 60.0))
-    first = last - dt.timedelta(days=HISTORY_NIGHTS - 1)
-    days = [first + dt.timedelta(days=i) for i in range(HISTORY_NIGHTS)]
-    calm = [_night(d, base + 0.4 * ((i * 7) % 5 - 2)) for i, d in enumerate(days[:-4])]
-    rise = [base + 3.7, base + 3.8, base + 4.7, base + 5.2]
-    async with connection.transaction():
-        await judge_nights(connection, participant_id, first, last, [*calm, *map(_night, days[-4:], rise)])
-    revised = [base, base + 4.8, base + 5.2, base + 5.0]
-    async with connection.transaction():
-        await judge_nights(connection, participant_id, days[-4], last, list(map(_night, days[-4:], revised)))
 
 
 def app_with_pages(settings: Settings) -> Any:
