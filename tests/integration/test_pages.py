@@ -271,11 +271,23 @@ async def sign_in(browser: BrowserContext, server_url: str, key: str) -> None:
     await browser.add_cookies([{"name": "wearstream_token", "value": key, "url": server_url}])
 
 
-async def shoot(tab: Page, name: str, *, full_page: bool = False) -> None:
-    """Saves a screenshot as a test artifact (and, for the README's pages when asked, in docs/screenshots)."""
+async def shoot(tab: Page, name: str, *, full_page: bool = False, above: str | None = None) -> None:
+    """Saves a screenshot as a test artifact (and, for the README's pages when asked, in docs/screenshots);
+    `above`: only the part of the page above that element."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     path = ARTIFACTS / f"{name}.png"
-    await tab.screenshot(path=str(path), full_page=full_page)
+    clip = None
+    if above is not None:
+        box = await tab.locator(above).bounding_box()
+        assert box is not None, f"{above} is not shown"
+        scrolled = await tab.evaluate("window.scrollY")
+        clip = {
+            "x": 0.0,
+            "y": 0.0,
+            "width": float(tab.viewport_size["width"]) if tab.viewport_size else 1280.0,
+            "height": box["y"] + float(scrolled) - 8,
+        }
+    await tab.screenshot(path=str(path), full_page=full_page, clip=clip)  # type: ignore[arg-type]
     if name in README_PAGES and os.environ.get("WEARSTREAM_README_SCREENSHOTS") == "1":
         assert path.stat().st_size < README_MAX_BYTES, f"{name}.png is too large for the README"
         README_SHOTS.mkdir(parents=True, exist_ok=True)
@@ -380,7 +392,7 @@ async def test_the_participant_charts_are_drawn_and_zoom_re_queries_the_api(
     assert await page.locator("#chart-steps svg rect[y]").count() > 20
     assert int(await heart.locator("g.gaps").get_attribute("data-gaps") or 0) >= 1  # the not-worn hole before live
     await expect(page.locator("#chart-sleep_stage svg text", has_text="REM")).to_have_count(1)
-    await shoot(page, "participant", full_page=True)
+    await shoot(page, "participant", full_page=True, above="#chart-nights")  # the nights have their own
 
     start = int(await svg.get_attribute("data-start") or 0)
     end = int(await svg.get_attribute("data-end") or 0)
