@@ -32,7 +32,7 @@ from producers.simulator import CohortSimulator
 from producers.simulator.episodes import EpisodeModel
 from schemas.metrics import HEART_RATE, STEPS
 from schemas.readings import ReadingBatch
-from stream_processors.nightly import complete_through, default_detectors
+from stream_processors.nightly import complete_through, default_detectors, last_readings
 from stream_processors.resting_hr import MINUTE_MS, night_inputs
 
 START: Final = dt.date(2026, 5, 4)
@@ -70,6 +70,8 @@ class Replay(msgspec.Struct, kw_only=True):
     direct_s: float
     nights: int
     alerts: int
+    value_mismatches: list[str]
+    """Nights whose stored value or minutes differ from the direct run's, or that one side lacks."""
     night_mismatches: list[str]
     alert_mismatches: list[str]
 
@@ -125,18 +127,25 @@ async def publish(settings: Settings, participants: int, days: int) -> tuple[int
     return readings, ill, seen
 
 
+def _reached(m: Minutes) -> int | None:
+    """How far the participant's night data reaches (as `nightly.last_readings` has it)."""
+    if m.last_hr_ms is None:
+        return None
+    return m.last_hr_ms if m.last_steps_ms is None else min(m.last_hr_ms, m.last_steps_ms)
+
+
 def direct(seen: dict[str, Minutes]) -> dict[Key, Verdict]:
     """Every night's verdict per detector, from the published minutes, through the complete nights."""
     verdicts: dict[Key, Verdict] = {}
     for participant_id, m in seen.items():
-        if not m.minute_ms or m.last_hr_ms is None:
+        reached = _reached(m)
+        if not m.minute_ms or reached is None:
             continue
         minute = np.concatenate(m.minute_ms)
         order = np.argsort(minute, kind="stable")
         minute = minute[order]
         mean = (np.concatenate(m.hr_sum) / np.concatenate(m.hr_count))[order]
         steps = np.array([m.steps.get(t, np.nan) for t in minute.tolist()], dtype=np.float64)
-        reached = m.last_hr_ms if m.last_steps_ms is None else min(m.last_hr_ms, m.last_steps_ms)
         last = complete_through(reached, m.timezone)
         nights = [n for n in night_inputs(minute, mean, steps, m.timezone) if n.night <= last]
         for name, detector in default_detectors().items():
@@ -187,6 +196,28 @@ async def _stored(connection: asyncpg.Connection) -> tuple[dict[Key, Verdict], d
     return outcomes, active
 
 
+async def night_differences(connection: asyncpg.Connection, seen: dict[str, Minutes]) -> list[str]:
+    """The nights whose stored value (or minutes) differs from the direct run's, or that one side lacks."""
+    stored = {
+        (r["participant_id"], r["night"].isoformat()): (r["resting_hr"], r["minutes"])
+        for r in await connection.fetch("SELECT participant_id, night, resting_hr, minutes FROM nightly_values")
+    }
+    lines = []
+    for participant_id, m in seen.items():
+        if not m.minute_ms:
+            continue
+        minute = np.concatenate(m.minute_ms)
+        order = np.argsort(minute, kind="stable")
+        mean = (np.concatenate(m.hr_sum) / np.concatenate(m.hr_count))[order]
+        steps = np.array([m.steps.get(t, np.nan) for t in minute[order].tolist()], dtype=np.float64)
+        for n in night_inputs(minute[order], mean, steps, m.timezone):
+            got = stored.pop((participant_id, n.night.isoformat()), None)
+            if got is None or abs(got[0] - n.resting_hr) > TOLERANCE or got[1] != n.minutes:
+                lines.append(f"{participant_id} {n.night} pipeline {got} direct {(n.resting_hr, n.minutes)}")
+    lines += [f"{p} {night} pipeline {v} direct None" for (p, night), v in sorted(stored.items())]
+    return lines
+
+
 async def _through_pipeline(env: Environment, participants: int, days: int, log_dir: Path) -> Replay:
     processes = start_workers(env.env, 1, log_dir)
     connection = await asyncpg.connect(env.database_url)
@@ -196,13 +227,19 @@ async def _through_pipeline(env: Environment, participants: int, days: int, log_
         total, ill, seen = await publish(env.settings, participants, days)
         published = time.monotonic()
 
+        reach = {pid: r for pid, m in seen.items() if (r := _reached(m)) is not None}
+
         async def done() -> bool:
             if any(p.poll() is not None for p in processes):
                 raise RuntimeError(f"the worker exited; see {log_dir}")
-            return await stored_readings(connection) >= total
+            if await stored_readings(connection) < total:
+                return False
+            # Every participant's last reading committed (each one's data is in order on its partition).
+            return await last_readings(connection, sorted(reach)) == reach
 
         finished = await wait_until(done, timeout_s=6 * 3600, poll_s=2.0)
         streamed, active = await _stored(connection)
+        differences = await night_differences(connection, seen)
     finally:
         await connection.close()
         stop_workers(processes)
@@ -218,17 +255,32 @@ async def _through_pipeline(env: Environment, participants: int, days: int, log_
         direct_s=direct_s,
         nights=len(expected),
         alerts=sum(1 for v in expected.values() if v[2] is not None),
+        value_mismatches=differences,
         night_mismatches=nights,
         alert_mismatches=alerts,
     )
+
+
+def _write_log(log_dir: Path, replay: Replay) -> Path:
+    """Every mismatch, for tracing them: `log_dir/mismatches.txt`."""
+    log_dir.mkdir(parents=True, exist_ok=True)
+    path = log_dir / "mismatches.txt"
+    sections = (
+        ("nightly values", replay.value_mismatches),
+        ("verdicts", replay.night_mismatches),
+        ("alerts", replay.alert_mismatches),
+    )
+    path.write_text("".join(f"# {title}\n" + "".join(f"{line}\n" for line in lines) for title, lines in sections))
+    return path
 
 
 async def alerts_replay(settings: Settings, *, participants: int, days: int, log_dir: Path) -> list[Measurement]:
     """Measurements of one replay: nights and alerts compared, mismatches, wall time and throughput."""
     async with environment(settings, partitions=6) as env:
         replay = await _through_pipeline(env, participants, days, log_dir)
-    for line in (replay.night_mismatches + replay.alert_mismatches)[:20]:
+    for line in replay.value_mismatches[:10] + replay.night_mismatches[:10] + replay.alert_mismatches[:10]:
         print(f"    mismatch {line}", flush=True)
+    print(f"    every mismatch: {_write_log(log_dir, replay)}", flush=True)
     data = (
         f"{participants} participants × {days} days, {replay.episodes} with an episode; heart rate + steps, "
         f"{replay.readings:,} readings; 1 worker, 6 partitions"
@@ -237,6 +289,14 @@ async def alerts_replay(settings: Settings, *, participants: int, days: int, log
     return [
         Measurement(name="alerts_replay.nights", value=replay.nights, unit="nights", data=data, note=detectors),
         Measurement(name="alerts_replay.alerts", value=replay.alerts, unit="alert nights", data=data),
+        Measurement(
+            name="alerts_replay.nightly_value_mismatches",
+            value=len(replay.value_mismatches),
+            unit="nights",
+            data=data,
+            note="nightly_values (resting HR ±1e-9, minutes) against night_inputs over the published minutes; target 0"
+            + "".join(f"; {line}" for line in replay.value_mismatches[:3]),
+        ),
         Measurement(
             name="alerts_replay.night_mismatches",
             value=len(replay.night_mismatches),
