@@ -8,6 +8,10 @@ were published, computes their minute means and steps in-process, and feeds them
 participant it keeps the nights up to the last one the pipeline could call complete (`complete_through` of
 the earlier of the last heart-rate and steps readings) and compares every night's verdict (value, baseline,
 level, filled) and the set of active alerts with what the database holds.
+
+The cohort starts `days + 2` days before today: the nightly step reads the 1-minute rollups, which the
+worker's retention drops after `processor.retention_rollup_1m_days` (180 by default); older data would lose
+its minutes while the replay runs and its nights with them.
 """
 
 from __future__ import annotations
@@ -35,7 +39,6 @@ from schemas.readings import ReadingBatch
 from stream_processors.nightly import complete_through, default_detectors, last_readings
 from stream_processors.resting_hr import MINUTE_MS, night_inputs
 
-START: Final = dt.date(2026, 5, 4)
 SEED: Final = 11
 TOLERANCE: Final = 1e-9
 OUTCOMES: Final = (
@@ -76,6 +79,11 @@ class Replay(msgspec.Struct, kw_only=True):
     alert_mismatches: list[str]
 
 
+def start_of(days: int) -> dt.date:
+    """The first day of a replay of `days` days that ends the day before yesterday (UTC)."""
+    return dt.datetime.now(dt.UTC).date() - dt.timedelta(days=days + 2)
+
+
 def episodes(days: int) -> EpisodeModel:
     """Half the cohort falls ill, late enough for a baseline and early enough to be seen before the end."""
     return EpisodeModel(share=0.5, first_onset_day=min(35, days - 5), last_onset_day=days - 5)
@@ -102,7 +110,7 @@ def _add_day(minutes: Minutes, batches: list[ReadingBatch]) -> None:
 async def publish(settings: Settings, participants: int, days: int) -> tuple[int, int, dict[str, Minutes]]:
     """Publishes the cohort day by day (as the integration test does); returns readings, episodes and what
     each participant's published data holds."""
-    simulator = CohortSimulator(seed=SEED, start=START, episodes=episodes(days))
+    simulator = CohortSimulator(seed=SEED, start=start_of(days), episodes=episodes(days))
     publisher = BatchPublisher(settings.kafka, client_id="bench-alerts-replay")
     await publisher.start()
     readings, seen = 0, {}
@@ -210,7 +218,9 @@ async def night_differences(connection: asyncpg.Connection, seen: dict[str, Minu
         order = np.argsort(minute, kind="stable")
         mean = (np.concatenate(m.hr_sum) / np.concatenate(m.hr_count))[order]
         steps = np.array([m.steps.get(t, np.nan) for t in minute[order].tolist()], dtype=np.float64)
-        for n in night_inputs(minute[order], mean, steps, m.timezone):
+        reached = _reached(m)
+        last = complete_through(reached, m.timezone) if reached is not None else dt.date.min
+        for n in (n for n in night_inputs(minute[order], mean, steps, m.timezone) if n.night <= last):
             got = stored.pop((participant_id, n.night.isoformat()), None)
             if got is None or abs(got[0] - n.resting_hr) > TOLERANCE or got[1] != n.minutes:
                 lines.append(f"{participant_id} {n.night} pipeline {got} direct {(n.resting_hr, n.minutes)}")
@@ -282,7 +292,8 @@ async def alerts_replay(settings: Settings, *, participants: int, days: int, log
         print(f"    mismatch {line}", flush=True)
     print(f"    every mismatch: {_write_log(log_dir, replay)}", flush=True)
     data = (
-        f"{participants} participants × {days} days, {replay.episodes} with an episode; heart rate + steps, "
+        f"{participants} participants × {days} days from {start_of(days)}, seed {SEED}, {replay.episodes} with an"
+        " episode; heart rate + steps, "
         f"{replay.readings:,} readings; 1 worker, 6 partitions"
     )
     detectors = ", ".join(default_detectors())
