@@ -8,7 +8,7 @@ import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from bench import export, ingest, lossless, queries, reference
+from bench import alerts_replay, export, ingest, lossless, queries, reference
 from bench.common import Measurement, machine
 from bench.report import Run, now, ratios, write
 from core.settings import Settings, load_settings
@@ -94,6 +94,11 @@ def steps() -> dict[str, Step]:
     async def export_step(s: Settings, quick: bool) -> list[Measurement]:
         return await export.export_benchmarks(s, days=7 if quick else 365, api_days=1 if quick else 7, log_dir=LOGS)
 
+    async def alerts(s: Settings, quick: bool) -> list[Measurement]:
+        return await alerts_replay.alerts_replay(
+            s, participants=2 if quick else 20, days=36 if quick else 60, log_dir=LOGS / "alerts_replay"
+        )
+
     return {
         "producer": producer,
         "side_by_side": side_by_side,
@@ -107,6 +112,7 @@ def steps() -> dict[str, Step]:
         "lossless_e2e": lossless_e2e,
         "lossless_before": lossless_before,
         "export": export_step,
+        "alerts_replay": alerts,
     }
 
 

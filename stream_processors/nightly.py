@@ -5,8 +5,9 @@ nights `first … last` from `rollup_1m` with `resting_hr.night_inputs`, rebuild
 the stored nightly values before `first` (arithmetic on one row per night, never the minutes again), pushes
 the recomputed nights, and stores `nightly_values`, `night_outcomes` and the alerts that changed — raised,
 upgraded, downgraded or withdrawn — each change also appended to `alert_changes` and returned as an
-`AlertChange` for publishing after the commit. Late data for a past night is handled by calling it with that
-night as `first`: every later night is judged again, so its alerts may rise, change level or be withdrawn.
+`AlertChange` for publishing after the commit; `judge_nights` is its second half, for nights already computed.
+Late data for a past night is handled by calling it with that night as `first`: every later night is judged
+again, so its alerts may rise, change level or be withdrawn.
 
 A night is complete once its 07:00 local has passed and the participant's data has reached it
 (`complete_through`). The sink calls `update_touched` in every transaction that stored heart rate or steps:
@@ -27,7 +28,14 @@ import msgspec
 from schemas.events import AlertEvent
 from schemas.metrics import HEART_RATE, METRIC_IDS, STEPS
 from stream_processors import night_store
-from stream_processors.detectors import CusumDetector, Detector, Level, NightOutcome, NightSignalDetector
+from stream_processors.detectors import (
+    CusumDetector,
+    Detector,
+    Level,
+    NightInput,
+    NightOutcome,
+    NightSignalDetector,
+)
 from stream_processors.metric_defs import ALERT_CHANGES, NIGHT_UPDATES
 from stream_processors.resting_hr import MINUTE_MS, REST_AFTER_STEPS_MINUTES
 
@@ -140,8 +148,22 @@ async def update_nights(
     """Recomputes nights `first … last` (inclusive) and every detector's verdicts from `first` on."""
     if last < first:
         return []
-    chosen = dict(detectors or default_detectors())
     nights = await night_store.recompute(connection, participant_id, timezone, first, last)
+    return await judge_nights(connection, participant_id, first, last, nights, detectors=detectors)
+
+
+async def judge_nights(
+    connection: asyncpg.Connection,
+    participant_id: str,
+    first: dt.date,
+    last: dt.date,
+    nights: list[NightInput],
+    *,
+    detectors: Mapping[str, Detector] | None = None,
+) -> list[AlertChange]:
+    """Stores `nights` as the nights `first … last` (those missing have no value) and runs every detector over
+    them after the stored nights before `first`, storing the verdicts and alert changes from `first` on."""
+    chosen = dict(detectors or default_detectors())
     await night_store.store_values(connection, participant_id, first, last, nights)
     earlier = await night_store.stored(connection, participant_id, before=first)
     later = await night_store.stored(connection, participant_id, after=last)

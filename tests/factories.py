@@ -16,7 +16,9 @@ import numpy.typing as npt
 
 from schemas.participants import Participant
 from schemas.readings import ReadingBatch, encode_batch, make_batch
+from stream_processors.detectors import NightInput
 from stream_processors.envelope import Envelope
+from stream_processors.nightly import judge_nights
 from stream_processors.sink import Sink
 from stream_processors.validate import ValidBatch, validate
 
@@ -76,3 +78,35 @@ def cohort(
 
 def sink(pool: asyncpg.Pool, *, not_synced_after_s: int = NOT_SYNCED_AFTER_S) -> Sink:
     return Sink(pool, not_synced_after_s=not_synced_after_s)
+
+
+HISTORY_NIGHTS: Final = 44
+
+
+def _night(night: dt.date, value: float) -> NightInput:
+    # Hourly resting HR: the night's level by night, higher by day, with hour-to-hour and day-to-day noise.
+    noise = [((night.toordinal() * 31 + hour * 17) % 11 - 5) * 0.6 for hour in range(24)]
+    hourly = tuple(value + (0.0 if hour < 7 else 8.0) + noise[hour] for hour in range(24))
+    return NightInput(night=night, resting_hr=value, resting_hr_lab=int(value), minutes=300, hourly=hourly)
+
+
+async def alert_history(connection: asyncpg.Connection, participant_id: str, last: dt.date) -> None:
+    """An illness episode in `HISTORY_NIGHTS` nights ending on `last`, judged by the nightly step's own detectors
+    (any stored nights after `last` judged again after them): 40 nights at the participant's usual resting HR
+    (the median of their stored nights), then four rising ones (yellow, then red alerts). Late nights then revise
+    the four: the rise starts a night later and steeper (the first yellow alert is withdrawn, the second is
+    upgraded to red)."""
+    usual = await connection.fetchval(
+        "SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY resting_hr) FROM nightly_values WHERE participant_id = $1",
+        participant_id,
+    )
+    base = round(float(usual or 60.0))
+    first = last - dt.timedelta(days=HISTORY_NIGHTS - 1)
+    days = [first + dt.timedelta(days=i) for i in range(HISTORY_NIGHTS)]
+    calm = [_night(d, base + 0.4 * ((i * 7) % 5 - 2)) for i, d in enumerate(days[:-4])]
+    rise = [base + 3.7, base + 3.8, base + 4.7, base + 5.2]
+    async with connection.transaction():
+        await judge_nights(connection, participant_id, first, last, [*calm, *map(_night, days[-4:], rise)])
+    revised = [base, base + 4.8, base + 5.2, base + 5.0]
+    async with connection.transaction():
+        await judge_nights(connection, participant_id, days[-4], last, list(map(_night, days[-4:], revised)))

@@ -12,7 +12,9 @@ import datetime as dt
 import json
 import re
 from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import asyncpg
@@ -42,6 +44,8 @@ DAYS = 3
 PARTICIPANTS = 3
 SEED = 5
 REVOKED = "P0003"
+ALERTED = "P0001"
+"""Given an illness episode ending in the loaded days (alerts raised, upgraded and withdrawn)."""
 
 
 def _literal(text: str) -> Callable[[re.Match[str]], str]:
@@ -163,7 +167,8 @@ def variable_defaults(dashboard_uid: str) -> dict[str, str]:
 
 # ---------------------------------------------------------------------------------------------------- data
 async def load_cohort(database_url: str) -> None:
-    """A small simulated cohort written through the real sink; one participant's authorisation revoked."""
+    """A small simulated cohort written through the real sink; one participant's authorisation revoked, one with
+    an illness episode in the nights before and during the loaded days."""
     simulator = CohortSimulator(seed=SEED, start=START)
     pool = await create_pool(database_url, size=2)
     try:
@@ -184,6 +189,8 @@ async def load_cohort(database_url: str) -> None:
             for group in by_metric.values():
                 await sink.apply(group)
         await sink.check_not_synced(now_ms)
+        async with pool.acquire() as connection:
+            await factories.alert_history(connection, ALERTED, START + dt.timedelta(days=1))
     finally:
         await pool.close()
 
@@ -321,3 +328,73 @@ async def test_the_cohort_wear_per_local_day_counts_whole_days_and_equals_the_ap
     assert partial
     assert not partial & shown.keys()
     assert any(value > 0 for value in expected.values())
+
+
+@asynccontextmanager
+async def researcher_client(settings: Settings, database: str) -> AsyncIterator[AsyncTestClient[Any]]:
+    pool = await create_pool(database, size=1)
+    try:
+        key = (await create_key(pool, "researcher", None)).token
+    finally:
+        await pool.close()
+    async with AsyncTestClient(create_app(api_settings(settings, database))) as client:
+        client.headers["Authorization"] = f"Bearer {key}"
+        yield client
+
+
+def _panel_sql(where: str, view: View) -> str:
+    (query,) = [q for q in QUERIES if q.where == where]
+    return expand_macros(interpolate_variables(query.sql, view), view, timescaledb=True)
+
+
+async def test_the_alert_panels_show_the_apis_open_alerts_and_nights(
+    loaded: asyncpg.Connection, database: str, settings: Settings
+) -> None:
+    variables = {"participant": ALERTED}
+    view = View(utc(START, -60), utc(START, DAYS), "1h", variables)
+    async with researcher_client(settings, database) as client:
+        served = (await client.get("/v1/alerts", params={"limit": 1000})).json()["items"]
+        params = {"start": str(START - dt.timedelta(61)), "end": str(START + dt.timedelta(DAYS + 1))}
+        nights = (await client.get(f"/v1/participants/{ALERTED}/nights", params=params)).json()["items"]
+
+    # The cohort's table: the open alerts the API serves, with their state; withdrawn ones left out.
+    rows = await loaded.fetch(_panel_sql("Open illness alerts", view))
+    shown = {(r["participant_id"], r["detector"], r["night"].isoformat(), r["level"], r["state"]) for r in rows}
+    expected = {(a["participant_id"], a["detector"], a["night"], a["level"], a["state"]) for a in served}
+    assert shown == {key for key in expected if key[4] != "withdrawn"}
+    assert {"raised", "upgraded"} <= {key[4] for key in shown}
+    assert any(key[4] == "withdrawn" for key in expected)
+    assert any(key[3] == "red" and key[1] == "nightsignal" for key in shown)
+
+    # The participant's nights: NightSignal's value and baseline per night, thresholds 3 and 4 bpm above.
+    zone = ZoneInfo(await loaded.fetchval("SELECT timezone FROM participants WHERE participant_id = $1", ALERTED))
+    points = await loaded.fetch(_panel_sql("Nightly resting HR vs baseline (NightSignal)", view))
+    by_night = {r["time"].astimezone(zone).date().isoformat(): r for r in points}
+    assert all(r["time"].astimezone(zone).time() == dt.time(7) for r in points)
+
+    def morning(night: str) -> dt.datetime:
+        return dt.datetime.combine(dt.date.fromisoformat(night), dt.time(7), tzinfo=zone)
+
+    verdicts = {
+        n["night"]: v
+        for n in nights
+        for v in n["detectors"]
+        if v["detector"] == "nightsignal" and view.start <= morning(n["night"]) <= view.end
+    }
+    assert len(verdicts) >= 44
+    assert set(by_night) == set(verdicts)
+    for night, verdict in verdicts.items():
+        row = by_night[night]
+        assert row["resting_hr"] == pytest.approx(verdict["value"])
+        assert row["baseline"] == pytest.approx(verdict["baseline"])
+        assert row["yellow_threshold"] == pytest.approx(verdict["baseline"] + 3)
+        assert row["red_threshold"] == pytest.approx(verdict["baseline"] + 4)
+
+    # Its alert markers and table: one marker per open alert of the range, every alert in the table.
+    (annotation,) = [q for q in QUERIES if q.where == "annotation Alerts"]
+    markers = await loaded.fetch(expand_macros(interpolate_variables(annotation.sql, view), view, timescaledb=True))
+    own = [a for a in served if a["participant_id"] == ALERTED]
+    assert len(markers) == sum(a["state"] != "withdrawn" for a in own)
+    assert {m["tags"] for m in markers} <= {"yellow", "red"}
+    table = await loaded.fetch(_panel_sql("Alerts", view))
+    assert len(table) == len(own)

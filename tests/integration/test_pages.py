@@ -54,12 +54,15 @@ from tests.integration.cleanup import created_prefixes
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "tests" / "artifacts" / "pages"
 README_SHOTS = ROOT / "docs" / "screenshots"
-README_PAGES = {"login", "cohort", "participant", "live", "adherence", "adherence-confirm"}
+README_PAGES = {"login", "cohort", "participant", "live", "adherence", "adherence-confirm", "alerts", "nights"}
 README_MAX_BYTES = 200_000
 PARTICIPANTS = 8
 FULL_DAYS = 7
 LIVE_PARTICIPANT = "P0001"
 MINUTE = 60_000
+ILL = (LIVE_PARTICIPANT, "P0003")
+"""Participants given an illness episode in the weeks before the replayed days (nights judged by the nightly
+step's detectors, then revised by late nights)."""
 
 
 @dataclass
@@ -185,6 +188,9 @@ async def study(live_settings: Settings) -> AsyncIterator[Study]:
     result.next_live_ms = max(int(last_hr or 0) + 1000, now - 40 * MINUTE) // 1000 * 1000
     while result.next_live_ms < now - 6 * MINUTE:
         await result.replay_heart_rate(300)
+    async with pool.acquire() as connection:
+        for participant_id in ILL:
+            await factories.alert_history(connection, participant_id, today - dt.timedelta(days=FULL_DAYS + 2))
     result.keys = {
         "admin": (await create_key(pool, "admin", None)).token,
         "researcher": (await create_key(pool, "researcher", None)).token,
@@ -265,11 +271,23 @@ async def sign_in(browser: BrowserContext, server_url: str, key: str) -> None:
     await browser.add_cookies([{"name": "wearstream_token", "value": key, "url": server_url}])
 
 
-async def shoot(tab: Page, name: str, *, full_page: bool = False) -> None:
-    """Saves a screenshot as a test artifact (and, for the README's pages when asked, in docs/screenshots)."""
+async def shoot(tab: Page, name: str, *, full_page: bool = False, above: str | None = None) -> None:
+    """Saves a screenshot as a test artifact (and, for the README's pages when asked, in docs/screenshots);
+    `above`: only the part of the page above that element."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     path = ARTIFACTS / f"{name}.png"
-    await tab.screenshot(path=str(path), full_page=full_page)
+    clip = None
+    if above is not None:
+        box = await tab.locator(above).bounding_box()
+        assert box is not None, f"{above} is not shown"
+        scrolled = await tab.evaluate("window.scrollY")
+        clip = {
+            "x": 0.0,
+            "y": 0.0,
+            "width": float(tab.viewport_size["width"]) if tab.viewport_size else 1280.0,
+            "height": box["y"] + float(scrolled) - 8,
+        }
+    await tab.screenshot(path=str(path), full_page=full_page, clip=clip)  # type: ignore[arg-type]
     if name in README_PAGES and os.environ.get("WEARSTREAM_README_SCREENSHOTS") == "1":
         assert path.stat().st_size < README_MAX_BYTES, f"{name}.png is too large for the README"
         README_SHOTS.mkdir(parents=True, exist_ok=True)
@@ -374,7 +392,7 @@ async def test_the_participant_charts_are_drawn_and_zoom_re_queries_the_api(
     assert await page.locator("#chart-steps svg rect[y]").count() > 20
     assert int(await heart.locator("g.gaps").get_attribute("data-gaps") or 0) >= 1  # the not-worn hole before live
     await expect(page.locator("#chart-sleep_stage svg text", has_text="REM")).to_have_count(1)
-    await shoot(page, "participant", full_page=True)
+    await shoot(page, "participant", full_page=True, above="#chart-nights")  # the nights have their own
 
     start = int(await svg.get_attribute("data-start") or 0)
     end = int(await svg.get_attribute("data-end") or 0)
@@ -420,6 +438,128 @@ async def test_live_mode_advances_the_heart_rate_chart_while_a_replay_runs(
     await shoot(page, "live")
     await page.get_by_role("button", name="Live").click()
     await expect(page.locator("#chart-heart_rate")).to_have_attribute("data-state", "ready")
+
+
+async def fetch_rows(study: Study, query: str, *args: Any) -> list[asyncpg.Record]:
+    connection = await asyncpg.connect(study.url)
+    try:
+        return list(await connection.fetch(query, *args))
+    finally:
+        await connection.close()
+
+
+ALERTS = "SELECT participant_id, detector, night, level, state FROM alerts"
+
+
+async def test_the_alerts_page_lists_the_cohorts_open_alerts_and_their_state_changes(
+    page: Page, browser: BrowserContext, server_url: str, study: Study
+) -> None:
+    stored = await fetch_rows(study, ALERTS)
+    open_alerts = [r for r in stored if r["state"] != "withdrawn"]
+    assert {r["state"] for r in stored} >= {"raised", "upgraded", "withdrawn"}  # the late nights revised them
+    assert {r["participant_id"] for r in open_alerts if r["level"] == "red"} >= set(ILL)
+    await sign_in(browser, server_url, study.keys["researcher"])
+    await page.goto(f"{server_url}/")
+    await page.get_by_role("link", name="Alerts").click()
+    await expect(page.get_by_role("heading", name="Alerts")).to_be_visible()
+    await expect(page.get_by_role("link", name="Alerts")).to_have_attribute("aria-current", "page")
+    rows = page.locator("table.alerts tbody tr")
+    await expect(rows).to_have_count(len(open_alerts))
+    red = sum(r["level"] == "red" for r in open_alerts)
+    await expect(page.locator(".summary")).to_contain_text(f"{len(open_alerts)} open alerts ({red} red)")
+    shown = {
+        (
+            await row.get_attribute("data-participant"),
+            (await row.locator("td").nth(1).inner_text()).lower(),
+            dt.date.fromisoformat(await row.locator("time").inner_text()),
+            await row.get_attribute("data-level"),
+        )
+        for row in await rows.all()
+    }
+    assert shown == {(r["participant_id"], r["detector"], r["night"], r["level"]) for r in open_alerts}
+    nights = [dt.date.fromisoformat(t) for t in await page.locator("table.alerts tbody time").all_inner_texts()]
+    assert nights == sorted(nights, reverse=True)
+    upgraded = page.locator(f"tr[data-participant='{ILL[0]}'][data-state='upgraded']")
+    await expect(upgraded).to_have_count(1)
+    await expect(upgraded.locator(".state-cell")).to_contain_text(re.compile(r"^upgraded .+ \(raised .+\)$"))
+    await shoot(page, "alerts")
+
+    # Withdrawn alerts on request, marked so; the level filter is the API's.
+    await page.get_by_label("Include withdrawn alerts").check()
+    await expect(rows).to_have_count(len(stored))
+    await expect(page.locator("tr[data-state='withdrawn']")).to_have_count(
+        sum(r["state"] == "withdrawn" for r in stored)
+    )
+    async with page.expect_response(re.compile(r"/v1/alerts\?.*level=red")):
+        await page.get_by_label("Level").select_option("red")
+    await expect(rows).to_have_count(sum(r["level"] == "red" for r in stored))
+    assert set(await page.locator("table.alerts tbody .badge").all_inner_texts()) == {"red"}
+    assert "level=red" in page.url
+    await rows.first.locator("td").first.click()
+    await expect(page.get_by_role("heading", name=re.compile("^Participant P"))).to_be_visible()
+
+
+async def test_the_participant_page_charts_nightly_resting_hr_with_baseline_thresholds_and_alerts(
+    page: Page, browser: BrowserContext, server_url: str, study: Study
+) -> None:
+    participant = ILL[0]
+    verdicts = await fetch_rows(
+        study,
+        "SELECT night, value, baseline, level FROM night_outcomes"
+        " WHERE participant_id = $1 AND detector = 'nightsignal'",
+        participant,
+    )
+    alerted = await fetch_rows(
+        study,
+        "SELECT DISTINCT night FROM night_outcomes WHERE participant_id = $1 AND level IS NOT NULL",
+        participant,
+    )
+    alerts = await fetch_rows(study, ALERTS + " WHERE participant_id = $1", participant)
+    await sign_in(browser, server_url, study.keys["researcher"])
+    await page.goto(f"{server_url}/#/participants/{participant}")
+    panel = page.locator("#chart-nights")
+    await expect(panel).to_have_attribute("data-state", "ready")
+    svg = panel.get_by_role("img", name="Nightly resting heart rate")
+    for series, count in (
+        ("resting", sum(r["value"] is not None for r in verdicts)),
+        ("baseline", sum(r["baseline"] is not None for r in verdicts)),
+        ("yellow", sum(r["baseline"] is not None for r in verdicts)),
+        ("red", sum(r["baseline"] is not None for r in verdicts)),
+        ("alerts", len(alerted)),
+    ):
+        assert await series_points(page, "nights", series) == count, series
+    assert count > 0
+    await expect(svg.locator("circle.dot.level-red")).not_to_have_count(0)
+    await expect(svg.locator("circle.dot title").first).to_contain_text("bpm")
+    # The thresholds lie 3 and 4 bpm above the baseline, in the chart's own pixels.
+    ys = {}
+    for series in ("baseline", "yellow", "red"):
+        d = await svg.locator(f"g[data-series='{series}'] path").get_attribute("d") or ""
+        ys[series] = float(re.match(r"M[-\d.]+,([-\d.]+)", d).group(1))  # type: ignore[union-attr]
+    assert ys["red"] < ys["yellow"] < ys["baseline"]  # higher bpm is higher up
+    assert abs((ys["baseline"] - ys["red"]) - 4 / 3 * (ys["baseline"] - ys["yellow"])) < 0.5
+    table = panel.locator("table.participant-alerts tbody tr")
+    await expect(table).to_have_count(len(alerts))
+    await expect(panel.locator("tr[data-state='withdrawn'] .state-cell").first).to_contain_text("withdrawn")
+    await panel.scroll_into_view_if_needed()
+    await shoot_element(panel, "nights")
+
+    # A participant-scoped key sees its own nights, and is told the cohort's alerts are not for it.
+    await sign_in(browser, server_url, study.keys["participant"])
+    await page.goto(f"{server_url}/#/participants/{LIVE_PARTICIPANT}")
+    await expect(page.locator("#chart-nights")).to_have_attribute("data-state", "ready")
+    await page.goto(f"{server_url}/#/alerts")
+    await expect(page.locator(".state-error")).to_contain_text("their alerts are on their page")
+
+
+async def shoot_element(element: Any, name: str) -> None:
+    """`shoot` for one element of the page."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    await element.screenshot(path=str(path))
+    if name in README_PAGES and os.environ.get("WEARSTREAM_README_SCREENSHOTS") == "1":
+        assert path.stat().st_size < README_MAX_BYTES, f"{name}.png is too large for the README"
+        shutil.copyfile(path, README_SHOTS / f"{name}.png")
 
 
 async def test_a_dry_run_reminder_from_the_adherence_page_is_audited(

@@ -1,5 +1,5 @@
 // Our own small SVG time chart: a shared time axis (in the participant's zone), y axis, shaded gaps, and
-// series drawn as a min/max band, a line, bars or steps (the hypnogram). No third-party code.
+// series drawn as a min/max band, a line, bars, steps (the hypnogram) or dots (markers). No third-party code.
 
 import { formatTime, s, zoneOffsetMs } from "./dom.js";
 
@@ -117,6 +117,11 @@ function drawSeries(one, x, y) {
       const left = x(p.t);
       const width = Math.max(1, x(p.t2) - left - 0.5);
       group.append(s("rect", { x: f(left), y: f(y(p.v)), width: f(width), height: f(Math.max(0, y(0) - y(p.v))) }));
+    }
+  } else if (one.kind === "dots") {
+    for (const p of one.points) {
+      group.append(s("circle", { cx: f(x(p.t)), cy: f(y(p.v)), r: 5, class: `dot level-${p.level || "none"}`,
+        "data-level": p.level || "" }, p.title ? s("title", {}, p.title) : null));
     }
   } else if (one.kind === "step") {
     const d = runs(one.points, one.breakMs).map((run) => run.map((p, i) => {

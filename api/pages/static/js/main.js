@@ -1,4 +1,4 @@
-// The app shell: routes the hash (#/, #/participants/<id>, #/adherence, #/login) to a page, sends whoever
+// The app shell: routes the hash (#/, #/participants/<id>, #/adherence, #/alerts, #/login) to a page, sends whoever
 // has no key (or a refused one) to the sign-in form, and ends the previous page (requests, sockets).
 
 import { setAuthFailureHandler } from "./api.js";
@@ -6,6 +6,7 @@ import { h, mount, stateBox } from "./dom.js";
 import { parseHash } from "./router.js";
 import { signOut, token } from "./session.js";
 import { renderAdherence } from "./views/adherence.js";
+import { renderAlerts } from "./views/alerts.js";
 import { renderCohort } from "./views/cohort.js";
 import { renderLogin } from "./views/login.js";
 import { renderParticipant } from "./views/participant.js";
@@ -18,12 +19,13 @@ let cleanup = null;
 function chooseView(path) {
   if (path[0] === "participants" && path[1]) return (node, params) => renderParticipant(node, path[1], params);
   if (path[0] === "adherence") return renderAdherence;
+  if (path[0] === "alerts") return renderAlerts;
   if (path.length === 0) return renderCohort;
   return null;
 }
 
 function highlightNav(path) {
-  const current = path[0] === "adherence" ? "adherence" : path.length === 0 ? "cohort" : "";
+  const current = ["adherence", "alerts"].includes(path[0]) ? path[0] : path.length === 0 ? "cohort" : "";
   for (const link of nav.querySelectorAll("a[data-nav]")) {
     if (link.dataset.nav === current) link.setAttribute("aria-current", "page");
     else link.removeAttribute("aria-current");

@@ -1,4 +1,4 @@
-// Hash routes: `#/`, `#/participants/<id>?start=…&end=…`, `#/adherence`, `#/login`.
+// Hash routes: `#/`, `#/participants/<id>?start=…&end=…`, `#/adherence`, `#/alerts`, `#/login`.
 
 /** `#/participants/P0001?start=…` → { path: ["participants", "P0001"], params }. */
 export function parseHash(hash = location.hash) {

@@ -1,6 +1,6 @@
 // A participant: facts from the cohort view, then heart rate, steps, SpO2, HRV and a hypnogram over one
 // shared range (zoom and pan re-query the API at the zoom's resolution), gaps shaded, and a live mode in
-// which the heart-rate chart advances from the websocket.
+// which the heart-rate chart advances from the websocket; below, the nightly resting HR and the alerts.
 
 import { describe, get } from "../api.js";
 import { ago, debounce, flagBadge, formatTime, h, isoUtc, mount, number, stateBox } from "../dom.js";
@@ -8,6 +8,7 @@ import { attachInteraction } from "../interact.js";
 import { LiveSeries, openLive } from "../live.js";
 import { focusHeading, replaceParams } from "../router.js";
 import { loadGaps } from "../series.js";
+import { nightsPanel } from "./nights.js";
 import { PANELS, Panel } from "./panels.js";
 
 const HOUR = 3_600_000;
@@ -120,6 +121,7 @@ function showParticipant(root, heading, detail, params, signal) {
   };
   const panels = PANELS.map((spec) => new Panel(spec, { participantId, timeZone, onRange: (a, b) => setRange(a, b) }));
   const live = liveMode(participantId, panels[0], timeZone, liveStatus);
+  const nights = nightsPanel(detail, signal);
 
   const reload = debounce(() => {
     const gaps = loadGaps(participantId, start, end, signal).catch(() => []);
@@ -164,9 +166,14 @@ function showParticipant(root, heading, detail, params, signal) {
     h("p", { class: "help" }, "Drag or use ← → on a chart to pan, the wheel or + − to zoom. Times in ", timeZone, "."),
     h("div", { class: "charts" }, panels.map((p) => p.element)),
     h("p", { class: "legend" }, h("span", { class: "swatch gap-not_worn" }), " not worn  ",
-      h("span", { class: "swatch gap-not_synced" }), " not synced"));
+      h("span", { class: "swatch gap-not_synced" }), " not synced"),
+    nights.element);
   setRange(start, end);
-  const onResize = debounce(() => (live.on ? live.redraw() : panels.forEach((p) => p.draw())), 200);
+  const onResize = debounce(() => {
+    if (live.on) live.redraw();
+    else panels.forEach((p) => p.draw());
+    nights.redraw();
+  }, 200);
   window.addEventListener("resize", onResize, { signal });
   return () => {
     live.stop();
