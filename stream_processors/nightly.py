@@ -11,8 +11,9 @@ again, so its alerts may rise, change level or be withdrawn.
 
 A night is complete once its 07:00 local has passed and the participant's data has reached it
 (`complete_through`). The sink calls `update_touched` in every transaction that stored heart rate or steps:
-it recomputes from the earliest night the new data touched (or the earliest night that just became
-complete) through the latest complete night, and skips participants whose range holds no complete night.
+it recomputes from the earliest night the new data touched (the local date of its earliest reading: every
+minute of a date is in that night's hourly medians) or the earliest night that just became complete, through
+the latest complete night, and skips participants whose range holds no complete night.
 """
 
 from __future__ import annotations
@@ -37,7 +38,6 @@ from stream_processors.detectors import (
     NightSignalDetector,
 )
 from stream_processors.metric_defs import ALERT_CHANGES, NIGHT_UPDATES
-from stream_processors.resting_hr import MINUTE_MS, REST_AFTER_STEPS_MINUTES
 
 HR_ID: Final = METRIC_IDS[HEART_RATE.name]
 STEPS_ID: Final = METRIC_IDS[STEPS.name]
@@ -89,10 +89,10 @@ def complete_through(last_reading_ms: int, timezone: str) -> dt.date:
 
 
 def touched_night(timestamp_ms: int, timezone: str) -> dt.date:
-    """The earliest night a reading at `timestamp_ms` can change: its local date, or the next one for the
-    minutes just before midnight (steps there decide whether the first night minutes were resting)."""
-    shifted = (timestamp_ms + REST_AFTER_STEPS_MINUTES * MINUTE_MS) / 1000
-    return dt.datetime.fromtimestamp(shifted, tz=zoneinfo.ZoneInfo(timezone)).date()
+    """The earliest night a reading at `timestamp_ms` can change: its local date. Every minute of that date is
+    in its hourly resting medians (CuSum's input), those just before midnight too; steps there also decide
+    whether the next night's first minutes were resting, which the recomputation from this date covers."""
+    return dt.datetime.fromtimestamp(timestamp_ms / 1000, tz=zoneinfo.ZoneInfo(timezone)).date()
 
 
 async def last_readings(connection: asyncpg.Connection, participant_ids: list[str]) -> dict[str, int]:

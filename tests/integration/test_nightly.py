@@ -15,13 +15,16 @@ from api.auth.store import create_key
 from core.settings import Settings
 from schemas.participants import Participant
 from stream_processors.db import create_pool
+from stream_processors.detectors import CusumDetector
 from stream_processors.nightly import HR_ID, STEPS_ID, complete_through, update_nights
+from stream_processors.resting_hr import night_inputs
 from tests import factories
 from tests.integration.test_api_series import api_settings
 
 D0 = dt.date(2026, 2, 1)
 PID = "P-night"
 ZONE = "Europe/Berlin"
+LATE = "P-late-minutes"
 
 
 @pytest.fixture
@@ -173,3 +176,67 @@ async def test_alerts_and_nights_on_the_rest_api(
         assert (await client.get("/v1/participants/P-api1/alerts")).status_code == 200
         assert (await client.get("/v1/participants/P-api2/alerts")).status_code == 403
         assert (await client.get("/v1/alerts")).status_code == 403
+
+
+def _day_minutes(n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Local day D0 + n (UTC+1 in February), one minute each: HR about 58 by night and 66 by day, steps 0
+    but a walk at noon; on day 3 the last eight minutes before midnight at 85 bpm."""
+    midnight = dt.datetime.combine(D0 + dt.timedelta(days=n), dt.time(0), tzinfo=dt.timezone(dt.timedelta(hours=1)))
+    minutes = int(midnight.timestamp() * 1000) + 60_000 * np.arange(1440, dtype=np.int64)
+    of_day = np.arange(1440)
+    hr = np.where(of_day < 420, 58.0, 66.0) + np.random.default_rng(n).normal(0.0, 2.0, size=1440)
+    if n == 3:
+        hr[-8:] = 85.0
+    steps = np.where((of_day >= 720) & (of_day < 750), 40.0, 0.0)
+    return minutes, hr, steps
+
+
+async def test_minutes_before_midnight_arriving_late_recompute_their_own_day(database: str) -> None:
+    """Day 3 arrives in two transactions, the second from 23:52 local: those minutes belong to day 3's hour 23
+    (CuSum's hourly medians), so the night of day 3 is recomputed and every stored value and CuSum verdict
+    equals the detectors run on all the data at once."""
+    days = [_day_minutes(n) for n in range(18)]
+    minutes, hr, steps = (np.concatenate([d[i] for d in days]) for i in range(3))
+    split = int(np.searchsorted(minutes, days[3][0][-8]))
+    pieces = [(int(days[n][0][0]), int(days[n][0][-1]) + 1) for n in range(18) if n not in (3, 4)]
+    pieces += [(int(days[3][0][0]), int(minutes[split])), (int(minutes[split]), int(days[4][0][-1]) + 1)]
+    pool = await create_pool(database, size=1)
+    try:
+        sink = factories.sink(pool)
+        await sink.upsert_participants(factories.cohort([LATE], timezone=ZONE, enrolled_on=D0 - dt.timedelta(days=1)))
+        now_ms = int(minutes[-1]) + 3_600_000
+        for begin, end in sorted(pieces):
+            part = (minutes >= begin) & (minutes < end)
+            await sink.apply(
+                [
+                    factories.valid_batch(
+                        factories.reading_batch(LATE, metric, minutes[part], values[part]), now_ms=now_ms
+                    )
+                    for metric, values in (("heart_rate", hr), ("steps", steps))
+                ]
+            )
+        connection = await asyncpg.connect(database)
+        try:
+            stored = await connection.fetch(
+                "SELECT night, hourly FROM nightly_values WHERE participant_id = $1 ORDER BY night", LATE
+            )
+            outcomes = await connection.fetch(
+                "SELECT night, value, baseline, level FROM night_outcomes WHERE participant_id = $1"
+                " AND detector = 'cusum' ORDER BY night",
+                LATE,
+            )
+        finally:
+            await connection.close()
+    finally:
+        await pool.close()
+    direct = night_inputs(minutes, hr, steps, ZONE)
+    before_late = night_inputs(minutes[:split], hr[:split], steps[:split], ZONE)
+    assert before_late[3].hourly[23] != direct[3].hourly[23]  # the late minutes move day 3's hour 23
+    expected = CusumDetector().batch(direct)
+    assert sum(o.value is not None for o in expected) == 4  # the days with 14 baseline days were judged
+    assert [(r["night"], r["value"], r["baseline"], r["level"]) for r in outcomes] == [
+        (o.night, pytest.approx(o.value, abs=1e-9), pytest.approx(o.baseline, abs=1e-9), o.level) for o in expected
+    ]
+    assert [r["night"] for r in stored] == [n.night for n in direct]
+    for row, night in zip(stored, direct, strict=True):
+        assert list(row["hourly"]) == pytest.approx(list(night.hourly), abs=1e-9, nan_ok=True), night.night

@@ -72,10 +72,10 @@ def test_the_hub_sends_alert_changes_to_event_clients_once_per_id() -> None:
     }
 
 
-def test_a_reading_touches_its_local_date_and_the_minutes_before_midnight_the_next_night() -> None:
+def test_a_reading_touches_its_local_date_even_in_the_minutes_before_midnight() -> None:
     day = dt.date(2026, 3, 5)
     assert touched_night(_ms(day, 3), ZONE) == day
     assert touched_night(_ms(day, 15), ZONE) == day  # the hourly resting medians of that date
-    assert touched_night(_ms(day, 23, 55), ZONE) == day + dt.timedelta(days=1)  # steps before the night
+    assert touched_night(_ms(day, 23, 55), ZONE) == day  # hour 23's median (and, from there, the next night)
     assert complete_through(_ms(day, 6, 59), ZONE) == day - dt.timedelta(days=1)
     assert complete_through(_ms(day, 7), ZONE) == day
