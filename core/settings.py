@@ -76,13 +76,11 @@ class DatabaseSettings(BaseSettings):
     api_url: str = ""
     """The API's DSN. Empty: `url` when set, else the local stack's `wearstream_api`."""
     readonly_url: str = ""
-    """Read-only access (`wearstream export` without `--api`). Empty: `url` when set, else the local stack's
-    `wearstream_readonly`."""
+    """Read-only DSN (`wearstream export` without `--api`). Empty: `url` when set, else `wearstream_readonly`."""
     pool_size: int = 4
     _role_passwords: dict[str, str] = PrivateAttr(default_factory=dict)
-    """The local stack's generated passwords of `wearstream_processor` / `wearstream_api` /
-    `wearstream_readonly` (set by
-    `load_settings`): those roles then reach the server and database of `url`, whatever `url` is changed to."""
+    """The local stack's generated passwords of `wearstream_processor` / `wearstream_api` / `wearstream_readonly`
+    (set by `load_settings`): those roles then reach the server and database of `url`, whatever `url` becomes."""
 
     @property
     def processor_dsn(self) -> str:
@@ -246,8 +244,7 @@ class TelemetrySettings(BaseSettings):
     @field_validator("log_level")
     @classmethod
     def _known_level(cls, value: str) -> str:
-        level = value.strip().upper()
-        if level not in LOG_LEVELS:
+        if (level := value.strip().upper()) not in LOG_LEVELS:
             raise ValueError(f"unknown log level {value!r}; one of {', '.join(LOG_LEVELS)}")
         return level
 

@@ -38,7 +38,8 @@ def local_time_ms(timestamps_ms: Int64Array, timezone: str) -> Int64Array:
     hours, inverse = np.unique(timestamps_ms // HOUR_MS, return_inverse=True)
     offsets = np.array(
         [
-            zone.utcoffset(dt.datetime.fromtimestamp(int(h) * 3600, tz=dt.UTC)).total_seconds() * 1000  # type: ignore[union-attr]
+            # The offset in force at that instant (tz=zone), not the offset of a wall time that reads the same.
+            dt.datetime.fromtimestamp(int(h) * 3600, tz=zone).utcoffset().total_seconds() * 1000  # type: ignore[union-attr]
             for h in hours
         ],
         dtype=np.int64,

@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 
-from stream_processors.resting_hr import night_inputs
+from stream_processors.resting_hr import local_time_ms, night_inputs
 
 
 def _minutes(start: dt.datetime, count: int) -> np.ndarray:
@@ -47,3 +47,28 @@ def test_hourly_median_is_exact_and_bad_input_is_refused() -> None:
     with pytest.raises(ValueError, match="same length"):
         night_inputs(ts, hr[:3], np.zeros(60), "UTC")
     assert night_inputs(ts[:0], hr[:0], hr[:0], "UTC") == []
+
+
+@pytest.mark.parametrize(
+    ("timezone", "instant", "wall"),
+    [
+        # New York, 1 Nov 2026: 01:59:59 EDT is followed by 01:00 EST (06:00 UTC).
+        ("America/New_York", "2026-10-31T23:30:00-04:00", "2026-10-31T23:30"),
+        ("America/New_York", "2026-11-01T05:30:00+00:00", "2026-11-01T01:30"),
+        ("America/New_York", "2026-11-01T06:30:00+00:00", "2026-11-01T01:30"),
+        ("America/New_York", "2026-11-01T07:30:00+00:00", "2026-11-01T02:30"),
+        # Berlin, 29 Mar 2026: 02:00 CET becomes 03:00 CEST (01:00 UTC).
+        ("Europe/Berlin", "2026-03-29T00:30:00+00:00", "2026-03-29T01:30"),
+        ("Europe/Berlin", "2026-03-29T01:30:00+00:00", "2026-03-29T03:30"),
+        ("Europe/Berlin", "2026-03-28T22:30:00+00:00", "2026-03-28T23:30"),
+    ],
+)
+def test_local_time_uses_the_offset_in_force_at_each_instant_across_daylight_saving(
+    timezone: str, instant: str, wall: str
+) -> None:
+    at_ms = int(dt.datetime.fromisoformat(instant).timestamp() * 1000)
+    local = local_time_ms(np.array([at_ms], dtype=np.int64), timezone)
+    assert (
+        dt.datetime.fromtimestamp(int(local[0]) / 1000, tz=dt.UTC).replace(tzinfo=None).isoformat(timespec="minutes")
+        == wall
+    )
