@@ -84,6 +84,19 @@ def _too_long(method: Method, start: int, end: int) -> Skipped | None:
     return None
 
 
+def _edge_values(
+    method: NeighbourMean | NeighbourMedian, series: MinuteSeries, start: int, end: int
+) -> FloatArray | Skipped:
+    """The observed minutes within the method's window of either edge, or why the gap is left empty (too
+    long for the method, or fewer than 2 such minutes)."""
+    if skipped := _too_long(method, start, end):
+        return skipped
+    observed = np.concatenate(neighbours(series, start, end, method.window))
+    if len(observed) < 2:
+        return Skipped(f"fewer than 2 observed minutes within {method.window} min of the gap")
+    return observed
+
+
 @dataclass(frozen=True)
 class NeighbourMean:
     """The mean of the observed minutes within `window` of either edge; its standard error is that of a new
@@ -98,11 +111,9 @@ class NeighbourMean:
         return {"window": self.window, "max_gap_minutes": self.max_gap_minutes}
 
     def fill(self, series: MinuteSeries, start: int, end: int) -> Fill | Skipped:
-        if skipped := _too_long(self, start, end):
-            return skipped
-        observed = np.concatenate(neighbours(series, start, end, self.window))
-        if len(observed) < 2:
-            return Skipped(f"fewer than 2 observed minutes within {self.window} min of the gap")
+        observed = _edge_values(self, series, start, end)
+        if isinstance(observed, Skipped):
+            return observed
         mean, sd = float(observed.mean()), float(observed.std(ddof=1))
         se = np.full(end - start, sd * np.sqrt(1 + 1 / len(observed)))
         values = np.full(end - start, mean)
@@ -123,11 +134,9 @@ class NeighbourMedian:
         return {"window": self.window, "max_gap_minutes": self.max_gap_minutes}
 
     def fill(self, series: MinuteSeries, start: int, end: int) -> Fill | Skipped:
-        if skipped := _too_long(self, start, end):
-            return skipped
-        observed = np.concatenate(neighbours(series, start, end, self.window))
-        if len(observed) < 2:
-            return Skipped(f"fewer than 2 observed minutes within {self.window} min of the gap")
+        observed = _edge_values(self, series, start, end)
+        if isinstance(observed, Skipped):
+            return observed
         median = float(np.median(observed))
         low, high = np.quantile(observed, [0.025, 0.975])
         n = end - start
