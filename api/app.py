@@ -56,10 +56,7 @@ participant's time zone (UTC on cohort-wide endpoints); date-times need a UTC of
 to retry. Websockets `/v1/live` and `/v1/events` are described in the README."""
 
 
-ROUTE_HANDLERS: Final = (
-    HealthController,
-    PrometheusController,
-    MetricController,
+READ_CONTROLLERS: Final = (
     ParticipantController,
     SeriesController,
     DailyController,
@@ -69,6 +66,14 @@ ROUTE_HANDLERS: Final = (
     ParticipantAlertController,
     CohortAlertController,
     AdherenceController,
+)
+"""The study's data, read: what `wearstream export` also serves in its own process (`wearstream.local_api`)."""
+
+ROUTE_HANDLERS: Final = (
+    HealthController,
+    PrometheusController,
+    MetricController,
+    *READ_CONTROLLERS,
     NotificationController,
     KeyController,
     live_socket,

@@ -21,32 +21,15 @@ from litestar.middleware import AbstractAuthenticationMiddleware, Authentication
 from litestar.testing import TestClient
 from litestar.testing.transport import TestClientTransport
 
-from api.adherence.controllers import AdherenceController
-from api.alerts.controllers import CohortAlertController, ParticipantAlertController
+from api.app import READ_CONTROLLERS
 from api.auth.keys import ApiKey
-from api.daily.controllers import DailyController
 from api.deps import DEPENDENCIES
 from api.errors import database_data_error
-from api.gaps.controllers import CohortGapController, ParticipantGapController
-from api.participants.controllers import ParticipantController
-from api.series.controllers import SeriesController
-from api.sleep.controllers import SleepController
 from core.settings import Settings
 from wearstream.client import Client
 
 BASE_URL: Final = "http://database.invalid"
 STUDY: Final = ApiKey(key_id="database-export", role="researcher")
-READ_ROUTES: Final = (
-    ParticipantController,
-    SeriesController,
-    DailyController,
-    SleepController,
-    ParticipantGapController,
-    CohortGapController,
-    ParticipantAlertController,
-    CohortAlertController,
-    AdherenceController,
-)
 
 
 class _InProcess(httpx.BaseTransport):
@@ -78,7 +61,7 @@ def read_app(settings: Settings, dsn: str) -> Litestar:
             await pool.close()
 
     return Litestar(
-        route_handlers=list(READ_ROUTES),
+        route_handlers=list(READ_CONTROLLERS),
         middleware=[DefineMiddleware(_Study)],
         dependencies=DEPENDENCIES,
         exception_handlers={asyncpg.DataError: database_data_error},
