@@ -1,0 +1,1 @@
+"""Device sources: one interface for everything that brings a participant's readings in (see `base`)."""
