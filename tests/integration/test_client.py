@@ -106,6 +106,19 @@ def test_participants_follow_every_page(api: str, rest: httpx.Client, cohort: Co
     assert str(frame["last_upload"].dt.tz) == "UTC"
 
 
+def test_the_codebook_frame_equals_the_metrics_endpoint(api: str, rest: httpx.Client, cohort: Cohort) -> None:
+    with Client(api, cohort.keys["participant"]) as client:
+        frame = client.metrics()
+        table = client.metrics(frame="arrow")
+    expected = get(rest, "/v1/metrics")
+    assert list(frame["name"]) == [entry["name"] for entry in expected["metrics"]]
+    assert list(frame["unit"]) == [entry["unit"] for entry in expected["metrics"]]
+    assert list(frame["precision"]) == [entry["precision"] for entry in expected["metrics"]]
+    assert [list(fields) for fields in frame["rollup_fields"]] == [e["rollup_fields"] for e in expected["metrics"]]
+    assert frame.attrs["resolutions"] == expected["resolutions"]
+    assert table.num_rows == len(expected["metrics"])
+
+
 @pytest.mark.parametrize(
     ("metric", "resolution", "fields"),
     [

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Iterable
-from typing import Generic, Literal, TypeVar
+from typing import Any, Generic, Literal, TypeVar
+
+import pandas as pd
 
 from wearstream.client import plans
 from wearstream.client.frames import Frame
+from wearstream.client.http import Call
 from wearstream.client.plans import Moment, Plan, Resolution
 from wearstream.client.progress import Progress
 
@@ -23,6 +26,11 @@ class Methods(ABC, Generic[R]):
 
     @abstractmethod
     def _run(self, plan: Plan, frame: Frame) -> R: ...
+
+    def metrics(self, *, frame: Frame = "pandas") -> R:
+        """The codebook (`GET /v1/metrics`): a row per metric with its unit, valid range, native resolution,
+        precision, storage, rollup, fields and `units` (a dict per metric: field → unit)."""
+        return self._run(_codebook(), frame)
 
     def participants(
         self,
@@ -139,3 +147,10 @@ class Methods(ABC, Generic[R]):
         names = plans.ids(participants) if participants is not None else None
         progress = Progress(self.progress and names is not None, len(names or ()), "alerts")
         return self._run(plans.alerts(names, start, end, level=level, detector=detector, progress=progress), frame)
+
+
+def _codebook() -> Plan:
+    answer: dict[str, Any] = yield Call("/v1/metrics", {})
+    frame = pd.DataFrame.from_records(answer["metrics"])
+    frame.attrs["resolutions"] = list(answer["resolutions"])
+    return frame
