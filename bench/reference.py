@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -64,8 +65,16 @@ def reference_checkout() -> Path:
     return CHECKOUT
 
 
-def _one_run(checkout: Path, python: Path, settings: Settings, participants: int, days: int) -> float:
+def _children_cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _one_run(checkout: Path, python: Path, settings: Settings, participants: int, days: int) -> tuple[float, float]:
+    """Readings/s of one end-to-end run, and the CPU seconds of its process tree (harness, producer, worker;
+    Kafka and PostgreSQL are not children and are left out)."""
     env = {**os.environ, "WEARSTREAM_DATABASE_URL": settings.database.url}
+    cpu_before = _children_cpu_s()
     done = subprocess.run(
         [str(python), "-c", _DRIVER, str(participants), str(days)],
         cwd=checkout,
@@ -76,17 +85,27 @@ def _one_run(checkout: Path, python: Path, settings: Settings, participants: int
     if done.returncode != 0:
         raise RuntimeError(f"end to end in {checkout} failed:\n{done.stderr[-4000:]}")
     rates: list[float] = json.loads(done.stdout.strip().splitlines()[-1])
-    return rates[0]
+    return rates[0], _children_cpu_s() - cpu_before
 
 
 async def before_and_after(settings: Settings, *, participants: int, days: int, pairs: int) -> list[Measurement]:
     checkout = reference_checkout()
     before: list[float] = []
     after: list[float] = []
+    cpu_before: list[float] = []
+    cpu_after: list[float] = []
     for pair in range(1, pairs + 1):
-        before.append(_one_run(checkout, checkout / ".venv" / "bin" / "python", settings, participants, days))
-        after.append(_one_run(HERE, Path(sys.executable), settings, participants, days))
-        print(f"    pair {pair}/{pairs}: before {before[-1]:,.0f}, now {after[-1]:,.0f} readings/s", flush=True)
+        rate, cpu = _one_run(checkout, checkout / ".venv" / "bin" / "python", settings, participants, days)
+        before.append(rate)
+        cpu_before.append(cpu)
+        rate, cpu = _one_run(HERE, Path(sys.executable), settings, participants, days)
+        after.append(rate)
+        cpu_after.append(cpu)
+        print(
+            f"    pair {pair}/{pairs}: before {before[-1]:,.0f}, now {after[-1]:,.0f} readings/s; "
+            f"CPU {cpu_before[-1]:.1f} s before, {cpu_after[-1]:.1f} s now",
+            flush=True,
+        )
     paired = [a / b for a, b in zip(after, before, strict=True)]
     ratio = statistics.median(after) / statistics.median(before)
     label = data_label(participants, days, "heart rate (simulator, whole bpm); 1 worker, 6 partitions")
@@ -104,5 +123,25 @@ async def before_and_after(settings: Settings, *, participants: int, days: int, 
             data=label,
             note=f"medians; paired ratios {', '.join(f'{r:.2f}' for r in paired)}; target ≥ 0.9: "
             + ("met" if ratio >= 0.9 else "NOT met"),
+        ),
+        *_cpu_measurements(cpu_before, cpu_after, label),
+    ]
+
+
+def _cpu_measurements(cpu_before: list[float], cpu_after: list[float], label: str) -> list[Measurement]:
+    """The same pairs' CPU: what the load of other jobs cannot move (it takes wall time, not CPU time)."""
+    note = "CPU seconds (user + system) of each run's process tree: harness, simulator, producer, worker"
+    ratio = statistics.median(cpu_before) / statistics.median(cpu_after)
+    paired = [b / a for a, b in zip(cpu_after, cpu_before, strict=True)]
+    return [
+        summarise("end_to_end.heart_rate.before_lossless.cpu", cpu_before, "s", data=label, note=note),
+        summarise("end_to_end.heart_rate.now.cpu", cpu_after, "s", data=label, note=note),
+        Measurement(
+            name="end_to_end.heart_rate CPU before_lossless ÷ now",
+            value=ratio,
+            unit="×",
+            repeats=paired,
+            data=label,
+            note=f"readings per CPU-second, now ÷ before (medians); paired {', '.join(f'{r:.2f}' for r in paired)}",
         ),
     ]
