@@ -121,8 +121,8 @@ async def before_and_after(settings: Settings, *, participants: int, days: int, 
             unit="×",
             repeats=paired,
             data=label,
-            note=f"medians; paired ratios {', '.join(f'{r:.2f}' for r in paired)}; target ≥ 0.9: "
-            + ("met" if ratio >= 0.9 else "NOT met"),
+            note=f"medians; paired ratios {', '.join(f'{r:.2f}' for r in paired)} (median "
+            f"{statistics.median(paired):.2f}); target ≥ 0.9: " + ("met" if ratio >= 0.9 else "NOT met"),
         ),
         *_cpu_measurements(cpu_before, cpu_after, label),
     ]
@@ -142,6 +142,7 @@ def _cpu_measurements(cpu_before: list[float], cpu_after: list[float], label: st
             unit="×",
             repeats=paired,
             data=label,
-            note=f"readings per CPU-second, now ÷ before (medians); paired {', '.join(f'{r:.2f}' for r in paired)}",
+            note=f"readings per CPU-second, now ÷ before (medians); paired {', '.join(f'{r:.2f}' for r in paired)} "
+            f"(median {statistics.median(paired):.2f})",
         ),
     ]
