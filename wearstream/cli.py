@@ -61,6 +61,7 @@ def _registrations() -> tuple[Callable[[typer.Typer], None], ...]:
     import core.cli
     import deploy.cli
     import producers.cli
+    import producers.sources.cli
     import stream_processors.cli
     import stream_processors.imputation_cli
     import stream_processors.participants_cli
@@ -72,6 +73,7 @@ def _registrations() -> tuple[Callable[[typer.Typer], None], ...]:
         stream_processors.cli.register,
         core.cli.register,
         producers.cli.register,
+        producers.sources.cli.register,
         stream_processors.participants_cli.register,
         stream_processors.imputation_cli.register,
         wearstream.commands.register,

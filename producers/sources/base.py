@@ -31,6 +31,18 @@ class Gone(SourceError):
     """The service no longer serves this participant or data type (HTTP 410)."""
 
 
+class RateLimited(SourceError):
+    """The service asked us to slow down (HTTP 429); `retry_after_s` is how long it asked for, if it said."""
+
+    def __init__(self, participant_id: str, reason: str, retry_after_s: float | None = None) -> None:
+        super().__init__(participant_id, reason)
+        self.retry_after_s = retry_after_s
+
+
+class Unavailable(SourceError):
+    """The service failed transiently (HTTP 5xx, a timeout, a reset connection) after the source's own retries."""
+
+
 @dataclass(frozen=True, slots=True)
 class Window:
     """A half-open interval [start_ms, end_ms) of epoch milliseconds (UTC)."""
