@@ -52,20 +52,19 @@ async def recompute(
     ]
 
 
-async def stored(
-    connection: asyncpg.Connection, participant_id: str, *, before: dt.date | None = None, after: dt.date | None = None
-) -> list[NightInput]:
-    """The stored nightly values before `before` or after `after`, in night order."""
-    condition, bound = ("night < $2", before) if before is not None else ("night > $2", after)
-    return [
-        _night_of(row)
-        for row in await connection.fetch(
-            "SELECT night, resting_hr, resting_hr_lab, minutes, hourly FROM nightly_values"
-            f" WHERE participant_id = $1 AND {condition} ORDER BY night",
-            participant_id,
-            bound,
-        )
-    ]
+async def stored_around(
+    connection: asyncpg.Connection, participant_id: str, first: dt.date, last: dt.date
+) -> tuple[list[NightInput], list[NightInput]]:
+    """The stored nightly values before `first` and those after `last`, each in night order (one query)."""
+    rows = await connection.fetch(
+        "SELECT night, resting_hr, resting_hr_lab, minutes, hourly FROM nightly_values"
+        " WHERE participant_id = $1 AND (night < $2 OR night > $3) ORDER BY night",
+        participant_id,
+        first,
+        last,
+    )
+    nights = [_night_of(row) for row in rows]
+    return [n for n in nights if n.night < first], [n for n in nights if n.night > last]
 
 
 def _night_of(row: asyncpg.Record) -> NightInput:

@@ -165,8 +165,7 @@ async def judge_nights(
     them after the stored nights before `first`, storing the verdicts and alert changes from `first` on."""
     chosen = dict(detectors or default_detectors())
     await night_store.store_values(connection, participant_id, first, last, nights)
-    earlier = await night_store.stored(connection, participant_id, before=first)
-    later = await night_store.stored(connection, participant_id, after=last)
+    earlier, later = await night_store.stored_around(connection, participant_id, first, last)
     changes: list[AlertChange] = []
     for name, detector in chosen.items():
         tracker = detector.tracker()
