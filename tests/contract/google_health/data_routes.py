@@ -13,6 +13,7 @@ from typing import Any, Final
 import msgspec
 from litestar import Request, Response, get
 from litestar.handlers import HTTPRouteHandler
+from litestar.params import FromPath
 
 from tests.contract.google_health.state import SCOPE_OF_DATA_TYPE, SCOPE_PREFIX, ContractState, Grant, Logged
 
@@ -149,7 +150,7 @@ def data_handlers(state: ContractState) -> list[HTTPRouteHandler]:
             return response
 
     @get("/v4/users/me/dataTypes/{data_type:str}/dataPoints", sync_to_thread=False)
-    def data_points(request: Request[Any, Any, Any], data_type: str) -> Response[Any]:
+    def data_points(request: Request[Any, Any, Any], data_type: FromPath[str]) -> Response[Any]:
         query = {k: str(v) for k, v in request.query_params.items()}
         return answer(request, lambda grant: list_points(state, grant, data_type, query))
 
