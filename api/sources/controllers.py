@@ -17,7 +17,7 @@ from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.enums import MediaType
 from litestar.exceptions import NotFoundException
-from litestar.params import FromPath, Parameter
+from litestar.params import FromPath, QueryParameter
 
 from api.auth.guards import admin_guard, caller
 from api.errors import not_found
@@ -61,7 +61,7 @@ class SourceController(Controller):
         request: Request[Any, Any, Any],
         pool: NamedDependency[asyncpg.Pool],
         participant_id: FromPath[str],
-        source: Annotated[str, Parameter(description="The device source", max_length=64)] = DEFAULT_SOURCE,
+        source: Annotated[str, QueryParameter(description="The device source", max_length=64)] = DEFAULT_SOURCE,
     ) -> EnrolmentLink:
         """A new single-use link to the source's consent page (state + PKCE; the verifier stays on the server,
         sealed). Send it to the participant; their consent lands on this API's callback."""
@@ -82,9 +82,9 @@ class SourceController(Controller):
         request: Request[Any, Any, Any],
         pool: NamedDependency[asyncpg.Pool],
         source: FromPath[str],
-        oauth_state: Annotated[str | None, Parameter(query="state", max_length=512)] = None,
-        code: Annotated[str | None, Parameter(max_length=2048)] = None,
-        error: Annotated[str | None, Parameter(max_length=256)] = None,
+        oauth_state: Annotated[str | None, QueryParameter(name="state", max_length=512)] = None,
+        code: Annotated[str | None, QueryParameter(max_length=2048)] = None,
+        error: Annotated[str | None, QueryParameter(max_length=256)] = None,
     ) -> Response[str]:
         """Completes the consent: exchanges the code, stores the sealed grant, sets the participant authorised."""
         try:
