@@ -94,7 +94,7 @@ def _serve(
     except ValueError as error:
         raise typer.BadParameter(str(error), param_hint="--log-level") from error
     uvicorn.run(
-        create_app(settings, enrolments=enrolments() if enrolments else None),
+        create_app(settings, enrolments=_enrolments(enrolments)),
         host=host or settings.api.host,
         port=port or settings.api.port,
         log_config=logging_config(telemetry),
@@ -102,6 +102,14 @@ def _serve(
         ws="websockets",
         proxy_headers=True,
     )
+
+
+def _enrolments(factory: EnrolmentFactory | None) -> Mapping[str, Enrolment] | None:
+    try:
+        return factory() if factory else None
+    except RuntimeError as error:  # a configured source without its sealing key, say
+        console.print(f"[red]error:[/red] {error}")
+        raise typer.Exit(code=1) from None
 
 
 def create(

@@ -21,6 +21,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import asyncpg
 import httpx
+import pytest
 import uvicorn
 from playwright.async_api import async_playwright, expect
 
@@ -149,6 +150,13 @@ async def test_a_participant_consents_in_chromium_and_the_first_fetch_lands_in_t
         verifier_links = parse_qs(urlsplit(link).query)
         assert verifier_links["code_challenge_method"] == ["S256"]
         await assert_no_plaintext(pool, [grant.refresh_token, *access])
+        assert env.settings.database.api_dsn.startswith("postgresql://wearstream_api:")  # the callback wrote as the API
+        analyst = await asyncpg.connect(env.settings.database.readonly_dsn)
+        try:
+            with pytest.raises(asyncpg.InsufficientPrivilegeError):
+                await analyst.fetch("SELECT * FROM source_grants")
+        finally:
+            await analyst.close()
         stored = await GrantStore(pool, sealer).load(PARTICIPANT)
         assert stored is not None
         assert stored.tokens.refresh_token == grant.refresh_token
