@@ -189,3 +189,19 @@ async def test_late_uploads_appear_in_a_later_fetch_of_the_same_window(database:
     assert readings_of(b for p in early for b in p.batches) == readings_of(b for b in steps if b.sync_time <= cut)
     assert early[0].last_sync_ms == max(b.sync_time for b in batches if b.sync_time <= cut)
     assert readings_of(b for p in later for b in p.batches) == readings_of(steps)
+
+
+async def test_a_401_mid_fetch_refreshes_once_and_goes_on(database: str) -> None:
+    batches = day_batches(12, 1, {"steps"})
+    async with harness(database) as h:
+        await h.participant("P0012", "p0012@example.com", batches)
+        await h.consent("P0012", "p0012@example.com")
+        for access in h.state.access.values():
+            access.expires_ms = 0  # the service ended the token early; our record still says it is valid
+        pages = await fetch_all(h.source(), "P0012", "steps", WINDOW)
+        statuses = h.state.statuses("/v4/")
+        refreshes = h.state.statuses("/token")
+    assert statuses[:2] == [401, 200]
+    assert 401 not in statuses[1:]
+    assert refreshes == [200, 200]  # the exchange, then one refresh
+    assert readings_of(b for p in pages for b in p.batches) == readings_of(batches)
