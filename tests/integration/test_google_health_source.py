@@ -9,7 +9,7 @@ import time
 import pytest
 
 from producers.simulator import CohortSimulator
-from producers.sources.base import Gone, NotAuthorised, Unavailable, Window
+from producers.sources.base import Gone, NotAuthorised, SourceError, Unavailable, Window
 from producers.sources.google_health.tokens import SOURCE
 from schemas.readings import ReadingBatch
 from tests.contract.google_health.state import ContractState
@@ -115,6 +115,8 @@ async def test_403_is_not_authorised_and_410_is_gone(database: str) -> None:
         with pytest.raises(NotAuthorised, match="permission denied") as denied:
             await fetch_all(h.source(), "P0006", "steps", WINDOW)
         assert denied.value.participant_id == "P0006"
+        with pytest.raises(SourceError, match="14 days at most"):
+            await fetch_all(h.source(), "P0006", "heart_rate", Window(0, 15 * DAY_MS))
         h.state.gone.add("steps")
         with pytest.raises(Gone, match="gone"):
             await fetch_all(h.source(), "P0006", "steps", WINDOW)

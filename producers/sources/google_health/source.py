@@ -128,6 +128,9 @@ class GoogleHealthSource:
             raise SourceError(participant_id, f"the Google Health connector has no metric {metric!r}")
         if window.end_ms <= window.start_ms:
             raise SourceError(participant_id, f"empty window [{window.start_ms}, {window.end_ms})")
+        cap = WINDOW_CAP_MS.get(metric, DEFAULT_WINDOW_CAP_MS)
+        if window.end_ms - window.start_ms > cap:
+            raise SourceError(participant_id, f"a {metric} window may span {cap // DAY_MS} days at most")
         last_sync = await self.last_sync_ms(participant_id)
         field = data_type.filter_field
         params = {
