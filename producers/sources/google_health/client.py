@@ -1,4 +1,5 @@
-"""HTTP to the Google Health API: one request, retried the way the service asks, mapped to source errors.
+"""HTTP to the Google Health API: one request, retried the way the service asks (tenacity, as the processor
+retries), mapped to source errors.
 
 - 429 (the per-user 300/min or per-project quota): waits the `Retry-After` the service gave (or a capped,
   jittered backoff when it gave none) and tries again, up to `max_rate_limited_waits` times, then raises
@@ -16,9 +17,10 @@ import asyncio
 import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Final
+from typing import Final, Literal
 
 import httpx
+from tenacity import AsyncRetrying, RetryCallState
 
 from producers.sources.base import Gone, NotAuthorised, RateLimited, SourceError, Unavailable
 
@@ -47,6 +49,16 @@ class RetryPolicy:
         await self.sleep(seconds)
 
 
+class _Retry(Exception):
+    """One answer worth trying again: `kind` says which budget it spends."""
+
+    def __init__(
+        self, kind: Literal["rate", "failure"], reason: str, *, detail: str = "", retry_after_s: float | None = None
+    ) -> None:
+        super().__init__(reason)
+        self.kind, self.reason, self.detail, self.retry_after_s = kind, reason, detail, retry_after_s
+
+
 class HealthClient:
     """GETs against `api_url` with a participant's bearer token; see the module docstring for retries."""
 
@@ -57,39 +69,55 @@ class HealthClient:
 
     async def get_json(self, participant_id: str, access_token: str, path: str, params: dict[str, str]) -> bytes:
         """The body of a 200 answer to GET `{api_url}/{path}`; raises a `SourceError` subclass otherwise."""
-        url = f"{self.api_url}/{path}"
-        headers = {"Authorization": f"Bearer {access_token}"}
-        failures = rate_limited = 0
-        while True:
-            try:
-                response = await self.http.get(url, params=params, headers=headers)
-            except httpx.TransportError as error:
-                failures += 1
-                if failures >= self.policy.max_attempts:
-                    raise Unavailable(
-                        participant_id, f"{path}: {type(error).__name__} after {failures} tries"
-                    ) from None
-                await self.policy.wait(self.policy.backoff_s(failures))
-                continue
-            status = response.status_code
-            if status == 200:
-                return response.content
-            if status == 429:
-                retry_after = _retry_after_s(response)
-                if rate_limited >= self.policy.max_rate_limited_waits:
-                    raise RateLimited(participant_id, f"{path}: still rate limited", retry_after)
-                rate_limited += 1
-                await self.policy.wait(retry_after if retry_after is not None else self.policy.backoff_s(rate_limited))
-                continue
-            if status >= 500:
-                failures += 1
-                if failures >= self.policy.max_attempts:
-                    raise Unavailable(
-                        participant_id, f"{path}: HTTP {status} after {failures} tries ({_message(response)})"
-                    )
-                await self.policy.wait(self.policy.backoff_s(failures))
-                continue
-            raise _client_error(participant_id, path, response)
+        spent = {"rate": 0, "failure": 0}
+        policy = self.policy
+
+        def retry(state: RetryCallState) -> bool:
+            error = state.outcome.exception() if state.outcome else None
+            if isinstance(error, _Retry):
+                spent[error.kind] += 1
+                return True
+            return False
+
+        def last(state: RetryCallState) -> _Retry:
+            error = state.outcome.exception() if state.outcome else None
+            assert isinstance(error, _Retry)
+            return error
+
+        def stop(state: RetryCallState) -> bool:
+            kind = last(state).kind
+            return spent[kind] > policy.max_rate_limited_waits if kind == "rate" else spent[kind] >= policy.max_attempts
+
+        def wait(state: RetryCallState) -> float:
+            error = last(state)
+            return error.retry_after_s if error.retry_after_s is not None else policy.backoff_s(spent[error.kind])
+
+        try:
+            async for attempt in AsyncRetrying(retry=retry, stop=stop, wait=wait, sleep=policy.wait, reraise=True):
+                with attempt:
+                    return await self._once(participant_id, access_token, path, params)
+        except _Retry as exhausted:
+            if exhausted.kind == "rate":
+                raise RateLimited(participant_id, f"{path}: still rate limited", exhausted.retry_after_s) from None
+            tries = f"{exhausted.reason} after {spent['failure']} tries{exhausted.detail}"
+            raise Unavailable(participant_id, f"{path}: {tries}") from None
+        raise AssertionError("unreachable: AsyncRetrying either returns or raises")
+
+    async def _once(self, participant_id: str, token: str, path: str, params: dict[str, str]) -> bytes:
+        try:
+            response = await self.http.get(
+                f"{self.api_url}/{path}", params=params, headers={"Authorization": f"Bearer {token}"}
+            )
+        except httpx.TransportError as error:
+            raise _Retry("failure", type(error).__name__) from None
+        status = response.status_code
+        if status == 200:
+            return response.content
+        if status == 429:
+            raise _Retry("rate", "rate limited", retry_after_s=_retry_after_s(response))
+        if status >= 500:
+            raise _Retry("failure", f"HTTP {status}", detail=f" ({_message(response)})")
+        raise _client_error(participant_id, path, response)
 
 
 def _client_error(participant_id: str, path: str, response: httpx.Response) -> SourceError:
