@@ -29,6 +29,7 @@ from api.auth.ratelimit import RateLimiter
 from api.auth.store import KeyStore
 from api.daily.controllers import DailyController
 from api.deps import DEPENDENCIES
+from api.enrolment.controllers import EnrolmentController
 from api.errors import database_data_error
 from api.gaps.controllers import CohortGapController, ParticipantGapController
 from api.health.controllers import HealthController
@@ -41,7 +42,6 @@ from api.participants.controllers import ParticipantController
 from api.problems import document_problems, problem_details_plugin
 from api.series.controllers import SeriesController
 from api.sleep.controllers import SleepController
-from api.sources.controllers import SourceController
 from core.settings import Settings
 from schemas.enrolment import Enrolment
 
@@ -78,7 +78,7 @@ ROUTE_HANDLERS: Final = (
     *READ_CONTROLLERS,
     NotificationController,
     KeyController,
-    SourceController,
+    EnrolmentController,
     live_socket,
     events_socket,
     pages_router,

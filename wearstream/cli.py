@@ -63,6 +63,7 @@ def _registrations() -> tuple[Callable[[typer.Typer], None], ...]:
     import deploy.cli
     import producers.cli
     import producers.sources.cli
+    import producers.sources.google_health.cli
     import producers.sources.google_health.enrolment
     import stream_processors.cli
     import stream_processors.imputation_cli
@@ -76,6 +77,7 @@ def _registrations() -> tuple[Callable[[typer.Typer], None], ...]:
         core.cli.register,
         producers.cli.register,
         producers.sources.cli.register,
+        producers.sources.google_health.cli.register,
         stream_processors.participants_cli.register,
         stream_processors.imputation_cli.register,
         wearstream.commands.register,

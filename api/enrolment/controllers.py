@@ -46,9 +46,9 @@ def _page(title: str, message: str, status: int) -> Response[str]:
     return Response(document, status_code=status, media_type=MediaType.HTML, headers=headers)
 
 
-class SourceController(Controller):
+class EnrolmentController(Controller):
     path = "/v1"
-    tags = ("sources",)
+    tags = ("enrolment",)
 
     @post(
         "/participants/{participant_id:str}/enrolment",

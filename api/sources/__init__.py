@@ -1,1 +1,0 @@
-"""Device sources in the API: consent links (`POST /v1/participants/{id}/enrolment`) and the consent callback."""
