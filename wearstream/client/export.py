@@ -25,7 +25,7 @@ from typing import Any, Final
 
 import pandas as pd
 
-from wearstream.client import codebook, frames, plans
+from wearstream.client import codebook, frames, series_plan
 from wearstream.client.errors import EndpointUnavailableError
 from wearstream.client.manifest import (
     Done,
@@ -123,7 +123,7 @@ def api_series(client: Client) -> SeriesSource:
             writer.add(frame)
             report.readings(len(frame))
 
-        plan = plans.series(
+        plan = series_plan.series(
             [participant_id],
             metric,
             spec.start,
