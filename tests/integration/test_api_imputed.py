@@ -6,12 +6,18 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from collections.abc import AsyncIterator
+import json
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
+import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.dataset as ds
 import pytest
 from litestar.testing import AsyncTestClient
 from typer.testing import CliRunner
@@ -26,9 +32,12 @@ from stream_processors.db import create_pool
 from stream_processors.envelope import Envelope
 from stream_processors.validate import validate
 from tests import factories
+from tests.integration.api_server import serve_api
 from tests.integration.test_api_series import api_settings
 from tests.integration.test_imputation import checksums
 from wearstream.cli import app
+from wearstream.client import Client
+from wearstream.client.plans import Resolution
 
 START = dt.date(2026, 3, 2)
 DAYS = 6
@@ -373,6 +382,101 @@ async def test_bad_imputation_values_are_named(cohort: Imputed, client: AsyncTes
     daily = await client.get(f"/v1/participants/{cohort.participant}/daily", params={"imputed": "all"})
     assert daily.status_code == 400
     assert daily.json()["extra"][0]["key"] == "imputed"
+
+
+@pytest.fixture(scope="module")
+def served(cohort: Imputed, settings: Settings) -> Iterator[str]:
+    with serve_api(api_settings(settings, cohort.url, rate_limit_per_minute=0)) as base:
+        yield base
+
+
+def same(values: list[Any], expected: list[Any]) -> bool:
+    """Equal, a missing number (NaN, NA) standing for null."""
+    return [None if v is None or v is pd.NA or v != v else v for v in values] == expected
+
+
+@pytest.mark.parametrize(("resolution", "metric"), [("raw", "heart_rate"), ("1h", "steps")])
+async def test_the_client_frame_equals_the_rest_answer(
+    cohort: Imputed, client: AsyncTestClient[Any], served: str, resolution: Resolution, metric: str
+) -> None:
+    def frame() -> pd.DataFrame:
+        with Client(served, cohort.keys["researcher"]) as api:
+            got: pd.DataFrame = api.series(
+                cohort.participant, metric, RANGE["start"], RANGE["end"], resolution, "include"
+            )
+            return got
+
+    got = await asyncio.to_thread(frame)
+    params = {**RANGE, "resolution": resolution, "imputed": "include", "max_points": 100_000}
+    answer = await paged(client, f"/v1/participants/{cohort.participant}/series/{metric}", params)
+    assert len(got) == len(answer) > 0
+    assert [int(t.timestamp() * 1000) for t in got["time"]] == [ms(p["time"]) for p in answer]
+    for column in got.columns[5:]:
+        assert same(got[column].tolist(), [p.get(column) for p in answer]), column
+    imputed_total = got["imputed"].sum() if resolution == "raw" else got["imputed_minutes"].sum()
+    assert imputed_total == len(await run_points(cohort, metric))
+    assert got.attrs["resolution"][cohort.participant]["imputation_run"] == RUN
+
+    def daily() -> pd.DataFrame:
+        with Client(served, cohort.keys["researcher"]) as api:
+            days: pd.DataFrame = api.daily(cohort.participant, RANGE["start"], RANGE["end"], imputed="include")
+            return days
+
+    days = await asyncio.to_thread(daily)
+    assert days["imputed_minutes_heart_rate"].fillna(0).sum() == len(await run_points(cohort, "heart_rate"))
+    assert days.attrs["units"]["imputed_minutes_heart_rate"] == "min"
+
+
+async def paged(client: AsyncTestClient[Any], path: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+    points: list[dict[str, Any]] = []
+    while True:
+        page = (await client.get(path, params=params)).json()
+        points.extend(page["points"])
+        if not page["next_cursor"]:
+            return points
+        params = {**params, "cursor": page["next_cursor"]}
+
+
+async def test_export_with_imputed_include_has_the_provenance_columns_and_equals_the_api(
+    cohort: Imputed, client: AsyncTestClient[Any], settings: Settings, tmp_path: Path
+) -> None:
+    readonly = urlsplit(settings.database.readonly_dsn)
+    env = {
+        "WEARSTREAM_CLIENT_URL": "",
+        "WEARSTREAM_DATABASE_READONLY_URL": urlunsplit(readonly._replace(path=urlsplit(cohort.url).path)),
+    }
+    arguments = ["export", "--out", str(tmp_path), "--metrics", "heart_rate,steps", "--start", RANGE["start"]]
+    arguments += ["--end", RANGE["end"], "--participants", cohort.participant, "--imputed", "include"]
+    result = await asyncio.to_thread(CliRunner().invoke, app, arguments, env=env)
+    assert result.exit_code == 0, result.output
+    table = ds.dataset(tmp_path / "series", format="parquet", partitioning="hive").to_table()
+    assert {"imputed", "imputation_run", "standard_error", "lower", "upper"} <= set(table.column_names)
+    for metric in ("heart_rate", "steps"):
+        rows = table.filter(pc.field("metric") == metric).sort_by([("time", "ascending")]).to_pylist()
+        params = {**RANGE, "resolution": "raw", "imputed": "include", "max_points": 100_000}
+        answer = await paged(client, f"/v1/participants/{cohort.participant}/series/{metric}", params)
+        key = [(ms(p["time"]), bool(p["imputed"])) for p in answer]
+        assert sorted(key) == [(int(r["time"].timestamp() * 1000), r["imputed"]) for r in rows]
+        by_key = {(ms(p["time"]), bool(p["imputed"]), p.get("value")): p for p in answer}
+        imputed_rows = [r for r in rows if r["imputed"]]
+        assert len(imputed_rows) == len(await run_points(cohort, metric))
+        for row in imputed_rows:
+            point = by_key[(int(row["time"].timestamp() * 1000), True, row["value"])]
+            assert row["imputation_run"] == point["imputation_run"] == RUN
+            assert (row["standard_error"], row["lower"], row["upper"]) == (
+                point["standard_error"],
+                point["lower"],
+                point["upper"],
+            )
+        observed = [r for r in rows if not r["imputed"]]
+        assert all(r["imputation_run"] is None and r["standard_error"] is None for r in observed)
+    book = json.loads((tmp_path / "codebook.json").read_text())
+    columns = book["tables"]["series heart_rate"]["columns"]
+    assert "imputation run" in columns["imputation_run"]["description"]
+    assert columns["standard_error"]["unit"] == "bpm"
+    assert "--imputed include" in book["tables"]["series heart_rate"]["note"]
+    assert "imputed_minutes_heart_rate" in book["tables"]["daily"]["columns"]
+    assert "imputed minutes" in (tmp_path / "README.md").read_text()
 
 
 # Last in the module: deletes the run.

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Generator, Sequence
 from typing import Any
 
 import pandas as pd
@@ -49,24 +49,9 @@ def series(
             imputed=imputed if with_imputed else None,
             imputation_run=imputation_run,
         )
-        pages: list[pd.DataFrame] = []
-        level = "raw"
-        rows = 0
-        while True:
-            page = yield Call(_path("v1", "participants", participant_id, "series", metric), params, arrow=True)
-            level = page["resolution"]
-            used[participant_id] = {"resolution": level, "bucket_seconds": page["bucket_seconds"]}
-            if with_imputed:
-                used[participant_id]["imputation_run"] = page.get("imputation_run")
-            frame = frames.page_frame(participant_id, metric, timezone, page)
-            rows += len(frame)
-            if on_page is not None:
-                on_page(frame)
-            else:
-                pages.append(frame)
-            if not page.get("next_cursor"):
-                break
-            params = {**params, "cursor": page["next_cursor"]}
+        call = Call(_path("v1", "participants", participant_id, "series", metric), params, arrow=True)
+        pages, rows = yield from _pages(call, participant_id, metric, timezone, used, on_page)
+        level = used[participant_id]["resolution"]
         if on_page is None:
             none = frames.series_frame(participant_id, metric, timezone, level, [], with_imputed)
             collected.append(frames.concat(pages, none))
@@ -79,3 +64,31 @@ def series(
     if on_page is not None:
         return empty
     return frames.concat(collected, empty)
+
+
+def _pages(
+    call: Call,
+    participant_id: str,
+    metric: str,
+    timezone: str,
+    used: dict[str, dict[str, Any]],
+    on_page: PageSink | None,
+) -> Generator[Call, Any, tuple[list[pd.DataFrame], int]]:
+    """Every page of one participant's series: their frames (or each handed to `on_page`) and rows; what the
+    answers used (resolution, bucket width, and the imputation run) recorded in `used`."""
+    pages: list[pd.DataFrame] = []
+    rows = 0
+    while True:
+        page = yield call
+        used[participant_id] = {"resolution": page["resolution"], "bucket_seconds": page["bucket_seconds"]}
+        if page.get("imputed", "exclude") != "exclude":
+            used[participant_id]["imputation_run"] = page.get("imputation_run")
+        frame = frames.page_frame(participant_id, metric, timezone, page)
+        rows += len(frame)
+        if on_page is not None:
+            on_page(frame)
+        else:
+            pages.append(frame)
+        if not page.get("next_cursor"):
+            return pages, rows
+        call = Call(call.path, {**call.params, "cursor": page["next_cursor"]}, arrow=True)
