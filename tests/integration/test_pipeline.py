@@ -132,7 +132,8 @@ async def test_worker_killed_mid_replay_loses_nothing_and_counts_nothing_twice(
 ) -> None:
     connection = await asyncpg.connect(database)
     await connection.execute(
-        "TRUNCATE raw_segments, rollup_1m, rollup_1h, rollup_1d, uploads, participant_metric_state, gaps, participants"
+        "TRUNCATE raw_segments, rollup_1m, rollup_1h, rollup_1d, uploads, participant_metric_state, gaps,"
+        " participants CASCADE"
     )
     await connection.close()
     env = isolated(settings, database)
@@ -163,7 +164,8 @@ async def test_database_outage_mid_replay_loses_nothing(
 ) -> None:
     connection = await asyncpg.connect(database)
     await connection.execute(
-        "TRUNCATE raw_segments, rollup_1m, rollup_1h, rollup_1d, uploads, participant_metric_state, gaps, participants"
+        "TRUNCATE raw_segments, rollup_1m, rollup_1h, rollup_1d, uploads, participant_metric_state, gaps,"
+        " participants CASCADE"
     )
     await connection.close()
     env = isolated(settings, database)

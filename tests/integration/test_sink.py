@@ -23,7 +23,8 @@ MIN = 60_000
 async def pool(database: str) -> AsyncIterator[asyncpg.Pool]:
     pool = await create_pool(database, size=2)
     await pool.execute(
-        "TRUNCATE raw_segments, rollup_1m, rollup_1h, rollup_1d, uploads, participant_metric_state, gaps, participants"
+        "TRUNCATE raw_segments, rollup_1m, rollup_1h, rollup_1d, uploads, participant_metric_state, gaps,"
+        " participants CASCADE"
     )
     yield pool
     await pool.close()
