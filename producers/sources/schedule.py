@@ -75,3 +75,9 @@ def next_run(schedule: Schedule, *, timezone: str, last_start: dt.datetime | Non
     if last_start is None:
         return now
     return next_daily(schedule, timezone=timezone, after=max(last_start, now - dt.timedelta(days=1)))
+
+
+def describe(schedule: Schedule) -> str:
+    if isinstance(schedule, Every):
+        return f"every {schedule.interval_s:g} s"
+    return f"daily at {schedule.local_time:%H:%M} in each participant's zone"
