@@ -1,11 +1,12 @@
 """The sources runner: pulls every due participant × metric of a source, incrementally, and publishes it.
 
-Per participant: `authorise`, then per metric the windows from the cursor (backfill from enrolment on the first
-run; afterwards from the cursor minus the metric's lookback, so late device syncs are re-read — the processor
-stores by content, latest upload wins, so re-read readings change nothing). Each page is published and
-acknowledged by Kafka before its cursor moves. A participant's failure is recorded on their cursors and never
-stops the pass: `NotAuthorised` marks the participant's authorisation `revoked` (`expired` when the source's
-reason says so) and skips their other metrics; `Gone` ends that metric; anything else is recorded as an error.
+Per participant: `authorise`, then per metric the windows from the cursor: backfill from enrolment on the first
+run; afterwards from the cursor minus the metric's lookback, so late device syncs are re-read (the processor
+stores by content, latest upload wins, so re-read readings change nothing); a window that a run left between
+pages resumes at its saved page. Each page is published and acknowledged by Kafka before its cursor moves. A
+participant's failure is recorded on their cursors and never stops the pass: `NotAuthorised` marks the
+participant's authorisation `revoked` (`expired` when the source's reason says so) and skips their other
+metrics; `Gone` ends that metric; anything else is recorded as an error.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from producers.sources.base import (
 from producers.sources.cursors import Cursor, Status
 from producers.sources.limits import RateLimits, RetryPolicy
 from producers.sources.pull import Publisher, Pull, Sleep, Tally, WindowPuller, now_ms
-from producers.sources.windows import enrolment_ms, pull_windows
+from producers.sources.windows import enrolment_ms, pull_windows, split_windows
 from schemas.participants import Authorisation
 from stream_processors import participant_records as records
 
@@ -122,14 +123,17 @@ class SourcesRunner:
         try:
             saved = pull.cursor
             if saved.page_token is not None and saved.window_start_ms is not None and saved.window_end_ms is not None:
-                # An interrupted window first, from the page after its last acknowledged one.
+                # An interrupted window first, from the page after its last acknowledged one; then on from its
+                # end (the run it belongs to re-read the lookback already).
                 await puller.pull(pull, Window(saved.window_start_ms, saved.window_end_ms), saved.page_token)
-            windows = pull_windows(
-                spec,
-                enrolled_ms=participant.enrolled_ms,
-                fetched_through_ms=pull.cursor.fetched_through_ms,
-                now_ms=self.clock(),
-            )
+                windows = split_windows(saved.window_end_ms, self.clock(), spec.max_window_ms)
+            else:
+                windows = pull_windows(
+                    spec,
+                    enrolled_ms=participant.enrolled_ms,
+                    fetched_through_ms=saved.fetched_through_ms,
+                    now_ms=self.clock(),
+                )
             for window in windows:
                 await puller.pull(pull, window, None)
         except NotAuthorised:

@@ -16,6 +16,8 @@ from aiokafka.admin import AIOKafkaAdminClient
 from core.settings import Settings
 from producers.simulator import CohortSimulator
 from producers.simulator.grid import DAY_MS
+from producers.sources import cursors
+from producers.sources.windows import enrolment_ms
 from schemas import topics
 from stream_processors import participant_records as records
 
@@ -126,3 +128,30 @@ async def wait_until_consumed(settings: Settings, group: str, metrics: Sequence[
     finally:
         await consumer.stop()
         await admin.close()
+
+
+def expected_counts(
+    simulator: CohortSimulator, ks: Sequence[int], metrics: Sequence[str], pulls: Sequence[tuple[int, int]]
+) -> dict[tuple[str, str], int]:
+    """Distinct readings that pulls of [since, now) land (each served as at its now), from enrolment on day 0
+    (local midnight), per participant × metric."""
+    result = {}
+    for k in ks:
+        traits = simulator.traits(k)
+        enrolled = enrolment_ms(simulator.start, traits.timezone)
+        for metric in metrics:
+            parts = [
+                served(simulator, k, metric, since_ms=max(enrolled, since), until_ms=now, synced_by_ms=now)
+                for since, now in pulls
+            ]
+            result[(traits.participant_id, metric)] = len(np.unique(np.concatenate(parts)))
+    return result
+
+
+async def saved_cursors(database_url: str, source: str) -> dict[tuple[str, str], cursors.Cursor]:
+    """The source's cursors as stored, by (participant, metric)."""
+    connection = await asyncpg.connect(database_url)
+    try:
+        return {(c.participant_id, c.metric): c for c in await cursors.list_cursors(connection, source=source)}
+    finally:
+        await connection.close()

@@ -16,11 +16,10 @@ from producers.simulator.grid import DAY_MS
 from producers.sources import cursors
 from producers.sources.simulator import LOOKBACK_MS, SimulatorSource
 from producers.sources.sync import sync_once
-from producers.sources.windows import enrolment_ms
 from tests.integration.pipeline import isolated, start_processor, stop_processor
 from tests.integration.sources_helpers import (
     enrol,
-    served,
+    expected_counts,
     simulator_start_ms,
     steady_participants,
     wait_for_counts,
@@ -34,24 +33,6 @@ METRICS = ("heart_rate", "steps")
 pytestmark = pytest.mark.timeout(900)
 
 
-def expected_counts(
-    simulator: CohortSimulator, ks: list[int], pulls: list[tuple[int, int]], zones: dict[int, str]
-) -> dict[tuple[str, str], int]:
-    """Distinct readings landed by pulls of [since, now) (each as served at its now), per participant × metric."""
-    import numpy as np
-
-    result = {}
-    for k in ks:
-        enrolled = enrolment_ms(START, zones[k])
-        for metric in METRICS:
-            parts = [
-                served(simulator, k, metric, since_ms=max(enrolled, since), until_ms=now, synced_by_ms=now)
-                for since, now in pulls
-            ]
-            result[(simulator.traits(k).participant_id, metric)] = len(np.unique(np.concatenate(parts)))
-    return result
-
-
 async def test_backfill_then_lookback_re_reads_change_nothing_and_cursors_survive_restarts(
     settings: Settings, database: str, tmp_path: Path
 ) -> None:
@@ -59,7 +40,6 @@ async def test_backfill_then_lookback_re_reads_change_nothing_and_cursors_surviv
     await ensure_topics(env.settings.kafka)
     simulator = CohortSimulator(seed=SEED, start=START)
     ks = steady_participants(simulator, 3)
-    zones = {k: simulator.traits(k).timezone for k in ks}
     await enrol(database, simulator, ks, START)
     now = simulator_start_ms(simulator) + 3 * DAY_MS + 5 * 3_600_000
     worker = start_processor(env.env, tmp_path / "worker.log")
@@ -70,7 +50,7 @@ async def test_backfill_then_lookback_re_reads_change_nothing_and_cursors_surviv
         assert not first.failed, first.failures
         assert first.participants == 3
         assert first.cursors_ok == 3 * len(METRICS)
-        expected = expected_counts(simulator, ks, [(0, now)], zones)
+        expected = expected_counts(simulator, ks, METRICS, [(0, now)])
         assert first.readings == sum(expected.values())  # windows tile the span: nothing sent twice
         stored = await wait_for_counts(database, expected)
         assert {key: raw for key, (raw, _) in stored.items()} == expected
@@ -97,7 +77,7 @@ async def test_backfill_then_lookback_re_reads_change_nothing_and_cursors_surviv
             clock=lambda: later,
         )
         assert not third.failed, third.failures
-        expected_later = expected_counts(simulator, ks, [(0, now), (now - LOOKBACK_MS, later)], zones)
+        expected_later = expected_counts(simulator, ks, METRICS, [(0, now), (now - LOOKBACK_MS, later)])
         assert all(expected_later[key] > expected[key] for key in expected)
         await wait_until_consumed(env.settings, env.settings.processor.group_id, METRICS)
         stored_later = await wait_for_counts(database, expected_later)
