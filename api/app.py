@@ -41,6 +41,7 @@ from api.participants.controllers import ParticipantController
 from api.problems import document_problems, problem_details_plugin
 from api.series.controllers import SeriesController
 from api.sleep.controllers import SleepController
+from api.sources.controllers import SourceController
 from core.settings import Settings
 
 LifecycleHook = Callable[[Litestar], Awaitable[None]]
@@ -76,6 +77,7 @@ ROUTE_HANDLERS: Final = (
     *READ_CONTROLLERS,
     NotificationController,
     KeyController,
+    SourceController,
     live_socket,
     events_socket,
     pages_router,

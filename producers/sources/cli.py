@@ -130,7 +130,7 @@ def _print_report(report: SyncReport) -> None:
         + (f", {report.retries} retries" if report.retries else "")
     )
     for (participant_id, metric), problem in sorted(report.failures.items()):
-        out.print(f"  failed {participant_id} {metric}: {problem}", markup=False)
+        out.print(f"  failed {participant_id} {metric}: {problem}", markup=False, soft_wrap=True)
 
 
 @sources_app.command("run")
