@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Final
 
 from producers.fitbit import FitbitImportError, ImportResult, import_files
-from producers.fitbit.importer import json_files
 from producers.sources.base import Gone, MetricSpec, NotAuthorised, Page, SourceError, Window
 from producers.sources.batches import cut
 from schemas.metrics import METRICS
@@ -66,7 +65,7 @@ class FileSource:
 
     def _read(self, participant_id: str) -> ImportResult:
         """The participant's files parsed, again only when a file was added, removed or changed."""
-        paths = json_files([self._folder(participant_id)])
+        paths = sorted(str(p) for p in self._folder(participant_id).rglob("*.json") if p.is_file())
         if not paths:
             raise Gone(participant_id, f"no *.json export files in {self.root / participant_id}")
         stamp = tuple((path, Path(path).stat().st_mtime_ns) for path in paths)
