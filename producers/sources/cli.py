@@ -96,6 +96,7 @@ def sync_command(
 
 
 def _sync_with_progress(settings: Settings, source: Source, participants: list[str] | None) -> SyncReport:
+    from aiokafka.errors import KafkaError
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     from producers.sources.sync import sync_once
@@ -119,7 +120,12 @@ def _sync_with_progress(settings: Settings, source: Source, participants: list[s
             rate = done / max(time.perf_counter() - started, 1e-9)
             bar.update(task, completed=done, pages=bar.tasks[0].fields["pages"] + 1, rate=f"{rate:,.0f}/s")
 
-        return asyncio.run(sync_once(settings, source, participants=participants, on_start=on_start, on_page=on_page))
+        try:
+            return asyncio.run(
+                sync_once(settings, source, participants=participants, on_start=on_start, on_page=on_page)
+            )
+        except (OSError, KafkaError) as error:  # the broker or the database cannot be reached
+            raise fail(f"{type(error).__name__}: {error}") from error
 
 
 def _print_report(report: SyncReport) -> None:

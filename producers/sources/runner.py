@@ -86,7 +86,11 @@ class SourcesRunner:
 
         async def one(participant: Enrolled) -> None:
             async with gate:
-                await self._participant(puller, participant, report)
+                try:
+                    await self._participant(puller, participant, report)
+                except Exception as error:  # the cursors could not be read: the database is away
+                    log.exception("%s: %s skipped", self.source.name, participant.participant_id)
+                    report.failures[(participant.participant_id, "*")] = f"error: {type(error).__name__}: {error}"
 
         with m.PASS_SECONDS.labels(self.source.name).time():
             await asyncio.gather(*(one(p) for p in participants))
