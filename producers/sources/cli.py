@@ -105,24 +105,35 @@ def _sync_with_progress(settings: Settings, source: Source, participants: list[s
     columns = (
         TextColumn(f"[bold]{source.name}[/bold]"),
         BarColumn(),
-        TextColumn("{task.completed:,} readings, {task.fields[pages]:,} pages"),
-        TextColumn("{task.fields[rate]}"),
+        TextColumn("{task.completed}/{task.total} participant × metric"),
+        TextColumn("{task.fields[readings]:,} readings, {task.fields[pages]:,} pages {task.fields[rate]}"),
         TimeElapsedColumn(),
     )
     with Progress(*columns, console=console, transient=False) as bar:
-        task = bar.add_task("sync", total=None, pages=0, rate="")
+        task = bar.add_task("sync", total=None, readings=0, pages=0, rate="")
 
         def on_start(targets: list[Enrolled]) -> None:
-            bar.update(task, description=f"{len(targets)} participants")
+            bar.update(task, total=len(targets) * len(source.metrics()))
 
         def on_page(_participant: str, _metric: str, readings: int) -> None:
-            done = bar.tasks[0].completed + readings
+            fields = bar.tasks[0].fields
+            done = fields["readings"] + readings
             rate = done / max(time.perf_counter() - started, 1e-9)
-            bar.update(task, completed=done, pages=bar.tasks[0].fields["pages"] + 1, rate=f"{rate:,.0f}/s")
+            bar.update(task, readings=done, pages=fields["pages"] + 1, rate=f"({rate:,.0f}/s)")
+
+        def on_cursor(_participant: str, _metric: str, _status: str) -> None:
+            bar.advance(task)
 
         try:
             return asyncio.run(
-                sync_once(settings, source, participants=participants, on_start=on_start, on_page=on_page)
+                sync_once(
+                    settings,
+                    source,
+                    participants=participants,
+                    on_start=on_start,
+                    on_page=on_page,
+                    on_cursor=on_cursor,
+                )
             )
         except (OSError, KafkaError) as error:  # the broker or the database cannot be reached
             raise fail(f"{type(error).__name__}: {error}") from error

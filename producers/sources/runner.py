@@ -75,6 +75,9 @@ class SourcesRunner:
     concurrency: int = 4
     """Participants pulled at once (requests stay within the rate limits whatever this is)."""
     on_page: Callable[[str, str, int], None] | None = None
+    """Called with (participant, metric, readings) after each acknowledged page."""
+    on_cursor: Callable[[str, str, Status], None] | None = None
+    """Called with (participant, metric, status) when a cursor's pull of this pass has ended."""
 
     async def sync(self, participants: Sequence[Enrolled]) -> SyncReport:
         """One pass over `participants`; every failure is in the report, none is raised."""
@@ -152,6 +155,8 @@ class SourcesRunner:
         await cursors.save(self.pool, pull.cursor)
         report.cursors_ok += 1
         m.CURSOR_RESULTS.labels(self.source.name, "ok").inc()
+        if self.on_cursor is not None:
+            self.on_cursor(participant.participant_id, spec.metric, "ok")
 
     async def _failed(self, cursor: Cursor, status: Status, error: BaseException, report: SyncReport) -> None:
         reason = error.reason if isinstance(error, SourceError) else f"{type(error).__name__}: {error}"
@@ -163,6 +168,8 @@ class SourcesRunner:
             log.exception("%s: could not record %s for %s", self.source.name, status, cursor.participant_id)
         report.failures[(cursor.participant_id, cursor.metric)] = f"{status}: {reason}"
         m.CURSOR_RESULTS.labels(self.source.name, status).inc()
+        if self.on_cursor is not None:
+            self.on_cursor(cursor.participant_id, cursor.metric, status)
 
     async def _deauthorise(self, participant_id: str, error: NotAuthorised) -> None:
         status: Authorisation = "expired" if "expire" in error.reason.lower() else "revoked"

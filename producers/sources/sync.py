@@ -18,6 +18,7 @@ from core.topics import ensure_topics
 from producers.publisher import BatchPublisher
 from producers.sources import cursors
 from producers.sources.base import Source
+from producers.sources.cursors import Status
 from producers.sources.limits import RateLimits, RetryPolicy
 from producers.sources.pull import now_ms
 from producers.sources.runner import Enrolled, SourcesRunner, SyncReport, authorised_participants
@@ -54,16 +55,28 @@ async def sync_once(
     clock: Callable[[], int] = now_ms,
     on_start: Callable[[list[Enrolled]], None] | None = None,
     on_page: Callable[[str, str, int], None] | None = None,
+    on_cursor: Callable[[str, str, Status], None] | None = None,
 ) -> SyncReport:
-    """One pass over the authorised participants (only `participants`, when given); failures are in the report."""
+    """One pass over the authorised participants (only `participants`, when given); failures are in the report,
+    a listed participant without an authorised record among them."""
     async with connected(settings, source) as (pool, publisher):
         targets = await authorised_participants(pool, participants)
         if on_start is not None:
             on_start(targets)
         runner = SourcesRunner(
-            source, pool, publisher, limits or RateLimits(), retry or RetryPolicy(), clock=clock, on_page=on_page
+            source,
+            pool,
+            publisher,
+            limits or RateLimits(),
+            retry or RetryPolicy(),
+            clock=clock,
+            on_page=on_page,
+            on_cursor=on_cursor,
         )
-        return await runner.sync(targets)
+        report = await runner.sync(targets)
+        for missing in sorted(set(participants or ()) - {t.participant_id for t in targets}):
+            report.failures[(missing, "*")] = "skipped: no participant record with authorisation 'authorised'"
+        return report
 
 
 async def due_participants(

@@ -119,6 +119,9 @@ async def test_sync_once_exits_non_zero_when_a_participant_failed_and_status_sho
     assert failed.returncode == 1, failed.stderr
     assert "failed S1 heart_rate: gone: the simulator makes participants P0001, P0002, … only" in failed.stdout
     assert "2 participants, 0 metrics synced" in failed.stdout
+    unknown = wearstream(env.env, "sources", "sync", "--once", "--start", "2026-03-01", "--participants", "NOPE")
+    assert unknown.returncode == 1
+    assert "failed NOPE *: skipped: no participant record with authorisation 'authorised'" in unknown.stdout
     refused = wearstream(env.env, "sources", "sync", "--start", "2026-03-01")
     assert refused.returncode == 1
     assert "sync needs --once" in refused.stderr
