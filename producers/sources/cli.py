@@ -1,4 +1,4 @@
-"""`wearstream sources …`: the device sources' commands (the runner, status), one Typer group."""
+"""`wearstream sources …`: the device sources' commands (enrolment, the runner, status), one Typer group."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
 sources_app = typer.Typer(
     name="sources",
-    help="Device sources (the Google Health API connector, the simulator, export files): sync, run, status.",
+    help="Device sources (the Google Health API connector, the simulator, export files): enrol, sync, run, status.",
     no_args_is_help=True,
 )
 

@@ -240,6 +240,7 @@ async def test_a_participant_not_authorised_or_gone_is_reported_while_the_others
         # The next pass leaves the de-authorised participants out until the study authorises them again.
         again = await sync_once(env.settings, source, clock=lambda: now, participants=[revoked, expired, gone, fine])
         assert again.participants == 2
-        assert set(again.failures) == {(gone, "heart_rate")}
+        assert set(again.failures) == {(gone, "heart_rate"), (revoked, "*"), (expired, "*")}
+        assert again.failures[(revoked, "*")] == "skipped: no participant record with authorisation 'authorised'"
     finally:
         stop_processor(worker)
