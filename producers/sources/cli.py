@@ -18,6 +18,7 @@ from core.telemetry import SOURCES_METRICS_PORT
 
 if TYPE_CHECKING:
     from producers.sources.base import Source
+    from producers.sources.choose import PoolBound
     from producers.sources.cursors import Cursor
     from producers.sources.runner import Enrolled, SyncReport
 
@@ -27,7 +28,7 @@ sources_app = typer.Typer(
     no_args_is_help=True,
 )
 
-SourceOption = Annotated[str, typer.Option("--source", help="simulator or files.")]
+SourceOption = Annotated[str, typer.Option("--source", help="simulator, files or google_health.")]
 ParticipantsOption = Annotated[
     list[str] | None,
     typer.Option("--participants", help="Only these participants (repeat, or comma-separated; default: all)."),
@@ -46,7 +47,7 @@ def _ids(values: Sequence[str] | None) -> list[str] | None:
     return ids or None
 
 
-def _source(settings: Settings, name: str, seed: int, start: str | None, files_root: Path | None) -> Source:
+def _source(settings: Settings, name: str, seed: int, start: str | None, files_root: Path | None) -> Source | PoolBound:
     from producers.sources.choose import ChoiceError, build_source
 
     timezones = None
@@ -95,7 +96,7 @@ def sync_command(
         raise typer.Exit(code=1)
 
 
-def _sync_with_progress(settings: Settings, source: Source, participants: list[str] | None) -> SyncReport:
+def _sync_with_progress(settings: Settings, source: Source | PoolBound, participants: list[str] | None) -> SyncReport:
     from aiokafka.errors import KafkaError
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -112,8 +113,8 @@ def _sync_with_progress(settings: Settings, source: Source, participants: list[s
     with Progress(*columns, console=console, transient=False) as bar:
         task = bar.add_task("sync", total=None, readings=0, pages=0, rate="")
 
-        def on_start(targets: list[Enrolled]) -> None:
-            bar.update(task, total=len(targets) * len(source.metrics()))
+        def on_start(targets: list[Enrolled], opened: Source) -> None:
+            bar.update(task, total=len(targets) * len(opened.metrics()))
 
         def on_page(_participant: str, _metric: str, readings: int) -> None:
             fields = bar.tasks[0].fields

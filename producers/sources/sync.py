@@ -18,6 +18,7 @@ from core.topics import ensure_topics
 from producers.publisher import BatchPublisher
 from producers.sources import cursors
 from producers.sources.base import Source
+from producers.sources.choose import PoolBound
 from producers.sources.cursors import Status
 from producers.sources.limits import RateLimits, RetryPolicy
 from producers.sources.pull import now_ms
@@ -31,13 +32,20 @@ IDLE_CHECK_S: Final = 60.0
 
 
 @asynccontextmanager
-async def connected(settings: Settings, source: Source) -> AsyncIterator[tuple[asyncpg.Pool, BatchPublisher]]:
+async def connected(
+    settings: Settings, chosen: Source | PoolBound
+) -> AsyncIterator[tuple[asyncpg.Pool, BatchPublisher, Source]]:
+    """The pool, the started publisher and the source (opened on the pool when it needs one)."""
     await ensure_topics(settings.kafka)
     pool = await create_pool(settings.database.url, size=4)
-    publisher = BatchPublisher(settings.kafka, client_id="wearstream-sources", source=source.name)
+    publisher = BatchPublisher(settings.kafka, client_id="wearstream-sources", source=chosen.name)
     try:
         await publisher.start()
-        yield pool, publisher
+        if isinstance(chosen, PoolBound):
+            async with chosen.open(pool) as source:
+                yield pool, publisher, source
+        else:
+            yield pool, publisher, chosen
     finally:
         try:
             await publisher.stop()
@@ -47,22 +55,22 @@ async def connected(settings: Settings, source: Source) -> AsyncIterator[tuple[a
 
 async def sync_once(
     settings: Settings,
-    source: Source,
+    chosen: Source | PoolBound,
     *,
     participants: Sequence[str] | None = None,
     limits: RateLimits | None = None,
     retry: RetryPolicy | None = None,
     clock: Callable[[], int] = now_ms,
-    on_start: Callable[[list[Enrolled]], None] | None = None,
+    on_start: Callable[[list[Enrolled], Source], None] | None = None,
     on_page: Callable[[str, str, int], None] | None = None,
     on_cursor: Callable[[str, str, Status], None] | None = None,
 ) -> SyncReport:
     """One pass over the authorised participants (only `participants`, when given); failures are in the report,
     a listed participant without an authorised record among them."""
-    async with connected(settings, source) as (pool, publisher):
+    async with connected(settings, chosen) as (pool, publisher, source):
         targets = await authorised_participants(pool, participants)
         if on_start is not None:
-            on_start(targets)
+            on_start(targets, source)
         runner = SourcesRunner(
             source,
             pool,
@@ -102,7 +110,7 @@ async def due_participants(
 
 async def run_scheduled(
     settings: Settings,
-    source: Source,
+    chosen: Source | PoolBound,
     schedule: Schedule,
     stop: asyncio.Event,
     *,
@@ -111,7 +119,7 @@ async def run_scheduled(
 ) -> None:
     """Pulls each participant when the schedule says, until `stop` is set; a pass's failures never end it."""
     limits = RateLimits()  # shared by every pass: the quotas are per minute, not per pass
-    async with connected(settings, source) as (pool, publisher):
+    async with connected(settings, chosen) as (pool, publisher, source):
         runner = SourcesRunner(source, pool, publisher, limits, RetryPolicy())
         while not stop.is_set():
             now = dt.datetime.now(dt.UTC)

@@ -6,13 +6,18 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
+
 from core.settings import Settings
 from core.topics import ensure_topics
 from producers.publisher import BatchPublisher
 from producers.simulator import CohortSimulator
 from producers.sources import cursors
+from producers.sources.choose import ChoiceError, google_health
+from producers.sources.google_health.settings import GoogleHealthSettings
 from producers.sources.google_health.tokens import SOURCE
 from producers.sources.runner import SourcesRunner, authorised_participants
+from producers.sources.sync import sync_once
 from tests.integration.google_health import harness
 from tests.integration.pipeline import isolated
 
@@ -53,3 +58,25 @@ async def test_the_runner_backfills_the_google_health_source_and_keeps_cursors(
     lookback = runner.source.metrics()[0].lookback_ms
     assert 0 < second.readings <= first.readings
     assert (second.readings == first.readings) == (now - lookback <= START_MS)
+
+
+async def test_sync_once_opens_the_connector_on_its_own_pool_as_sources_sync_does(
+    settings: Settings, database: str
+) -> None:
+    env = isolated(settings, database)
+    batches = [b for b in SIMULATOR.simulate_day(4, 0).batches if b.metric == "steps"]
+    now = START_MS + DAY_MS
+    async with harness(database) as h:
+        seeded = await h.participant("P0004", "p0004@example.com", batches)
+        await h.consent("P0004", "p0004@example.com")
+        report = await sync_once(
+            env.settings, google_health(h.settings, h.sealer), participants=["P0004"], clock=lambda: now
+        )
+    assert not report.failed, report.failures
+    assert report.source == SOURCE
+    assert report.readings == seeded
+
+
+def test_google_health_is_refused_without_a_client_id() -> None:
+    with pytest.raises(ChoiceError, match="WEARSTREAM_GOOGLE_HEALTH_CLIENT_ID"):
+        google_health(GoogleHealthSettings(client_id=""))
