@@ -60,6 +60,7 @@ def bearer(key: str) -> dict[str, str]:
 async def test_every_cursor_for_the_study_team_filtered_and_paged(
     client: AsyncTestClient[Any], keys: dict[str, str]
 ) -> None:
+    assert (await client.get("/v1/sources")).status_code == 401
     assert (await client.get("/v1/sources", headers=bearer(keys["participant"]))).status_code == 403
     answer = await client.get("/v1/sources", headers=bearer(keys["researcher"]))
     assert answer.status_code == 200, answer.text
