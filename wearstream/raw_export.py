@@ -128,14 +128,17 @@ def run_database_export(
     settings: Settings, out: Path, spec: ExportSpec, *, fresh: bool = False, report: Reporter | None = None
 ) -> ExportResult:
     """`run_export` against the database of `settings` (its read-only role when it has one): raw series from
-    the segments (`RawSeries`), rollups and tables from the API's endpoints in this process."""
+    the segments (`RawSeries`), rollups, series with imputed minutes and tables from the API's endpoints in
+    this process."""
     dsn = settings.database.readonly_dsn
     with asyncio.Runner() as runner:
         # Connecting first: an unreachable database or a refused role fails here, plainly.
         pool = runner.run(_open_pool(dsn))
         try:
             with local_client(settings, dsn) as client:
-                series = RawSeries(runner, pool, client.zones) if spec.resolution == "raw" else None
+                # Imputed minutes come through the API's pages; the segments hold observed readings only.
+                from_segments = spec.resolution == "raw" and spec.imputed == "exclude"
+                series = RawSeries(runner, pool, client.zones) if from_segments else None
                 return run_export(client, out, spec, fresh=fresh, report=report, series=series)
         finally:
             runner.run(pool.close())

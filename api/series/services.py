@@ -63,8 +63,11 @@ async def stored_bounds(pool: asyncpg.Pool, participant_id: str, metric: Metric)
     return row["first_reading"], row["last_reading"] + dt.timedelta(milliseconds=1)
 
 
-def rollup_point(row: asyncpg.Record, metric: Metric) -> Point:
+def rollup_point(row: Mapping[str, Any], metric: Metric) -> Point:
+    """A bucket row as a point; a row merged with imputed minutes (`api.series.merge`) keeps its
+    `imputed_minutes` and is flagged `imputed: false` (it is a bucket, not one imputed minute)."""
     count, total = row["count"], row["sum"]
+    imputed_minutes = row.get("imputed_minutes")
     return Point(
         time=from_ms(row["t"]),
         count=count,
@@ -73,6 +76,8 @@ def rollup_point(row: asyncpg.Record, metric: Metric) -> Point:
         mean=total / count,
         sum=total if metric.aggregate == "sum" else None,
         stage_epochs=list(row["stage_epochs"]) if row["stage_epochs"] is not None else None,
+        imputed_minutes=imputed_minutes,
+        imputed=False if imputed_minutes is not None else None,
     )
 
 
@@ -99,11 +104,25 @@ def first_bucket_bound(query: SeriesQuery, level: RollupLevel) -> dt.datetime:
     return query.start - dt.timedelta(milliseconds=level.width_ms - 1)
 
 
+def bins_of(query: SeriesQuery, level: RollupLevel, factor: int) -> tuple[dt.timedelta, dt.datetime]:
+    """(width, origin) of the bins merging `factor` buckets of `level`: on the level's own grid (UTC minutes and
+    hours; for local days, at `start`)."""
+    origin = query.start if level.name == "1d" else from_ms(query.start_ms - query.start_ms % level.width_ms)
+    return dt.timedelta(milliseconds=level.width_ms * factor), origin
+
+
 async def rollup_binned(
     pool: asyncpg.Pool, query: SeriesQuery, level: RollupLevel, factor: int, limit: int
 ) -> list[Point]:
     """Buckets of `level` overlapping [start, end), merged `factor` at a time into bins of equal width (count,
     sum, min, max merge exactly, so every bin keeps the true extremes of its readings)."""
+    return [rollup_point(row, query.metric) for row in await rollup_binned_rows(pool, query, level, factor, limit)]
+
+
+async def rollup_binned_rows(
+    pool: asyncpg.Pool, query: SeriesQuery, level: RollupLevel, factor: int, limit: int
+) -> list[asyncpg.Record]:
+    """The rows behind `rollup_binned`."""
     args = (query.participant_id, query.metric_id, first_bucket_bound(query, level), query.end)
     if factor == 1:
         rows = await pool.fetch(
@@ -113,11 +132,8 @@ async def rollup_binned(
             limit,
         )
     else:
-        width = dt.timedelta(milliseconds=level.width_ms * factor)
-        # Bins start on the level's own grid (UTC minutes and hours; for local days, at `start`).
-        origin = query.start if level.name == "1d" else from_ms(query.start_ms - query.start_ms % level.width_ms)
-        rows = await pool.fetch(_BINNED.format(table=level.table), *args, width, origin)
-    return [rollup_point(row, query.metric) for row in rows]
+        rows = await pool.fetch(_BINNED.format(table=level.table), *args, *bins_of(query, level, factor))
+    return list(rows)
 
 
 async def rollup_page(
@@ -238,6 +254,13 @@ GROUP BY 1 ORDER BY 1 LIMIT $8
 async def minutes_from_raw(pool: asyncpg.Pool, query: SeriesQuery, factor: int, limit: int) -> list[Point]:
     """What `rollup_binned` gives over 1-minute rollups, computed from raw readings: the readings of every
     minute overlapping [start, end), merged `factor` minutes at a time on the UTC minute grid."""
+    return [rollup_point(row, query.metric) for row in await minutes_from_raw_rows(pool, query, factor, limit)]
+
+
+async def minutes_from_raw_rows(
+    pool: asyncpg.Pool, query: SeriesQuery, factor: int, limit: int
+) -> list[asyncpg.Record]:
+    """The rows behind `minutes_from_raw`."""
     minute = 60_000
     low = query.start_ms - query.start_ms % minute
     high = (query.end_ms - 1) - (query.end_ms - 1) % minute + minute
@@ -252,4 +275,4 @@ async def minutes_from_raw(pool: asyncpg.Pool, query: SeriesQuery, factor: int, 
         query.metric.aggregate == "stage",
         limit if factor == 1 else None,
     )
-    return [rollup_point(row, query.metric) for row in rows]
+    return list(rows)
