@@ -42,6 +42,7 @@ from api.participants.controllers import ParticipantController
 from api.problems import document_problems, problem_details_plugin
 from api.series.controllers import SeriesController
 from api.sleep.controllers import SleepController
+from api.sources.controllers import SourceController
 from core.settings import Settings
 from schemas.enrolment import Enrolment
 
@@ -79,6 +80,7 @@ ROUTE_HANDLERS: Final = (
     *READ_CONTROLLERS,
     NotificationController,
     KeyController,
+    SourceController,
     live_socket,
     events_socket,
     pages_router,

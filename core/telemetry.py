@@ -42,6 +42,7 @@ TRACER_NAME: Final = "wearstream"
 # API serves /metrics on its own port); the local Prometheus scrapes them.
 REPLAY_METRICS_PORT: Final = 9103
 IMPORT_METRICS_PORT: Final = 9104
+SOURCES_METRICS_PORT: Final = 9105
 INSTRUMENTATIONS: Final = ("asyncpg", "aiokafka")
 
 _state: dict[str, TracerProvider] = {}

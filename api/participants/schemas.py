@@ -8,6 +8,7 @@ from typing import Literal
 import msgspec
 
 from api.adherence.schemas import Flag
+from api.sources.schemas import SourceCursor
 from schemas.participants import Authorisation
 
 SortKey = Literal[
@@ -89,3 +90,5 @@ class ParticipantRecord(msgspec.Struct, frozen=True, kw_only=True):
 class ParticipantDetail(ParticipantSummary, frozen=True, kw_only=True):
     metrics: list[MetricState] = []
     """What is stored per metric: first and last reading, last upload carrying it, reading count."""
+    sources: list[SourceCursor] = []
+    """The sources runner's cursors of the participant (per source × metric: last run, last success, error)."""

@@ -13,6 +13,7 @@ from api.errors import not_found
 from api.params import date_window, valid_participant_id, zone
 from api.participants.schemas import MetricState, ParticipantDetail, ParticipantSummary, SortKey
 from api.queries import adherence
+from api.sources.services import list_cursors
 from schemas.metrics import METRIC_IDS
 
 VIEW_DAYS: Final = 7
@@ -180,4 +181,5 @@ async def participant_detail(
         )
         for s in states
     ]
-    return ParticipantDetail(**summary(row), metrics=metrics)  # type: ignore[arg-type]
+    sources, _ = await list_cursors(pool, participant_id=participant_id)
+    return ParticipantDetail(**summary(row), metrics=metrics, sources=sources)  # type: ignore[arg-type]

@@ -32,6 +32,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 import api.metric_defs
 import producers.metric_defs
+import producers.sources.metric_defs
 import stream_processors.metric_defs
 from api.auth.store import create_key
 from core.settings import Settings
@@ -322,7 +323,12 @@ def test_the_local_prometheus_evaluates_every_rule_and_dashboard_expression(runn
 def declared_metrics() -> dict[str, str]:
     """name (as documented: counters with _total) → kind, from each component's metric_defs module."""
     declared = {}
-    for module in (producers.metric_defs, stream_processors.metric_defs, api.metric_defs):
+    for module in (
+        producers.metric_defs,
+        producers.sources.metric_defs,
+        stream_processors.metric_defs,
+        api.metric_defs,
+    ):
         for value in vars(module).values():
             if isinstance(value, MetricWrapperBase):
                 kind = value._type
@@ -341,6 +347,7 @@ def test_the_docs_table_lists_exactly_the_declared_metrics() -> None:
         assert documented[name] == kind, name
     for module, prefix in (
         (producers.metric_defs, "wearstream_producer_"),
+        (producers.sources.metric_defs, "wearstream_sources_"),
         (stream_processors.metric_defs, "wearstream_processor_"),
         (api.metric_defs, "wearstream_api_"),
     ):

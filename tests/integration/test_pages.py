@@ -392,6 +392,9 @@ async def test_the_participant_charts_are_drawn_and_zoom_re_queries_the_api(
     assert await page.locator("#chart-steps svg rect[y]").count() > 20
     assert int(await heart.locator("g.gaps").get_attribute("data-gaps") or 0) >= 1  # the not-worn hole before live
     await expect(page.locator("#chart-sleep_stage svg text", has_text="REM")).to_have_count(1)
+    # The study's data came by replay, not through the sources runner: no source run yet.
+    await expect(page.locator(".facts")).to_contain_text("Last source run")
+    await expect(page.locator(".facts dd").last).to_have_text("never")
     await shoot(page, "participant", full_page=True, above="#chart-nights")  # the nights have their own
 
     start = int(await svg.get_attribute("data-start") or 0)

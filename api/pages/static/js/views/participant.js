@@ -36,7 +36,19 @@ function facts(detail) {
     item("Wear (7 days)", number(detail.wear_pct_7d, 1, "%")),
     item("Nights with sleep (7 days)", String(detail.nights_with_sleep_7d)),
     item("Open gaps", gaps),
-    item("Flags", detail.flags.length ? h("span", { class: "badges" }, detail.flags.map(flagBadge)) : "none"));
+    item("Flags", detail.flags.length ? h("span", { class: "badges" }, detail.flags.map(flagBadge)) : "none"),
+    item("Last source run", lastSourceRun(detail.sources || [], detail.timezone)));
+}
+
+/** When the sources runner last pulled for the participant, and how many of their cursors failed (why, on hover). */
+function lastSourceRun(sources, timeZone) {
+  const runs = sources.map((c) => c.last_run_start).filter(Boolean).map(Date.parse);
+  if (!runs.length) return "never";
+  const when = formatTime(Math.max(...runs), timeZone, "full");
+  const failed = sources.filter((c) => !["new", "ok", "partial"].includes(c.status));
+  if (!failed.length) return when;
+  const why = failed.map((c) => `${c.source} ${c.metric}: ${c.status.replaceAll("_", " ")} — ${c.last_error || ""}`);
+  return h("span", { title: why.join("\n") }, `${when} (${failed.length} failed)`);
 }
 
 /** The default range: the day up to the participant's last reading (or up to now without data). */
