@@ -44,12 +44,12 @@ from tests.integration.pipeline import (
 
 START = dt.date(2026, 9, 1)
 SEED = 23
-PARTICIPANTS = 8
+PARTICIPANTS = 6
 DAYS = 2
-REPLAY_S = 20
+REPLAY_S = 16
 SPEED = DAYS * 86_400 / REPLAY_S
-"""The replay is paced to last about 20 s, so that the broker dies while it publishes."""
-KILL_AFTER_S = 6
+"""The replay is paced to last about 16 s, so that the broker dies while it publishes."""
+KILL_AFTER_S = 5
 READINGS = re.compile(r'^wearstream_processor_readings_total\{metric="[a-z_0-9]+"\} ([0-9.e+]+)$', re.M)
 
 
