@@ -50,7 +50,7 @@ def process_cpu_s(pid: int) -> float:
 
 def free_run(length: int) -> int:
     """The first of `length` consecutive free ports (the cluster's layout)."""
-    for first in range(30_000, 60_000, 97):
+    for first in range(20_000, 32_768 - length, 97):  # below the kernel's ephemeral ports
         with ExitStack() as sockets:
             try:
                 for port in range(first, first + length):

@@ -68,7 +68,9 @@ def free_port_runs(count: int, length: int) -> list[int]:
     found: list[int] = []
     taken: set[int] = set()
     while len(found) < count:
-        first = random.randrange(20_000, 60_000)
+        # Below the kernel's ephemeral range: a port found free there may be some connection's by the time a
+        # JVM binds it.
+        first = random.randrange(20_000, 32_768 - length)
         run = set(range(first, first + length))
         if run & taken:
             continue
