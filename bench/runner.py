@@ -8,7 +8,7 @@ import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from bench import alerts_replay, export, ingest, lossless, queries, reference
+from bench import alerts_replay, cpu, export, ingest, lossless, queries, reference
 from bench.common import Measurement, machine
 from bench.report import Run, now, ratios, write
 from core.settings import Settings, load_settings
@@ -99,6 +99,11 @@ def steps() -> dict[str, Step]:
             s, participants=2 if quick else 20, days=36 if quick else 60, log_dir=LOGS / "alerts_replay"
         )
 
+    async def cpu_step(s: Settings, quick: bool) -> list[Measurement]:
+        return await cpu.cpu_per_reading(
+            s, participants=2 if quick else 6, days=2, repeats=1 if quick else 2, log_dir=LOGS / "cpu"
+        )
+
     return {
         "producer": producer,
         "side_by_side": side_by_side,
@@ -113,6 +118,7 @@ def steps() -> dict[str, Step]:
         "lossless_before": lossless_before,
         "export": export_step,
         "alerts_replay": alerts,
+        "cpu": cpu_step,
     }
 
 

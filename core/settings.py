@@ -6,61 +6,28 @@ Defaults point at the local stack started by `wearstream stack up`.
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
 from typing import Final, Literal
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from pydantic import Field, PrivateAttr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from core.stack_settings import StackSettings as StackSettings
+
 LOG_LEVELS: Final = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
-
-
-def _default_state_dir() -> Path:
-    # As root, PostgreSQL runs as `postgres`, which cannot enter /root: keep the state where it can.
-    if os.geteuid() == 0:
-        return Path("/var/lib/wearstream")
-    return Path.home() / ".local" / "state" / "wearstream"
-
-
-def _default_cache_dir() -> Path:
-    return Path.home() / ".cache" / "wearstream"
-
-
-class StackSettings(BaseSettings):
-    """Where the local stack keeps its state and downloads, and which ports it listens on."""
-
-    model_config = SettingsConfigDict(env_prefix="WEARSTREAM_", frozen=True, extra="ignore")
-
-    state_dir: Path = Field(default_factory=_default_state_dir)
-    """Data, logs and pid files of the local stack (outside the source tree)."""
-    cache_dir: Path = Field(default_factory=_default_cache_dir)
-    """Kafka jars and the TimescaleDB source build, shared by every checkout."""
-    kafka_port: int = 9092
-    kafka_controller_port: int = 9093
-    kafka_heap: str = "768m"
-    pg_port: int = 5433
-    pg_major: int = 15
-    prometheus_port: int = 9090
-    """Local Prometheus (`stack up --with-monitoring`)."""
-    alertmanager_port: int = 9095
-    """Local Alertmanager (9093 is Kafka's controller port, 9094 Alertmanager's cluster port)."""
-    zipkin_port: int = 9411
-    """Local Zipkin (`stack up --with-monitoring`): its API and UI; every process exports traces to it while it runs."""
-    zipkin_max_spans: int = Field(default=200_000, gt=0)
-    """The local Zipkin keeps spans in memory, at most this many (the oldest traces are dropped first)."""
-    zipkin_heap: str = "384m"
 
 
 class KafkaSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="WEARSTREAM_KAFKA_", frozen=True, extra="ignore")
 
     bootstrap_servers: str = ""
-    """Empty: the local stack's broker (127.0.0.1:WEARSTREAM_KAFKA_PORT)."""
+    """Empty: the local stack's broker (127.0.0.1:WEARSTREAM_KAFKA_PORT), or with WEARSTREAM_KAFKA_BROKERS=3 its
+    cluster's three (WEARSTREAM_KAFKA_CLUSTER_PORT and the two after it)."""
     topic_prefix: str = "wearables"
     partitions: int = 6
-    replication_factor: int = 1
+    replication_factor: int = Field(default=0, ge=0)
+    """Replicas of each topic wearstream creates. 0: as many as the cluster has brokers, at most 3 (so a
+    3-broker cluster keeps every topic on all three; topics with 3 or more replicas get min.insync.replicas=2)."""
     retention_ms: int = 7 * 24 * 3600 * 1000
     """Retention of the readings topics (the database is the long-term store)."""
 
@@ -269,7 +236,7 @@ def load_settings() -> Settings:
     stack = settings.stack
     kafka, database = settings.kafka, settings.database
     if not kafka.bootstrap_servers:
-        kafka = kafka.model_copy(update={"bootstrap_servers": f"127.0.0.1:{stack.kafka_port}"})
+        kafka = kafka.model_copy(update={"bootstrap_servers": stack.kafka_bootstrap})
     if not database.url:
         # The local stack: each process as its role (when the stack generated its password; a stack made by an
         # older version has none, and serves every process as the owner).

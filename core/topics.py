@@ -1,9 +1,15 @@
-"""Creates wearstream's Kafka topics idempotently from the metric registry."""
+"""Creates wearstream's Kafka topics idempotently from the metric registry, replicated as the cluster allows.
+
+With `replication_factor` 0 (the default) a topic gets as many replicas as the cluster has brokers, at most 3:
+one on the single local broker, three on the 3-broker cluster. Topics with 3 or more replicas also get
+`min.insync.replicas=2`, so that a producer's `acks=all` write survives the loss of any one broker.
+"""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable
+from typing import Final
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
@@ -11,18 +17,52 @@ from aiokafka.errors import TopicAlreadyExistsError
 from core.settings import KafkaSettings
 from schemas import topics
 
+MAX_REPLICAS: Final = 3
 
-def planned_topics(kafka: KafkaSettings) -> list[NewTopic]:
-    """Readings topics (one per metric, keyed by participant), participants (compacted), and the outputs."""
+
+def replication_for(kafka: KafkaSettings, brokers: int) -> int:
+    """The replicas a new topic gets on a cluster of `brokers`: the configured number, or (0) up to 3."""
+    return kafka.replication_factor or max(1, min(MAX_REPLICAS, brokers))
+
+
+def min_insync_for(replicas: int) -> int:
+    """Acknowledgements an `acks=all` write needs: 2 of 3 (one broker may be lost), else every replica."""
+    return 2 if replicas >= MAX_REPLICAS else 1
+
+
+async def cluster_brokers(admin: AIOKafkaAdminClient) -> int:
+    """Brokers the cluster's metadata lists (the live ones)."""
+    return len((await admin.describe_cluster())["brokers"])
+
+
+async def with_cluster_replication(kafka: KafkaSettings) -> KafkaSettings:
+    """`kafka` with its replication factor resolved against the cluster (what the worker gives faust for the
+    topics it creates itself)."""
+    if kafka.replication_factor:
+        return kafka
+    admin = AIOKafkaAdminClient(bootstrap_servers=kafka.bootstrap_servers, client_id="wearstream-admin")
+    await admin.start()
+    try:
+        brokers = await cluster_brokers(admin)
+    finally:
+        await admin.close()
+    return kafka.model_copy(update={"replication_factor": replication_for(kafka, brokers)})
+
+
+def planned_topics(kafka: KafkaSettings, brokers: int = 1) -> list[NewTopic]:
+    """Readings topics (one per metric, keyed by participant), participants (compacted), and the outputs, for
+    a cluster of `brokers`."""
     prefix = kafka.topic_prefix
     retention = {"retention.ms": str(kafka.retention_ms), "compression.type": "producer"}
+    replicas = replication_for(kafka, brokers)
+    durability = {"min.insync.replicas": str(min_insync_for(replicas))} if replicas >= MAX_REPLICAS else {}
 
     def topic(name: str, config: dict[str, str], partitions: int | None = None) -> NewTopic:
         return NewTopic(
             name=name,
             num_partitions=partitions or kafka.partitions,
-            replication_factor=kafka.replication_factor,
-            topic_configs=config,
+            replication_factor=replicas,
+            topic_configs={**config, **durability},
         )
 
     planned = [topic(name, retention) for name in topics.readings_topics(prefix)]
@@ -54,7 +94,8 @@ async def ensure_topics(kafka: KafkaSettings, extra: list[NewTopic] | None = Non
     await admin.start()
     try:
         existing = set(await admin.list_topics())
-        missing = [t for t in planned_topics(kafka) + (extra or []) if t.name not in existing]
+        planned = planned_topics(kafka, await cluster_brokers(admin))
+        missing = [t for t in planned + (extra or []) if t.name not in existing]
         if not missing:
             return []
         created = []

@@ -127,11 +127,13 @@ def process(
     import faust
 
     from core.logs import logging_config, with_level
-    from core.topics import ensure_topics
+    from core.topics import ensure_topics, with_cluster_replication
     from stream_processors.app import create_app
 
     settings = settings_of(ctx)
     asyncio.run(ensure_topics(settings.kafka))
+    # faust creates topics of its own (the assignor's leader topic): replicated as ours are.
+    settings = settings.model_copy(update={"kafka": asyncio.run(with_cluster_replication(settings.kafka))})
     port = settings.processor.metrics_port if metrics_port is None else metrics_port
     from stream_processors import health
 

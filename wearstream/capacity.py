@@ -51,6 +51,26 @@ class Estimate(msgspec.Struct, frozen=True, kw_only=True):
     sources: Sources
 
 
+class KafkaFootprint(msgspec.Struct, frozen=True, kw_only=True):
+    """What the readings cost a Kafka cluster of `brokers` keeping `replicas` copies of every partition."""
+
+    brokers: int
+    replicas: int
+    min_insync: int
+    """Replicas that must hold a write before `acks=all` producers get their acknowledgement."""
+    produced_per_day: float
+    """Bytes producers send a day (one copy, as encoded)."""
+    disk_total: float
+    """The retention's readings times the replicas, over all brokers."""
+    disk_per_broker: float
+    replication_per_day: float
+    """Bytes leaders send followers a day: (replicas − 1) copies."""
+    consumed_per_day: float
+    """Bytes the processor group fetches a day (one copy; each further consumer group another)."""
+    broker_losses_tolerated: int
+    """Brokers that may be down while every partition still accepts `acks=all` writes."""
+
+
 class DailyProfile(msgspec.Struct, frozen=True):
     """Per metric, for an average participant-day that delivered data."""
 
@@ -116,6 +136,30 @@ def compute(
         kafka_retention_days=kafka_retention_days,
         kafka_bytes=daily_readings * kafka_retention_days * sources.wire_bytes,
         sources=sources,
+    )
+
+
+def kafka_footprint(estimate: Estimate, *, brokers: int, replicas: int | None = None) -> KafkaFootprint:
+    """The Kafka side of `estimate` on `brokers` brokers; `replicas` None: as wearstream creates topics (as many
+    as brokers, at most 3), with min.insync.replicas 2 from 3 replicas on."""
+    copies = replicas or min(3, brokers)
+    if not 1 <= copies <= brokers:
+        raise ValueError(f"{copies} replicas need at least as many brokers (have {brokers})")
+    min_insync = 2 if copies >= 3 else 1
+    per_day = estimate.kafka_bytes / estimate.kafka_retention_days if estimate.kafka_retention_days else 0.0
+    total = estimate.kafka_bytes * copies
+    return KafkaFootprint(
+        brokers=brokers,
+        replicas=copies,
+        min_insync=min_insync,
+        produced_per_day=per_day,
+        disk_total=total,
+        disk_per_broker=total / brokers,
+        replication_per_day=per_day * (copies - 1),
+        consumed_per_day=per_day,
+        # A partition keeps accepting writes while min_insync of its replicas live; any partition may have a
+        # replica on each lost broker.
+        broker_losses_tolerated=copies - min_insync,
     )
 
 

@@ -82,10 +82,16 @@ def estimate_command(
     years: Annotated[float, typer.Option(min=0.01, help="Study duration in years.")] = 2.0,
     metrics: Annotated[str | None, typer.Option(help="Comma-separated metrics (default: all in the registry).")] = None,
     kafka_retention_days: Annotated[float, typer.Option(help="Days of readings Kafka keeps.")] = 7.0,
+    brokers: Annotated[
+        int | None,
+        typer.Option(
+            min=1, help="Kafka brokers; topics get min(3, brokers) replicas (default: WEARSTREAM_KAFKA_BROKERS)."
+        ),
+    ] = None,
 ) -> None:
     """Capacity estimate: readings, raw and stored bytes, rollups and Kafka retention for a study."""
     from schemas.metrics import METRICS
-    from wearstream.capacity import compute, daily_profile, human_bytes, measured_sources
+    from wearstream.capacity import compute, daily_profile, human_bytes, kafka_footprint, measured_sources
 
     chosen = [m.strip() for m in metrics.split(",")] if metrics else list(METRICS)
     unknown = [m for m in chosen if m not in METRICS]
@@ -116,6 +122,13 @@ def estimate_command(
     out.print(
         f"  Kafka retention      {human_bytes(result.kafka_bytes):>14}  ({kafka_retention_days:g} days,"
         f" {sources.wire_bytes:.1f} B/reading encoded, from {sources.wire_from}; lz4 on the wire shrinks it)"
+    )
+    kafka = kafka_footprint(result, brokers=brokers or settings_of(ctx).stack.kafka_brokers)
+    out.print(
+        f"  Kafka on {kafka.brokers} broker(s) {human_bytes(kafka.disk_total):>8}  ({kafka.replicas} replicas:"
+        f" {human_bytes(kafka.disk_per_broker)} per broker; {human_bytes(kafka.produced_per_day)}/day produced,"
+        f" {human_bytes(kafka.replication_per_day)}/day replicated, {human_bytes(kafka.consumed_per_day)}/day"
+        f" consumed; writes go on with {kafka.broker_losses_tolerated} broker(s) down)"
     )
 
 

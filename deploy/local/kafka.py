@@ -1,10 +1,12 @@
-"""Apache Kafka, single node in KRaft mode, run from Maven Central artifacts with the machine's Java."""
+"""Apache Kafka, a single node in KRaft mode, run from Maven Central artifacts with the machine's Java (the
+3-node cluster's nodes are this node with another identity: `deploy/local/kafka_cluster.py`)."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import shutil
+import subprocess
 import uuid
 from pathlib import Path
 from typing import Final
@@ -54,6 +56,7 @@ class KafkaBroker(Daemon):
     name = "kafka"
     poll_interval_s = 0.5
     stop_timeout_s = 60.0
+    port_variable = "WEARSTREAM_KAFKA_PORT"
 
     def __init__(self, *, state_dir: Path, cache_dir: Path, port: int, controller_port: int, heap: str) -> None:
         super().__init__(home=state_dir / "kafka", port=port)
@@ -101,6 +104,20 @@ class KafkaBroker(Daemon):
     def _java(self, *args: str) -> list[str]:
         return ["java", "-cp", f"{self.libs}/*", *args]
 
+    def node_properties(self) -> list[str]:
+        """What makes this node itself (identity, listeners, quorum) and how its cluster replicates."""
+        return [
+            "node.id=1",
+            f"controller.quorum.voters=1@127.0.0.1:{self.controller_port}",
+            f"listeners=PLAINTEXT://127.0.0.1:{self.port},CONTROLLER://127.0.0.1:{self.controller_port}",
+            f"advertised.listeners=PLAINTEXT://127.0.0.1:{self.port}",
+            *replication_properties(1),
+        ]
+
+    def cluster_id(self) -> str:
+        """The id the log dir is formatted with (a single node makes its own)."""
+        return str(run(self._java("kafka.tools.StorageTool", "random-uuid")).stdout.strip().splitlines()[-1])
+
     def _configure(self) -> Path:
         data_dir = self.home / "data"
         log_dir = self.home / "logs"
@@ -110,21 +127,13 @@ class KafkaBroker(Daemon):
             "\n".join(
                 [
                     "process.roles=broker,controller",
-                    "node.id=1",
-                    f"controller.quorum.voters=1@127.0.0.1:{self.controller_port}",
-                    f"listeners=PLAINTEXT://127.0.0.1:{self.port},CONTROLLER://127.0.0.1:{self.controller_port}",
-                    f"advertised.listeners=PLAINTEXT://127.0.0.1:{self.port}",
+                    *self.node_properties(),
                     "controller.listener.names=CONTROLLER",
                     "inter.broker.listener.name=PLAINTEXT",
                     "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
                     f"log.dirs={data_dir}",
                     "num.partitions=1",
-                    "offsets.topic.replication.factor=1",
                     "offsets.topic.num.partitions=12",
-                    "transaction.state.log.replication.factor=1",
-                    "transaction.state.log.min.isr=1",
-                    "share.coordinator.state.topic.replication.factor=1",
-                    "share.coordinator.state.topic.min.isr=1",
                     "group.initial.rebalance.delay.ms=0",
                     "auto.create.topics.enable=false",
                     "message.max.bytes=16777216",
@@ -135,8 +144,7 @@ class KafkaBroker(Daemon):
         )
         (self.home / "log4j2.yaml").write_text(LOG4J2.format(log_dir=log_dir))
         if not (data_dir / "meta.properties").exists():
-            cluster_id = run(self._java("kafka.tools.StorageTool", "random-uuid")).stdout.strip().splitlines()[-1]
-            run(self._java("kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(config)))
+            run(self._java("kafka.tools.StorageTool", "format", "-t", self.cluster_id(), "-c", str(config)))
         return config
 
     def ready(self) -> bool:
@@ -146,16 +154,20 @@ class KafkaBroker(Daemon):
         """Starts the broker unless ours is already running; returns once a metadata request succeeds."""
         if self.running_pid() is not None:
             self.wait_ready(timeout_s)
-            log(f"kafka: already running on {self.address}")
+            log(f"{self.name}: already running on {self.address}")
             return
+        self.wait_ready(timeout_s, process=self.launch(log))
+
+    def launch(self, log: Log) -> subprocess.Popen[bytes]:
+        """Configures (and formats, the first time) and spawns the node; does not wait for it."""
         if probe_metadata(self.address, timeout_s=2.0):
             raise StackError(
-                f"kafka: port {self.port} already serves a broker that this stack did not start; "
-                "stop it or set WEARSTREAM_KAFKA_PORT"
+                f"{self.name}: port {self.port} already serves a broker that this stack did not start; "
+                f"stop it or set {self.port_variable}"
             )
         self.home.mkdir(parents=True, exist_ok=True)
         config = self._configure()
-        log(f"kafka: starting Apache Kafka {KAFKA_VERSION} on {self.address}")
+        log(f"{self.name}: starting Apache Kafka {KAFKA_VERSION} on {self.address}")
         process = self.spawn(
             [
                 "java",
@@ -173,13 +185,13 @@ class KafkaBroker(Daemon):
             ]
         )
         (self.home / "version").write_text(KAFKA_VERSION)
-        self.wait_ready(timeout_s, process=process)
+        return process
 
     def exited_message(self, returncode: int) -> str:
-        return f"kafka exited with {returncode}; see {self.log_file} and {self.home / 'logs' / 'server.log'}"
+        return f"{self.name} exited with {returncode}; see {self.log_file} and {self.home / 'logs' / 'server.log'}"
 
     def not_ready_message(self, timeout_s: float) -> str:
-        return f"kafka did not answer a metadata request on {self.address} in {timeout_s:.0f} s"
+        return f"{self.name} did not answer a metadata request on {self.address} in {timeout_s:.0f} s"
 
     def status(self) -> ComponentStatus:
         pid = self.running_pid()
@@ -187,6 +199,22 @@ class KafkaBroker(Daemon):
         version = version_file.read_text().strip() if pid is not None and version_file.exists() else "unknown"
         up = self.ready()
         return ComponentStatus(name=self.name, address=self.address, version=version, up=up, managed=pid is not None)
+
+
+def replication_properties(brokers: int) -> list[str]:
+    """Replication of a `brokers`-node cluster: new and internal topics on up to 3 nodes, and with 3 replicas a
+    write acknowledged by all in-sync replicas needs 2 of them (one broker may be lost without losing a write)."""
+    replicas = min(3, brokers)
+    min_isr = 2 if replicas >= 3 else 1
+    return [
+        f"default.replication.factor={replicas}",
+        f"min.insync.replicas={min_isr}",
+        f"offsets.topic.replication.factor={replicas}",
+        f"transaction.state.log.replication.factor={replicas}",
+        f"transaction.state.log.min.isr={min_isr}",
+        f"share.coordinator.state.topic.replication.factor={replicas}",
+        f"share.coordinator.state.topic.min.isr={min_isr}",
+    ]
 
 
 def probe_metadata(bootstrap_servers: str, *, timeout_s: float) -> bool:

@@ -5,6 +5,9 @@ then starts each component unless it already runs; running it twice is harmless.
 processes that this stack started (pid files in the state dir),
 including a demo's processor and API. The integration tests start the stack with
 this same code.
+
+Kafka is one node (`kafka_brokers` 1) or a 3-node cluster on its own ports and directory (`kafka_brokers` 3,
+`stack up --brokers 3`); `down` stops whichever of the two this stack started.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from collections.abc import Callable
 
 from core.settings import StackSettings
 from deploy.local.kafka import KafkaBroker
+from deploy.local.kafka_cluster import KafkaCluster
 from deploy.local.monitoring import LocalMonitoring
 from deploy.local.postgres import TimescaleCluster
 from deploy.local.services import services
@@ -35,6 +39,13 @@ class LocalStack:
             controller_port=settings.kafka_controller_port,
             heap=settings.kafka_heap,
         )
+        self.brokers = settings.kafka_brokers
+        self.cluster = KafkaCluster(
+            cluster_dir=settings.cluster_dir,
+            cache_dir=settings.cache_dir,
+            ports=settings.cluster_ports(),
+            heap=settings.kafka_heap,
+        )
         self.postgres = TimescaleCluster(
             state_dir=settings.state_dir,
             cache_dir=settings.cache_dir,
@@ -42,11 +53,18 @@ class LocalStack:
             pg_major=settings.pg_major,
         )
 
+    @property
+    def kafka_bootstrap(self) -> str:
+        return self.kafka.address if self.brokers == 1 else self.cluster.bootstrap_servers
+
     def up(self, log: Log) -> None:
-        for component in (self.postgres, self.kafka):
-            component.install(log)
+        self.postgres.install(log)
+        self.kafka.install(log)
         self.postgres.start(log)
-        self.kafka.start(log)
+        if self.brokers == 1:
+            self.kafka.start(log)
+        else:
+            self.cluster.start(log)
         if self.monitoring is not None:
             self.monitoring.install(log)
             self.monitoring.start(log)
@@ -57,8 +75,16 @@ class LocalStack:
         if self.monitoring is not None:
             self.monitoring.stop(log)
         self.kafka.stop(log)
+        if self.cluster.running():
+            self.cluster.stop(log)
         self.postgres.stop(log)
 
     def status(self) -> list[ComponentStatus]:
-        own = [self.kafka.status(), self.postgres.status()]
+        """The layout asked for (`kafka_brokers`), and the cluster also whenever this stack runs it (then the
+        single broker only when it runs too)."""
+        single = self.brokers == 1 and (self.kafka.running_pid() is not None or not self.cluster.running())
+        kafka = [self.kafka.status()] if single else []
+        if self.brokers > 1 or self.cluster.running():
+            kafka += self.cluster.status()
+        own = [*kafka, self.postgres.status()]
         return own + (self.monitoring.status() if self.monitoring is not None else [])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from wearstream.capacity import DailyProfile, Sources, compute, daily_profile, human_bytes
+from wearstream.capacity import DailyProfile, Sources, compute, daily_profile, human_bytes, kafka_footprint
 
 
 def estimate_profile() -> DailyProfile:
@@ -64,3 +64,32 @@ def test_human_bytes() -> None:
     assert human_bytes(999) == "999.0 B"
     assert human_bytes(1_500_000) == "1.5 MB"
     assert human_bytes(2.5e15) == "2.5 PB"
+
+
+def test_three_brokers_keep_three_copies_and_tolerate_one_loss() -> None:
+    sources = Sources(
+        stored_bytes={"heart_rate": 2.0}, stored_from="test", rollup_row_bytes=100.0, wire_bytes=10.0, wire_from="test"
+    )
+    estimate = compute(
+        participants=1000,
+        years=1,
+        metrics=["heart_rate", "steps"],
+        profile=estimate_profile(),
+        sources=sources,
+        kafka_retention_days=7,
+    )
+    day = 21_440 * 1000 * 10.0  # readings a day × encoded bytes
+    three = kafka_footprint(estimate, brokers=3)
+    assert (three.replicas, three.min_insync, three.broker_losses_tolerated) == (3, 2, 1)
+    assert three.produced_per_day == pytest.approx(day)
+    assert three.disk_total == pytest.approx(3 * 7 * day)
+    assert three.disk_per_broker == pytest.approx(7 * day)  # every broker holds a full copy
+    assert three.replication_per_day == pytest.approx(2 * day)
+    assert three.consumed_per_day == pytest.approx(day)
+    one = kafka_footprint(estimate, brokers=1)
+    assert (one.replicas, one.broker_losses_tolerated, one.replication_per_day) == (1, 0, 0)
+    six = kafka_footprint(estimate, brokers=6)
+    assert six.replicas == 3
+    assert six.disk_per_broker == pytest.approx(3 * 7 * day / 6)
+    with pytest.raises(ValueError, match="replicas"):
+        kafka_footprint(estimate, brokers=2, replicas=3)
