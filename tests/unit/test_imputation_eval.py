@@ -60,7 +60,7 @@ def test_the_margin_is_the_better_baseline_minus_ours_per_repetition() -> None:
                 for s in evaluation.scores
                 if s.metric == "heart_rate" and s.bucket == "10–30 min"
             }
-            margin = margins(evaluation.scores, "heart_rate", "10–30 min")
+            margin = margins(evaluation.scores, "heart_rate", "10–30 min", "profile")
             assert margin is not None
             expected = [
                 min(a, b) - c
