@@ -4,16 +4,18 @@ walking/still Markov-chain bridge for steps.
 
 Level metrics (heart rate, spo2, hrv_rmssd): the residual from the participant's time-of-day profile (the median
 of their observed minutes within ± `half_width` minutes of that time of day, over the days of the series, as
-hot-deck imputation borrows from similar records of the same unit, Andridge & Little 2010) is modelled as an
-AR(1) observed with white noise (`ou.py`), φ and both variances fitted per participant from their own observed
-minutes. The gap is filled with the profile plus the residual's conditional mean given the edges — the Kalman
-smoother across the gap (Durbin & Koopman 2012; imputeTS's `na_kalman`, Moritz & Bartz-Beielstein 2017). The
-edges are robust: the median residual of the last `edge` observed minutes before the gap and the first `edge`
-after, so a one-minute burst at an edge does not carry in. Near an edge the fill is the local level; far from
-both it is the profile. Where the gap has step counts above zero (a measurement, not a not-worn zero), heart
-rate adds the participant's median residual at that recent step count (`profile.recent_steps`, binned at
-`step_bins`) and the edges are read net of it. Where a minute of the day has data on fewer than `min_days` days,
-the gap's neighbour median stands in for the profile.
+hot-deck imputation borrows from similar records of the same unit, Andridge & Little 2010) has two parts here:
+the day's local offset, the median residual of the observed minutes within `window` of either edge (robust to a
+walk near the gap), which fades into the profile with the time constant `level_minutes` far from both edges;
+and the short-term deviation from it, modelled as an AR(1) observed with white noise (`ou.py`, φ and both
+variances fitted per participant from their own observed minutes) and filled with its conditional mean given
+the edges — the Kalman smoother across the gap (Durbin & Koopman 2012; imputeTS's `na_kalman`, Moritz &
+Bartz-Beielstein 2017). Each edge reading is the median of the last `edge` observed minutes before the gap (the
+first `edge` after), with the error variance of such a median. Where the gap has step counts above zero (a
+measurement, not a not-worn zero), heart rate adds the participant's median residual at that recent step count
+(`profile.recent_steps`, binned at `step_bins`) and the edges are read net of it. Where a minute of the day has
+data on fewer than `min_days` days, the gap's neighbour median stands in for the profile. Standard error: the
+bridge's conditional variance plus the white noise's; interval ± 1.96 of it.
 
 Steps (`walking.py`): a minute is walking at ≥ `walking_steps` steps; a two-state chain fitted per participant
 gives the probability of walking at each gap minute given the edges' states, shifted by how much more (or less)
@@ -79,7 +81,7 @@ class BridgeMethod:
     window: int = 60
     max_lag: int = 30
     step_bins: tuple[float, ...] = (1.0, 20.0, 60.0, 100.0)
-    walking_steps: float = 60.0
+    walking_steps: float = 90.0
     min_observed: int = 60
     level_minutes: float = 240.0
     max_gap_minutes: int = 24 * 60
@@ -94,6 +96,7 @@ class BridgeMethod:
             "step_bins": list(self.step_bins),
             "walking_steps": self.walking_steps,
             "min_observed": self.min_observed,
+            "level_minutes": self.level_minutes,
             "max_gap_minutes": self.max_gap_minutes,
         }
 
