@@ -2,20 +2,23 @@
 stochastic model — a mean-reverting AR(1) bridge of the residual for heart rate and the other level metrics, a
 walking/still Markov-chain bridge for steps.
 
-Level metrics (heart rate, spo2, hrv_rmssd): the residual from the participant's time-of-day profile (the median
-of their observed minutes within ± `half_width` minutes of that time of day, over the days of the series, as
-hot-deck imputation borrows from similar records of the same unit, Andridge & Little 2010) has two parts here:
-the day's local offset, the median residual of the observed minutes within `window` of either edge (robust to a
-walk near the gap), which fades into the profile with the time constant `level_minutes` far from both edges;
-and the short-term deviation from it, modelled as an AR(1) observed with white noise (`ou.py`, φ and both
-variances fitted per participant from their own observed minutes) and filled with its conditional mean given
-the edges — the Kalman smoother across the gap (Durbin & Koopman 2012; imputeTS's `na_kalman`, Moritz &
-Bartz-Beielstein 2017). Each edge reading is the median of the last `edge` observed minutes before the gap (the
-first `edge` after), with the error variance of such a median. Where the gap has step counts above zero (a
-measurement, not a not-worn zero), heart rate adds the participant's median residual at that recent step count
-(`profile.recent_steps`, binned at `step_bins`) and the edges are read net of it. Where a minute of the day has
-data on fewer than `min_days` days, the gap's neighbour median stands in for the profile. Standard error: the
-bridge's conditional variance plus the white noise's; interval ± 1.96 of it.
+Level metrics (heart rate, spo2, hrv_rmssd): the participant's time-of-day profile is the median of their
+observed minutes within ± `half_width` minutes of that time of day over the days of the series (for heart rate,
+of the minutes without recent steps: walks are few and at no fixed time, so the value that minimises absolute
+error is the resting level), as hot-deck imputation borrows from similar records of the same unit (Andridge &
+Little 2010). A profile that does not explain the participant's own data — their residual from it changes more
+over `window` minutes than their values do, as in a series with no daily pattern — is replaced by a constant.
+The residual from the profile has two parts: the day's offset, read on each side as the median residual of the
+still minutes within `window` of the edge and bridged across the gap as a slow AR(1) (φ fitted over lags of 30
+min – 4 h; time constant `level_minutes` where those lags show no correlation); and the short-term deviation
+from it, an AR(1) observed with white noise (`ou.py`, φ and both variances fitted per participant over lags 1 –
+`max_lag`), read at each edge as the median of the last `edge` observed minutes before the gap (the first
+`edge` after) and filled with its conditional mean given those readings — the Kalman smoother across the gap
+(Durbin & Koopman 2012; imputeTS's `na_kalman`, Moritz & Bartz-Beielstein 2017). Where the gap has step counts
+above zero (a measurement, not a not-worn zero), heart rate adds the participant's median residual at that
+recent step count (`profile.recent_steps`, binned at `step_bins`) and the edges are read net of it. Where a
+minute of the day has data on fewer than `min_days` days, the gap's neighbour median stands in for the profile.
+Standard error: the bridge's conditional variance plus the white noise's; interval ± 1.96 of it.
 
 Steps (`walking.py`): a minute is walking at ≥ `walking_steps` steps; a two-state chain fitted per participant
 gives the probability of walking at each gap minute given the edges' states, shifted by how much more (or less)
@@ -66,6 +69,16 @@ def neighbours_of(values: FloatArray, start: int, end: int, window: int) -> tupl
     return before[~np.isnan(before)], after[~np.isnan(after)]
 
 
+def _explains(values: FloatArray, residual: FloatArray, lag: int) -> bool:
+    """Whether the profile explains the participant's own data: their residual from it changes less over `lag`
+    minutes than their values do (a profile of no use only adds other days' noise to a fill)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        raw = np.nanmean((values[lag:] - values[:-lag]) ** 2)
+        net = np.nanmean((residual[lag:] - residual[:-lag]) ** 2)
+    return bool(net < raw) if np.isfinite(raw) and np.isfinite(net) else True
+
+
 def _edge_median(values: FloatArray) -> tuple[float | None, int]:
     observed = values[~np.isnan(values)]
     return (float(np.median(observed)), len(observed)) if len(observed) else (None, 0)
@@ -112,13 +125,21 @@ class BridgeMethod:
     def profile_of(self, series: MinuteSeries, start: int, end: int) -> FloatArray:
         """The time-of-day profile on every grid minute, the gap's neighbour median where too few days have data
         at that time of day (NaN where neither exists)."""
-        profile, days = time_of_day(series, series.values, self.half_width, median=True)
+        profile, days = time_of_day(series, self._still(series), self.half_width, median=True)
         tod = series.local % MINUTES_PER_DAY
         on_grid = np.where(days[tod] >= self.min_days, profile[tod], np.nan)
         observed = np.concatenate(neighbours(series, start, end, self.window))
         if len(observed) >= 2:
             on_grid = np.where(np.isnan(on_grid), float(np.median(observed)), on_grid)
         return on_grid
+
+    def _still(self, series: MinuteSeries) -> FloatArray:
+        """The values of the minutes without recent steps (all values where steps are not known): the resting
+        level, which is what a fill's median is about (a walk's minutes are few and at no fixed time)."""
+        if series.steps is None:
+            return series.values
+        recent = recent_steps(series.steps)
+        return np.where(recent == 0, series.values, np.nan)
 
     def _activity(self, series: MinuteSeries, residual: FloatArray, start: int, end: int) -> FloatArray:
         """Per grid minute, the participant's median residual at its recent step count over that when still (0
@@ -134,6 +155,14 @@ class BridgeMethod:
         excess[0] = 0.0
         return np.where(np.isnan(recent), 0.0, excess[bins])
 
+    def _slow(self, residual: FloatArray) -> Ar1:
+        """The day's offset from the profile as a slow AR(1): φ fitted over lags of half an hour to four hours
+        (the fixed time constant `level_minutes` where those lags show no correlation)."""
+        fitted = fit_ar1(residual, lags=np.arange(30, 241, 10))
+        if fitted is not None:
+            return Ar1(phi=fitted.phi, state_var=1.0, noise_var=0.0)
+        return Ar1(phi=float(np.exp(-1 / self.level_minutes)), state_var=1.0, noise_var=0.0)
+
     def _level(self, series: MinuteSeries, start: int, end: int) -> Fill | Skipped:
         profile = self.profile_of(series, start, end)
         if np.isnan(profile[start:end]).all():
@@ -141,16 +170,22 @@ class BridgeMethod:
                 f"fewer than {self.min_days} days with data at this time of day and no observed minutes near the gap"
             )
         residual = series.values - profile
+        if not _explains(series.values, residual, self.window):
+            profile = np.where(np.isnan(profile), np.nan, float(np.nanmedian(series.values)))
+            residual = series.values - profile
         activity = self._activity(series, residual, start, end)
         residual = residual - activity
         model = fit_ar1(residual, self.max_lag) or Ar1(phi=0.0, state_var=float(np.nanvar(residual)), noise_var=0.0)
-        before, after = neighbours_of(residual, start, end, self.window)
         n = end - start
-        local = float(np.median(np.concatenate([before, after]))) if len(before) + len(after) else 0.0
-        slow = Ar1(phi=float(np.exp(-1 / self.level_minutes)), state_var=1.0, noise_var=0.0)
-        level = bridge(slow, n, local if len(before) else None, local if len(after) else None)[0]
-        left, n_left = _edge_median(residual[max(0, start - self.edge) : start] - local)
-        right, n_right = _edge_median(residual[end : end + self.edge] - local)
+        still = np.where(np.isnan(self._still(series)), np.nan, residual)
+        before, after = neighbours_of(still, start, end, self.window)
+        if len(before) + len(after) < 10:
+            before, after = neighbours_of(residual, start, end, self.window)
+        level_before = float(np.median(before)) if len(before) else None
+        level_after = float(np.median(after)) if len(after) else None
+        level = bridge(self._slow(residual), n, level_before, level_after)[0]
+        left, n_left = _edge_median(residual[max(0, start - self.edge) : start] - (level_before or 0.0))
+        right, n_right = _edge_median(residual[end : end + self.edge] - (level_after or 0.0))
         mean, variance = bridge(
             model,
             n,

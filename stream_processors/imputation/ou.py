@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from stream_processors.imputation.grid import FloatArray
+from stream_processors.imputation.grid import FloatArray, IntArray
 
 
 @dataclass(frozen=True)
@@ -26,28 +26,32 @@ class Ar1:
     noise_var: float
 
 
-def autocorrelation(residual: FloatArray, max_lag: int) -> tuple[FloatArray, FloatArray]:
-    """ρ_0 … ρ_max_lag of a zero-mean series with missing minutes (NaN), over the pairs observed at both ends;
-    and the number of those pairs per lag."""
+def autocorrelation(residual: FloatArray, lags: IntArray) -> tuple[FloatArray, FloatArray]:
+    """ρ at `lags` of a zero-mean series with missing minutes (NaN), over the pairs observed at both ends; and
+    the number of those pairs per lag."""
     known = ~np.isnan(residual)
     x = np.where(known, residual, 0.0)
-    counts = np.array([np.count_nonzero(known[k:] & known[: len(x) - k]) for k in range(max_lag + 1)], float)
-    sums = np.array([float(np.dot(x[k:], x[: len(x) - k])) for k in range(max_lag + 1)])
+    n = len(x)
+    counts = np.array([np.count_nonzero(known[k:] & known[: n - k]) for k in lags], dtype=np.float64)
+    sums = np.array([float(np.dot(x[k:], x[: n - k])) for k in lags])
+    variance = float(np.dot(x, x)) / max(int(np.count_nonzero(known)), 1)
     with np.errstate(invalid="ignore", divide="ignore"):
-        gamma = sums / counts
-    return gamma / gamma[0] if gamma[0] > 0 else np.full(max_lag + 1, np.nan), counts
+        return (sums / counts) / variance if variance > 0 else np.full(len(lags), np.nan), counts
 
 
-def fit_ar1(residual: FloatArray, max_lag: int = 30, min_pairs: int = 100) -> Ar1 | None:
-    """φ and c by least squares of log ρ_k = log c + k log φ over the lags 1 … max_lag whose ρ_k is above 0.05
-    (and has `min_pairs` pairs); None when fewer than two lags qualify. φ is kept in [0, 0.999], c in (0, 1]."""
-    rho, counts = autocorrelation(residual, max_lag)
+def fit_ar1(
+    residual: FloatArray, max_lag: int = 30, min_pairs: int = 100, *, lags: IntArray | None = None
+) -> Ar1 | None:
+    """φ and c by least squares of log ρ_k = log c + k log φ over the lags 1 … max_lag (or `lags`) whose ρ_k is
+    above 0.05 (and has `min_pairs` pairs); None when fewer than two lags qualify. φ is kept in [0, 0.999], c in
+    (0, 1]."""
+    lags = np.arange(1, max_lag + 1) if lags is None else lags
+    rho, counts = autocorrelation(residual, lags)
     variance = float(np.nanmean(residual**2)) if np.any(~np.isnan(residual)) else 0.0
-    lags = np.arange(1, max_lag + 1)
-    usable = (counts[1:] >= min_pairs) & (rho[1:] > 0.05)
+    usable = (counts >= min_pairs) & (rho > 0.05)
     if np.count_nonzero(usable) < 2 or variance <= 0:
         return None
-    slope, intercept = np.polyfit(lags[usable], np.log(rho[1:][usable]), 1)
+    slope, intercept = np.polyfit(lags[usable], np.log(rho[usable]), 1)
     phi = float(np.clip(np.exp(slope), 0.0, 0.999))
     share = float(np.clip(np.exp(intercept), 1e-6, 1.0))
     return Ar1(phi=phi, state_var=share * variance, noise_var=(1 - share) * variance)
