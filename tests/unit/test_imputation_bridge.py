@@ -210,3 +210,25 @@ def test_bridge_is_the_default_and_records_its_version_and_parameters() -> None:
     assert (method.name, method.version) == ("bridge", "1")
     assert method.parameters()["walking_steps"] == 90.0
     assert method.parameters() != BridgeMethod(edge=5).parameters()
+
+
+def test_a_profile_that_explains_nothing_is_replaced_by_a_constant() -> None:
+    from stream_processors.imputation import Linear
+    from stream_processors.imputation.bridge import _explains
+
+    rng = np.random.default_rng(4)
+    wander = np.clip(100 + np.cumsum(rng.normal(0, 1.5, 7 * DAY)), 50, 190)  # no daily pattern at all
+    patterned = daily(7) + rng.normal(0, 1.0, 7 * DAY)
+    method = BridgeMethod()
+    for values, explains in ((wander, False), (patterned, True)):
+        residual = values - method.profile_of(series(values, "heart_rate"), 0, 1)
+        assert _explains(values, residual, 60) is explains
+    start, end = 3 * DAY + 500, 3 * DAY + 560
+    gapped = wander.copy()
+    gapped[start:end] = np.nan
+    truth = wander[start:end]
+    ours = filled(method.fill(series(gapped, "heart_rate"), start, end)).values
+    line = filled(Linear().fill(series(gapped, "heart_rate"), start, end)).values
+    # Other days' values at this time of day are noise here: the fill joins the edges as a line does.
+    assert np.abs(ours - truth).mean() <= 1.25 * np.abs(line - truth).mean()
+    assert ours[0] == pytest.approx(float(np.median(wander[start - 2 : start])), abs=2.0)
