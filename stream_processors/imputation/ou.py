@@ -70,8 +70,8 @@ def bridge(
         edges.append((left, i, left_var))
     if right is not None:
         edges.append((right, n + 1 - i, right_var))
-    if not edges:
-        return np.zeros(n), np.full(n, s2)
+    if not edges or s2 <= 0:  # a state that never varies: the stationary mean, known exactly
+        return np.zeros(n), np.full(n, max(s2, 0.0))
     if len(edges) == 1:
         reading, lag, err = edges[0]
         gain = s2 * phi**lag / (s2 + err)

@@ -232,3 +232,12 @@ def test_a_profile_that_explains_nothing_is_replaced_by_a_constant() -> None:
     # Other days' values at this time of day are noise here: the fill joins the edges as a line does.
     assert np.abs(ours - truth).mean() <= 1.25 * np.abs(line - truth).mean()
     assert ours[0] == pytest.approx(float(np.median(wander[start - 2 : start])), abs=2.0)
+
+
+def test_a_constant_series_is_filled_with_its_constant() -> None:
+    values = np.full(7 * DAY, 70.0)
+    values[3 * DAY : 3 * DAY + 90] = np.nan
+    fill = filled(BridgeMethod().fill(series(values, "heart_rate"), 3 * DAY, 3 * DAY + 90))
+    assert fill.values == pytest.approx(np.full(90, 70.0))
+    assert fill.std_error == pytest.approx(np.zeros(90))
+    assert bridge(Ar1(phi=0.5, state_var=0.0, noise_var=0.0), 3, 1.0, 2.0)[0] == pytest.approx(np.zeros(3))
