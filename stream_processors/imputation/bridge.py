@@ -13,8 +13,10 @@ still minutes within `window` of the edge and bridged across the gap as a slow A
 min – 4 h; time constant `level_minutes` where those lags show no correlation); and the short-term deviation
 from it, an AR(1) observed with white noise (`ou.py`, φ and both variances fitted per participant over lags 1 –
 `max_lag`), read at each edge as the median of the last `edge` observed minutes before the gap (the first
-`edge` after) and filled with its conditional mean given those readings — the Kalman smoother across the gap
-(Durbin & Koopman 2012; imputeTS's `na_kalman`, Moritz & Bartz-Beielstein 2017). Where the gap has step counts
+`edge` after; for heart rate, the last `edge` still minutes within `still_reach` minutes: an edge during a walk
+or its recovery says nothing of the minutes beyond it) and filled with its conditional mean given those
+readings — the Kalman smoother across the gap (Durbin & Koopman 2012; imputeTS's `na_kalman`, Moritz &
+Bartz-Beielstein 2017). Where the gap has step counts
 above zero (a measurement, not a not-worn zero), heart rate adds the participant's median residual at that
 recent step count (`profile.recent_steps`, binned at `step_bins`) and the edges are read net of it. Where a
 minute of the day has data on fewer than `min_days` days, the gap's neighbour median stands in for the profile.
@@ -79,6 +81,11 @@ def _explains(values: FloatArray, residual: FloatArray, lag: int) -> bool:
     return bool(net < raw) if np.isfinite(raw) and np.isfinite(net) else True
 
 
+def _last(values: FloatArray, count: int) -> FloatArray:
+    """The last `count` observed values."""
+    return values[~np.isnan(values)][-count:]
+
+
 def _edge_median(values: FloatArray) -> tuple[float | None, int]:
     observed = values[~np.isnan(values)]
     return (float(np.median(observed)), len(observed)) if len(observed) else (None, 0)
@@ -87,7 +94,7 @@ def _edge_median(values: FloatArray) -> tuple[float | None, int]:
 @dataclass(frozen=True)
 class BridgeMethod:
     name: ClassVar[str] = "bridge"
-    version: ClassVar[str] = "1"
+    version: ClassVar[str] = "2"
     half_width: int = 15
     min_days: int = 3
     edge: int = 2
@@ -97,6 +104,7 @@ class BridgeMethod:
     walking_steps: float = 90.0
     min_observed: int = 60
     level_minutes: float = 240.0
+    still_reach: int = 10
     max_gap_minutes: int = 24 * 60
 
     def parameters(self) -> dict[str, Any]:
@@ -110,6 +118,7 @@ class BridgeMethod:
             "walking_steps": self.walking_steps,
             "min_observed": self.min_observed,
             "level_minutes": self.level_minutes,
+            "still_reach": self.still_reach,
             "max_gap_minutes": self.max_gap_minutes,
         }
 
@@ -184,8 +193,11 @@ class BridgeMethod:
         level_before = float(np.median(before)) if len(before) else None
         level_after = float(np.median(after)) if len(after) else None
         level = bridge(self._slow(residual), n, level_before, level_after)[0]
-        left, n_left = _edge_median(residual[max(0, start - self.edge) : start] - (level_before or 0.0))
-        right, n_right = _edge_median(residual[end : end + self.edge] - (level_after or 0.0))
+        # Edges from still minutes: HR rises within minutes of a walk's start and falls within minutes of its
+        # end, so an edge during a walk or its recovery says nothing of the gap's minutes beyond it.
+        edges, reach = (residual, self.edge) if series.steps is None else (still, self.still_reach)
+        left, n_left = _edge_median(_last(edges[max(0, start - reach) : start], self.edge) - (level_before or 0.0))
+        right, n_right = _edge_median(_last(edges[end : end + reach][::-1], self.edge) - (level_after or 0.0))
         mean, variance = bridge(
             model,
             n,

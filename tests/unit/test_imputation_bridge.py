@@ -207,7 +207,7 @@ def test_bridge_is_the_default_and_records_its_version_and_parameters() -> None:
 
     method = method_named(DEFAULT_METHOD)
     assert isinstance(method, BridgeMethod)
-    assert (method.name, method.version) == ("bridge", "1")
+    assert (method.name, method.version) == ("bridge", "2")
     assert method.parameters()["walking_steps"] == 90.0
     assert method.parameters() != BridgeMethod(edge=5).parameters()
 
@@ -241,3 +241,19 @@ def test_a_constant_series_is_filled_with_its_constant() -> None:
     assert fill.values == pytest.approx(np.full(90, 70.0))
     assert fill.std_error == pytest.approx(np.zeros(90))
     assert bridge(Ar1(phi=0.5, state_var=0.0, noise_var=0.0), 3, 1.0, 2.0)[0] == pytest.approx(np.zeros(3))
+
+
+def test_a_walk_starting_at_the_edge_does_not_lift_the_gap() -> None:
+    rng = np.random.default_rng(8)
+    days = 7
+    hr = 60 + rng.normal(0, 1.0, days * DAY)
+    steps = np.zeros(days * DAY)
+    for d in range(days):  # a 20-minute walk at 10:00 every day, 100 bpm while it lasts
+        steps[d * DAY + 600 : d * DAY + 620] = 110
+        hr[d * DAY + 600 : d * DAY + 620] = 100
+    start, end = 3 * DAY + 570, 3 * DAY + 600  # the gap ends as the day's walk starts
+    hr[start:end] = np.nan
+    steps[start:end] = np.nan  # a device off the wrist counts nothing
+    fill = filled(BridgeMethod().fill(series(hr, "heart_rate", steps=steps), start, end))
+    # The edge after the gap is read from still minutes only: the walk's 100 bpm says nothing of 09:30 – 10:00.
+    assert fill.values == pytest.approx(np.full(30, 60.0), abs=2.0)
