@@ -7,7 +7,7 @@ both. OpenAPI is served at `/schema` (Swagger UI; also `/schema/scalar`, `/schem
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Final
 
 import asyncpg
@@ -29,6 +29,7 @@ from api.auth.ratelimit import RateLimiter
 from api.auth.store import KeyStore
 from api.daily.controllers import DailyController
 from api.deps import DEPENDENCIES
+from api.enrolment.controllers import EnrolmentController
 from api.errors import database_data_error
 from api.gaps.controllers import CohortGapController, ParticipantGapController
 from api.health.controllers import HealthController
@@ -42,6 +43,7 @@ from api.problems import document_problems, problem_details_plugin
 from api.series.controllers import SeriesController
 from api.sleep.controllers import SleepController
 from core.settings import Settings
+from schemas.enrolment import Enrolment
 
 LifecycleHook = Callable[[Litestar], Awaitable[None]]
 
@@ -73,6 +75,7 @@ ROUTE_HANDLERS: Final = (
     HealthController,
     PrometheusController,
     MetricController,
+    EnrolmentController,
     *READ_CONTROLLERS,
     NotificationController,
     KeyController,
@@ -127,7 +130,8 @@ def _lifecycle(settings: Settings, hub: LiveHub) -> tuple[LifecycleHook, Lifecyc
     return start, stop
 
 
-def create_app(settings: Settings) -> Litestar:
+def create_app(settings: Settings, *, enrolments: Mapping[str, Enrolment] | None = None) -> Litestar:
+    """The application; `enrolments` are the device sources it can enrol with (by name; none: no enrolment)."""
     redact.install()
     hub = LiveHub(settings.kafka, queue_size=settings.api.live.queue_size, enabled=settings.api.live.enabled)
     start, stop = _lifecycle(settings, hub)
@@ -147,6 +151,7 @@ def create_app(settings: Settings) -> Litestar:
             {
                 "settings": settings,
                 "hub": hub,
+                "enrolments": dict(enrolments or {}),
                 "rate_limiter": RateLimiter(settings.api.rate_limit_per_minute),
                 "auth_failure_limiter": RateLimiter(settings.api.auth_failures_per_minute),
             }

@@ -5,12 +5,17 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import enum
-from collections.abc import Awaitable, Callable
+import functools
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Annotated, Any, TypeVar
 
 import typer
 
 from core.cli import console, settings_of
+from schemas.enrolment import Enrolment
+
+EnrolmentFactory = Callable[[], Mapping[str, Enrolment]]
+"""Builds the device sources' enrolments when the API starts (wired by the `wearstream` command)."""
 
 
 class RoleChoice(enum.StrEnum):
@@ -68,6 +73,16 @@ def serve(
     log_level: Annotated[str | None, typer.Option(help="Log level (default WEARSTREAM_TELEMETRY_LOG_LEVEL).")] = None,
 ) -> None:
     """Serve the REST and websocket API (OpenAPI UI at /schema, metrics at /metrics)."""
+    _serve(ctx, host, port, log_level, None)
+
+
+def _serve(
+    ctx: typer.Context,
+    host: str | None,
+    port: int | None,
+    log_level: str | None,
+    enrolments: EnrolmentFactory | None,
+) -> None:
     import uvicorn
 
     from api.app import create_app
@@ -79,7 +94,7 @@ def serve(
     except ValueError as error:
         raise typer.BadParameter(str(error), param_hint="--log-level") from error
     uvicorn.run(
-        create_app(settings),
+        create_app(settings, enrolments=_enrolments(enrolments)),
         host=host or settings.api.host,
         port=port or settings.api.port,
         log_config=logging_config(telemetry),
@@ -87,6 +102,14 @@ def serve(
         ws="websockets",
         proxy_headers=True,
     )
+
+
+def _enrolments(factory: EnrolmentFactory | None) -> Mapping[str, Enrolment] | None:
+    try:
+        return factory() if factory else None
+    except RuntimeError as error:  # a configured source without its sealing key, say
+        console.print(f"[red]error:[/red] {error}")
+        raise typer.Exit(code=1) from None
 
 
 def create(
@@ -157,11 +180,19 @@ def rotate(
     typer.echo(key.token)
 
 
-def register(app: typer.Typer) -> None:
-    """Adds `api` (serve with uvicorn) and `apikey create|list|revoke|rotate` to the `wearstream` command."""
+def register(app: typer.Typer, *, enrolments: EnrolmentFactory | None = None) -> None:
+    """Adds `api` (serve with uvicorn) and `apikey create|list|revoke|rotate` to the `wearstream` command;
+    `enrolments` gives the device sources the served API enrols with (read when it starts)."""
     apikey_app = typer.Typer(help="API keys (stored hashed; the key itself is shown once).")
     app.add_typer(apikey_app, name="apikey")
-    app.command("api")(serve)
+
+    @functools.wraps(serve)
+    def serve_with_sources(
+        ctx: typer.Context, host: str | None = None, port: int | None = None, log_level: str | None = None
+    ) -> None:
+        _serve(ctx, host, port, log_level, enrolments)
+
+    app.command("api")(serve_with_sources)
     apikey_app.command("create")(create)
     apikey_app.command("list")(list_command)
     apikey_app.command("revoke")(revoke)

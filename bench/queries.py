@@ -23,6 +23,7 @@ import numpy as np
 import websockets
 from aiokafka import AIOKafkaProducer
 
+from bench import query_refs
 from bench.common import Environment, Measurement, environment, percentile
 from core.settings import Settings
 from producers.simulator import CohortSimulator
@@ -201,6 +202,13 @@ async def query_benchmarks(settings: Settings, *, cohort: int, repeats: int, log
                     async for chunk in response.aiter_bytes():
                         exported += chunk.count(b"\n")
                 export_rate = exported / (time.perf_counter() - started)
+            refs = await query_refs.references(
+                env.database_url,
+                year_start=YEAR_START,
+                raw_day=dt.datetime(2026, 9, 2, tzinfo=dt.UTC),
+                cohort_end=COHORT_END,
+                repeats=repeats,
+            )
         finally:
             stop(api)
     label_year = "1 participant × 365 days of heart rate rollups, auto resolution, max_points 1,000"
@@ -232,6 +240,15 @@ async def query_benchmarks(settings: Settings, *, cohort: int, repeats: int, log
             data=f"1 participant × 1 day of raw heart rate ({readings:,} readings)",
         ),
         Measurement(name="export.csv_1m_rows", value=export_rate, unit="rows/s", data="1 year of 1-minute rollups"),
+        *query_refs.ratio_measurements(
+            {"chart": chart, "raw_day": raw, "adherence": adherence},
+            refs,
+            {
+                "chart_1y": label_year,
+                "raw_day": f"1 participant × 1 day of raw heart rate ({readings:,} readings)",
+                "adherence": label_cohort,
+            },
+        ),
     ]
 
 

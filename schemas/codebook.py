@@ -80,6 +80,24 @@ def field_units(metric: Metric, level: str) -> dict[str, str]:
     return units
 
 
+IMPUTED_POINT_FIELDS: Final = ("imputed", "imputation_run", "standard_error", "lower", "upper")
+"""Columns a series answer with `imputed=include|only` adds after the point fields: whether the point is one
+imputed minute, the run that imputed it, its standard error and 95 % interval (null on observed points)."""
+
+
+def imputed_fields(level: str) -> list[str]:
+    """The columns `imputed=include|only` adds at `level`: for rollups first `imputed_minutes` (how many of the
+    bucket's `count` values are imputed minutes), then `IMPUTED_POINT_FIELDS`."""
+    return [*(() if level == "raw" else ("imputed_minutes",)), *IMPUTED_POINT_FIELDS]
+
+
+def imputed_units(metric: Metric, level: str) -> dict[str, str]:
+    units = {name: metric.unit for name in ("standard_error", "lower", "upper")}
+    if level != "raw":
+        units["imputed_minutes"] = "imputed minutes (each one of count's values)"
+    return units
+
+
 def metric_entry(metric: Metric) -> MetricEntry:
     return MetricEntry(
         name=metric.name,

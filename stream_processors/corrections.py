@@ -22,23 +22,27 @@ import msgspec
 import numpy as np
 import numpy.typing as npt
 
-from schemas.metrics import Metric
+from schemas.metrics import HEART_RATE, METRIC_IDS, Metric
 from stream_processors.applied import record_rewritten
 from stream_processors.rollup_store import UPSERT_1D, UPSERT_1H, UPSERT_1M, RollupRows
 from stream_processors.rollups import HOUR_MS, MINUTE_MS, aggregate, fixed_buckets, local_day_buckets
 from stream_processors.segments import Segment, decode_values, encode_values, ms_to_datetime
 
+HR_ID: Final = METRIC_IDS[HEART_RATE.name]
 OLDEST: Final = -(2**62)
 """The sync time of segments stored before sync times were (they lose to any later reading)."""
 
-# Stored segments of the given participants × metrics that intersect a new batch's segment of another batch.
+# Stored segments of the given participants × metrics that intersect a new batch's segment of another batch. A
+# stored segment lies inside one clock hour (heart rate, also once compacted) or one UTC day (other metrics
+# once compacted): the index scan starts at that period's beginning.
 _OVERLAPS: Final = """
 SELECT DISTINCT n.pid, n.mid
 FROM unnest($1::text[], $2::int2[], $3::bigint[], $4::bigint[], $5::uuid[]) AS n (pid, mid, lo, hi, batch)
 WHERE EXISTS (
     SELECT 1 FROM raw_segments r
     WHERE r.participant_id = n.pid AND r.metric_id = n.mid
-      AND r.start_time >= date_trunc('day', ms_to_ts(n.lo), 'UTC') AND r.start_time <= ms_to_ts(n.hi)
+      AND r.start_time >= date_trunc(CASE WHEN n.mid = $6 THEN 'hour' ELSE 'day' END, ms_to_ts(n.lo), 'UTC')
+      AND r.start_time <= ms_to_ts(n.hi)
       AND r.end_time >= ms_to_ts(n.lo) AND r.batch_id <> n.batch)
 """
 
@@ -74,6 +78,7 @@ async def overlapping(connection: asyncpg.Connection, segments: Sequence[Segment
         [s.start_ms for s in segments],
         [s.end_ms for s in segments],
         [uuid.UUID(s.batch_id) for s in segments],
+        HR_ID,
     )
     return {(r["pid"], r["mid"]) for r in rows}
 

@@ -15,7 +15,7 @@ async def _prepare(connection: asyncpg.Connection) -> None:
 
 
 async def create_pool(dsn: str, *, size: int) -> asyncpg.Pool:
-    pool = await asyncpg.create_pool(dsn, min_size=1, max_size=size, init=_prepare, command_timeout=120)
+    pool = await asyncpg.create_pool(dsn, min_size=size, max_size=size, init=_prepare, command_timeout=120)
     assert pool is not None
     return pool
 

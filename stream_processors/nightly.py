@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 import zoneinfo
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Final, Literal
 
 import asyncpg
@@ -38,6 +38,7 @@ from stream_processors.detectors import (
     NightSignalDetector,
 )
 from stream_processors.metric_defs import ALERT_CHANGES, NIGHT_UPDATES
+from stream_processors.night_store import NightRange
 
 HR_ID: Final = METRIC_IDS[HEART_RATE.name]
 STEPS_ID: Final = METRIC_IDS[STEPS.name]
@@ -115,11 +116,12 @@ async def update_touched(
     *,
     detectors: Mapping[str, Detector] | None = None,
 ) -> list[AlertChange]:
-    """Runs `update_nights` for participants whose new heart rate or steps (the earliest reading of each in
+    """Updates the nights of participants whose new heart rate or steps (the earliest reading of each in
     `earliest_ms`) touched a complete night, or whose last reading (`before`: as it was before this
-    transaction) moved past a night's 07:00; from that night through the latest complete one."""
+    transaction) moved past a night's 07:00; from that night through the latest complete one, all
+    participants together (`update_ranges`)."""
     after = await last_readings(connection, sorted(earliest_ms))
-    changes: list[AlertChange] = []
+    ranges: list[NightRange] = []
     for participant_id in sorted(earliest_ms):
         if participant_id not in after:
             continue
@@ -132,8 +134,8 @@ async def update_touched(
             NIGHT_UPDATES.labels("skipped").inc()
             continue
         NIGHT_UPDATES.labels("computed").inc()
-        changes += await update_nights(connection, participant_id, zone, first, last, detectors=detectors)
-    return changes
+        ranges.append(NightRange(participant_id, zone, first, last))
+    return await update_ranges(connection, ranges, detectors=detectors)
 
 
 async def update_nights(
@@ -146,10 +148,20 @@ async def update_nights(
     detectors: Mapping[str, Detector] | None = None,
 ) -> list[AlertChange]:
     """Recomputes nights `first … last` (inclusive) and every detector's verdicts from `first` on."""
-    if last < first:
+    return await update_ranges(connection, [NightRange(participant_id, timezone, first, last)], detectors=detectors)
+
+
+async def update_ranges(
+    connection: asyncpg.Connection, ranges: Sequence[NightRange], *, detectors: Mapping[str, Detector] | None = None
+) -> list[AlertChange]:
+    """`update_nights` for several participants (one range each) in a few statements for them all."""
+    ranges = [r for r in ranges if r.first <= r.last]
+    if not ranges:
         return []
-    nights = await night_store.recompute(connection, participant_id, timezone, first, last)
-    return await judge_nights(connection, participant_id, first, last, nights, detectors=detectors)
+    nights = await night_store.recompute(connection, ranges)
+    return await judge_ranges(
+        connection, [(r.participant_id, r.first, r.last, nights[r.participant_id]) for r in ranges], detectors=detectors
+    )
 
 
 async def judge_nights(
@@ -163,30 +175,39 @@ async def judge_nights(
 ) -> list[AlertChange]:
     """Stores `nights` as the nights `first … last` (those missing have no value) and runs every detector over
     them after the stored nights before `first`, storing the verdicts and alert changes from `first` on."""
-    chosen = dict(detectors or default_detectors())
-    await night_store.store_values(connection, participant_id, first, last, nights)
-    earlier = await night_store.stored(connection, participant_id, before=first)
-    later = await night_store.stored(connection, participant_id, after=last)
-    changes: list[AlertChange] = []
-    for name, detector in chosen.items():
-        tracker = detector.tracker()
-        for night in earlier:
-            tracker.push(night)
-        outcomes: dict[dt.date, NightOutcome] = {}
-        for night in nights + later:
-            for outcome in tracker.push(night):
-                outcomes[outcome.night] = outcome
-        changes += await _store_outcomes(connection, participant_id, name, first, list(outcomes.values()))
-    return changes
+    return await judge_ranges(connection, [(participant_id, first, last, nights)], detectors=detectors)
 
 
-async def _store_outcomes(
-    connection: asyncpg.Connection, participant_id: str, detector: str, first: dt.date, outcomes: list[NightOutcome]
+async def judge_ranges(
+    connection: asyncpg.Connection,
+    ranges: Sequence[tuple[str, dt.date, dt.date, list[NightInput]]],
+    *,
+    detectors: Mapping[str, Detector] | None = None,
 ) -> list[AlertChange]:
-    since = min([first, *(o.night for o in outcomes)])
-    await night_store.store_outcomes(connection, participant_id, detector, since, outcomes)
-    existing = await night_store.alert_levels(connection, participant_id, detector, since)
-    changes = _alert_changes(participant_id, detector, existing, outcomes)
+    """`judge_nights` for several participants (one range each), their statements shared."""
+    chosen = dict(detectors or default_detectors())
+    await night_store.store_values(connection, ranges)
+    around = await night_store.stored_around(connection, [(pid, first, last) for pid, first, last, _ in ranges])
+    verdicts: list[night_store.Verdicts] = []
+    for participant_id, first, _, nights in ranges:
+        earlier, later = around[participant_id]
+        for name, detector in chosen.items():
+            tracker = detector.tracker()
+            for night in earlier:
+                tracker.push(night)
+            outcomes: dict[dt.date, NightOutcome] = {}
+            for night in nights + later:
+                for outcome in tracker.push(night):
+                    outcomes[outcome.night] = outcome
+            since = min([first, *outcomes])
+            verdicts.append(night_store.Verdicts(participant_id, name, since, list(outcomes.values())))
+    await night_store.store_outcomes(connection, verdicts)
+    existing = await night_store.alert_levels(connection, verdicts)
+    changes = [
+        change
+        for v in verdicts
+        for change in _alert_changes(v.participant_id, v.detector, existing[v.participant_id, v.detector], v.outcomes)
+    ]
     await _write_changes(connection, changes)
     return changes
 
@@ -220,31 +241,20 @@ def _alert_changes(
 
 async def _write_changes(connection: asyncpg.Connection, changes: list[AlertChange]) -> None:
     """Each change onto its alert row, and appended to `alert_changes`."""
-    for change in changes:
-        await connection.execute(
-            "INSERT INTO alerts AS a (participant_id, detector, night, level, value, baseline, state)"
-            " VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (participant_id, detector, night) DO UPDATE SET"
-            " level = EXCLUDED.level, value = coalesce(EXCLUDED.value, a.value),"
-            " baseline = coalesce(EXCLUDED.baseline, a.baseline), state = EXCLUDED.state, updated_at = now()",
-            change.participant_id,
-            change.detector,
-            change.night,
-            change.level,
-            change.value,
-            change.baseline,
-            change.state,
-        )
-        await connection.execute(
-            "INSERT INTO alert_changes (participant_id, detector, night, level, state, value, baseline)"
-            " VALUES ($1, $2, $3, $4, $5, $6, $7)",
-            change.participant_id,
-            change.detector,
-            change.night,
-            change.level,
-            change.state,
-            change.value,
-            change.baseline,
-        )
+    if not changes:
+        return
+    await connection.executemany(
+        "INSERT INTO alerts AS a (participant_id, detector, night, level, value, baseline, state)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (participant_id, detector, night) DO UPDATE SET"
+        " level = EXCLUDED.level, value = coalesce(EXCLUDED.value, a.value),"
+        " baseline = coalesce(EXCLUDED.baseline, a.baseline), state = EXCLUDED.state, updated_at = now()",
+        [(c.participant_id, c.detector, c.night, c.level, c.value, c.baseline, c.state) for c in changes],
+    )
+    await connection.executemany(
+        "INSERT INTO alert_changes (participant_id, detector, night, level, state, value, baseline)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        [(c.participant_id, c.detector, c.night, c.level, c.state, c.value, c.baseline) for c in changes],
+    )
 
 
 def alert_event(change: AlertChange, event_ms: int) -> AlertEvent:

@@ -146,26 +146,55 @@ def pack(
     hours = timestamps // HOUR_MS
     cuts = np.flatnonzero(np.diff(hours)) + 1
     bounds = [0, *cuts.tolist(), len(timestamps)]
-    stacked = np.stack(extra, axis=1) if extra else None
+    width = len(extra)
+    flat_extra = np.stack(extra, axis=1).ravel().astype(np.float64).tolist() if extra else None
+    ts_delta = np.diff(timestamps, prepend=timestamps[:1])
+    ts_delta[bounds[:-1]] = 0
+    ts_lists = ts_delta.astype(np.int32).tolist()
+    whole = _whole_batch_integers(values, bounds)
     segments = []
     for lo, hi in itertools.pairwise(bounds):
-        ts = timestamps[lo:hi]
-        encoded = encode_values(values[lo:hi], scale)
+        if whole is None:
+            encoded = encode_values(values[lo:hi], scale)
+        else:
+            encoded = EncodedValues(None if scale == 1 else 1, whole[lo:hi], None)
         segments.append(
             Segment(
                 participant_id=participant_id,
                 metric_id=metric_id,
-                start_ms=int(ts[0]),
-                end_ms=int(ts[-1]),
+                start_ms=int(timestamps[lo]),
+                end_ms=int(timestamps[hi - 1]),
                 batch_id=batch_id,
-                ts_delta=np.diff(ts, prepend=ts[0]).astype(np.int32).tolist(),
+                ts_delta=ts_lists[lo:hi],
                 value_delta=encoded.value_delta,
-                extra=None if stacked is None else stacked[lo:hi].ravel().astype(np.float64).tolist(),
+                extra=None if flat_extra is None else flat_extra[lo * width : hi * width],
                 value_scale=encoded.value_scale,
                 value_f8=encoded.value_f8,
             )
         )
     return segments
+
+
+def _whole_batch_integers(values: npt.NDArray[np.float64], bounds: list[int]) -> list[int] | None:
+    """Every segment's `value_delta` at once when each of the batch's values is an exact integer (scale 1, the
+    smallest, so the one `encode_values` picks for every segment) with int32 absolutes and deltas; else None,
+    and each segment is encoded on its own."""
+    values = np.ascontiguousarray(values, dtype=np.float64)
+    if len(values) == 0 or not np.all(np.isfinite(values)):
+        return None
+    rounded = np.rint(values)
+    if np.abs(rounded).max() > _INT32.max:
+        return None
+    scaled = rounded.astype(np.int64)
+    # Through int64, as stored: -0.0 becomes 0 and so is not exact (as in `exact_scale`).
+    if not np.array_equal(scaled.astype(np.float64).view(np.int64), values.view(np.int64)):
+        return None
+    delta = np.diff(scaled, prepend=0)
+    if delta.min() < _INT32.min or delta.max() > _INT32.max:
+        return None
+    starts = bounds[:-1]
+    delta[starts] = scaled[starts]
+    return delta.astype(np.int32).tolist()  # type: ignore[no-any-return]
 
 
 def unpack(segment: Segment, scale: int) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:

@@ -7,6 +7,7 @@ for the long-running commands; everything else is registered by the package that
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Annotated
 
@@ -62,6 +63,8 @@ def _registrations() -> tuple[Callable[[typer.Typer], None], ...]:
     import deploy.cli
     import producers.cli
     import producers.sources.cli
+    import producers.sources.google_health.cli
+    import producers.sources.google_health.enrolment
     import stream_processors.cli
     import stream_processors.imputation_cli
     import stream_processors.participants_cli
@@ -74,10 +77,13 @@ def _registrations() -> tuple[Callable[[typer.Typer], None], ...]:
         core.cli.register,
         producers.cli.register,
         producers.sources.cli.register,
+        producers.sources.google_health.cli.register,
         stream_processors.participants_cli.register,
         stream_processors.imputation_cli.register,
         wearstream.commands.register,
-        api.cli.register,
+        functools.partial(
+            api.cli.register, enrolments=producers.sources.google_health.enrolment.enrolments_from_environment
+        ),
         wearstream.client.cli.register,
     )
 

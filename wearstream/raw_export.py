@@ -1,11 +1,9 @@
 """Raw readings for the export straight from the stored segments: read in day windows, decoded with numpy.
 
-The same readings, in the same order, as `GET /v1/participants/{id}/series/{metric}?resolution=raw` pages
-(`raw_readings()` in SQL, ordered by time and value), without the SQL unpacking or JSON: each segment's
-`ts_delta`, `value_delta` / `value_f8` and `extra` arrive as PostgreSQL's binary array format (`array_send`),
-become numpy arrays without a Python object per reading, and are decoded as `stream_processors.segments`
-decodes them. A segment holds readings of one UTC day at most (compaction merges a day of the slower metrics),
-so windows of whole UTC days split no segment; memory holds one window.
+The same readings, in the same order, as `GET /v1/participants/{id}/series/{metric}?resolution=raw` pages,
+decoded by the same code (`api.series.raw`), without JSON. A segment holds readings of one UTC day at most
+(compaction merges a day of the slower metrics), so windows of whole UTC days split no segment; memory holds
+one window.
 """
 
 from __future__ import annotations
@@ -18,18 +16,17 @@ from typing import Final
 
 import asyncpg
 import numpy as np
-import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 from litestar.exceptions import HTTPException
 
 from api.params import check_range, parse_instant
 from api.series.levels import raw_interval_ms
+from api.series.raw import SEGMENTS_STARTING, Decoded, decode_segments
 from api.series.services import stored_bounds
 from core.settings import Settings
 from schemas.metrics import METRIC_IDS, METRICS
 from schemas.readings import exact_float64
-from stream_processors.segments import decode_values
 from wearstream.client.errors import ClientError
 from wearstream.client.export import ExportResult, ExportSpec, Reporter, run_export
 from wearstream.client.partitions import PartWriter, series_schema
@@ -38,60 +35,6 @@ from wearstream.local_api import local_client
 DAY_MS: Final = 86_400_000
 WINDOW_READINGS: Final = 400_000
 """About this many readings per window (at the metric's native interval): a few row groups' worth."""
-_SEGMENTS: Final = """
-SELECT ts_to_ms(start_time) AS start_ms, array_send(ts_delta) AS ts, array_send(value_delta) AS dv,
-       value_scale, array_send(value_f8) AS f8, array_send(extra) AS extra
-FROM raw_segments
-WHERE participant_id = $1 AND metric_id = $2 AND start_time >= ms_to_ts($3) AND start_time < ms_to_ts($4)
-ORDER BY start_time
-"""
-_INT4: Final = np.dtype([("length", ">i4"), ("value", ">i4")])
-_FLOAT4: Final = np.dtype([("length", ">i4"), ("value", ">f4")])
-_FLOAT8: Final = np.dtype([("length", ">i4"), ("value", ">f8")])
-
-
-def _elements(data: bytes | None, dtype: np.dtype[np.void]) -> npt.NDArray[np.generic] | None:
-    """The elements of a one-dimensional array without NULLs in PostgreSQL's binary format."""
-    if data is None:
-        return None
-    dimensions = int.from_bytes(data[0:4], "big")
-    if dimensions == 0:
-        return np.empty(0, dtype=dtype["value"].newbyteorder("="))
-    values: npt.NDArray[np.generic] = np.frombuffer(data, dtype=dtype, offset=20)["value"]
-    return values
-
-
-class Decoded:
-    """The readings of one window: times (epoch ms), values, and the extra columns (float32 as sent)."""
-
-    def __init__(self, times: npt.NDArray[np.int64], values: npt.NDArray[np.float64], extra: list[np.ndarray]):
-        self.times, self.values, self.extra = times, values, extra
-
-
-def decode_segments(rows: list[asyncpg.Record], scale: int, width: int) -> Decoded:
-    """Every reading of `rows` (segments), unsorted; `width` extra columns per reading."""
-    times, values, extras = [], [], []
-    for row in rows:
-        deltas = _elements(row["ts"], _INT4)
-        assert deltas is not None
-        times.append(row["start_ms"] + np.cumsum(deltas, dtype=np.int64))
-        value_delta = _elements(row["dv"], _INT4)
-        value_f8 = _elements(row["f8"], _FLOAT8)
-        if value_f8 is not None:
-            values.append(value_f8.astype(np.float64))
-        else:
-            assert value_delta is not None
-            values.append(decode_values(value_delta, row["value_scale"], None, scale))  # type: ignore[arg-type]
-        if width:
-            extra = _elements(row["extra"], _FLOAT4)
-            extras.append(
-                np.full((len(deltas), width), np.nan, np.float32) if extra is None else extra.reshape(-1, width)
-            )
-    if not times:
-        return Decoded(np.empty(0, np.int64), np.empty(0, np.float64), [np.empty(0, np.float32)] * width)
-    stacked = np.concatenate(extras).astype(np.float32) if width else None
-    extra_columns = [stacked[:, k] for k in range(width)] if stacked is not None else []
-    return Decoded(np.concatenate(times), np.concatenate(values), extra_columns)
 
 
 def arrow_rows(decoded: Decoded, low_ms: int, high_ms: int, timezone: str, metric: str) -> pa.Table:
@@ -151,7 +94,7 @@ class RawSeries:
         self.runner, self.pool, self.zones = runner, pool, zones
 
     async def _window(self, participant_id: str, metric: str, window: tuple[int, int]) -> Decoded:
-        rows = await self.pool.fetch(_SEGMENTS, participant_id, METRIC_IDS[metric], *window)
+        rows = await self.pool.fetch(SEGMENTS_STARTING, participant_id, METRIC_IDS[metric], *window)
         definition = METRICS[metric]
         return decode_segments(rows, definition.scale, len(definition.extra_columns))
 
@@ -185,14 +128,17 @@ def run_database_export(
     settings: Settings, out: Path, spec: ExportSpec, *, fresh: bool = False, report: Reporter | None = None
 ) -> ExportResult:
     """`run_export` against the database of `settings` (its read-only role when it has one): raw series from
-    the segments (`RawSeries`), rollups and tables from the API's endpoints in this process."""
+    the segments (`RawSeries`), rollups, series with imputed minutes and tables from the API's endpoints in
+    this process."""
     dsn = settings.database.readonly_dsn
     with asyncio.Runner() as runner:
         # Connecting first: an unreachable database or a refused role fails here, plainly.
         pool = runner.run(_open_pool(dsn))
         try:
             with local_client(settings, dsn) as client:
-                series = RawSeries(runner, pool, client.zones) if spec.resolution == "raw" else None
+                # Imputed minutes come through the API's pages; the segments hold observed readings only.
+                from_segments = spec.resolution == "raw" and spec.imputed == "exclude"
+                series = RawSeries(runner, pool, client.zones) if from_segments else None
                 return run_export(client, out, spec, fresh=fresh, report=report, series=series)
         finally:
             runner.run(pool.close())

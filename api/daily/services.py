@@ -37,19 +37,46 @@ ORDER BY date, field
 """
 
 
+_IMPUTED_MINUTES: Final = """
+SELECT (i.minute AT TIME ZONE $2)::date AS day, m.name AS metric, count(*)::int AS minutes
+FROM imputed_points i JOIN metrics m ON m.metric_id = i.metric_id
+WHERE i.run_id = $5 AND i.participant_id = $1
+  AND i.minute >= ($3::date)::timestamp AT TIME ZONE $2 AND i.minute < ($4::date)::timestamp AT TIME ZONE $2
+GROUP BY 1, 2 ORDER BY 1, 2
+"""
+
+
+async def imputed_minutes(
+    pool: asyncpg.Pool, participant_id: str, timezone: str, start: dt.date, end: dt.date, run_id: str
+) -> dict[dt.date, dict[str, int]]:
+    """Per local date in [start, end) and metric, the minutes `run_id` imputed."""
+    found: dict[dt.date, dict[str, int]] = {}
+    for row in await pool.fetch(_IMPUTED_MINUTES, participant_id, timezone, start, end, run_id):
+        found.setdefault(row["day"], {})[row["metric"]] = row["minutes"]
+    return found
+
+
 def _pct(minutes: int, day_minutes: int) -> float:
     return round(100 * minutes / day_minutes, 2)
 
 
 async def daily(
-    pool: asyncpg.Pool, participant_id: str, timezone: str, start: dt.date, end: dt.date
+    pool: asyncpg.Pool,
+    participant_id: str,
+    timezone: str,
+    start: dt.date,
+    end: dt.date,
+    imputation_run: str | None = None,
 ) -> list[DaySummary]:
-    """Summaries of the local dates in [start, end)."""
+    """Summaries of the local dates in [start, end); with `imputation_run`, each with the minutes it imputed."""
     rows = await pool.fetch(_DAYS, participant_id, timezone, start, end)
     nights = {night.date: night for night in await sleep.nights(pool, participant_id, timezone, start, end)}
     device_reported: dict[dt.date, dict[str, float]] = {}
     for reported in await pool.fetch(_DEVICE_REPORTED, participant_id, start, end):
         device_reported.setdefault(reported["date"], {})[reported["field"]] = reported["value"]
+    imputed: dict[dt.date, dict[str, int]] = {}
+    if imputation_run is not None:
+        imputed = await imputed_minutes(pool, participant_id, timezone, start, end, imputation_run)
     return [
         DaySummary(
             date=row["day"],
@@ -69,6 +96,7 @@ async def daily(
             uploads=row["uploads"],
             last_upload=row["last_upload"],
             device_reported=device_reported.get(row["day"], {}),
+            imputed_minutes=imputed.get(row["day"], {}),
         )
         for row in rows
     ]

@@ -2,8 +2,10 @@
 
 The columns are the metric's point fields (`schemas.codebook.point_fields`: `time`, `value` and the secondary
 columns for raw points; `count, min, max, mean` [+ `sum`, + one `<stage>_epochs` per sleep stage] for rollups),
-each with its unit in the field metadata; the page's facts (participant, metric, unit, resolution, bucket
-width, range, next cursor) are in the schema metadata and, for clients that read headers first, in headers.
+then, with `imputed=include|only`, the imputation columns (`schemas.codebook.imputed_fields`), each with its
+unit in the field metadata; the page's facts (participant, metric, unit, resolution, bucket width, range, next
+cursor; and `imputed`, `imputation_run`) are in the schema metadata and, for clients that read headers first,
+in headers.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import pyarrow as pa
 
 from api.params import to_ms
 from api.series.schemas import Point, SeriesPage
-from schemas.codebook import STAGES, field_units, point_fields
+from schemas.codebook import STAGES, field_units, imputed_fields, imputed_units, point_fields
 from schemas.metrics import Metric
 
 MEDIA_TYPE: Final = "application/vnd.apache.arrow.stream"
@@ -23,14 +25,20 @@ RESOLUTION_HEADER: Final = "X-Resolution"
 BUCKET_SECONDS_HEADER: Final = "X-Bucket-Seconds"
 
 
-def point_schema(metric: Metric, level: str) -> pa.Schema:
-    """The page's columns: `time` (UTC, ms), integer counts and epochs, float64 values; units in metadata."""
-    units = field_units(metric, level)
+def point_schema(metric: Metric, level: str, *, imputed: bool = False) -> pa.Schema:
+    """The page's columns: `time` (UTC, ms), integer counts and epochs, float64 values; units in metadata. With
+    `imputed` (`imputed=include|only`) the imputation columns follow: `imputed_minutes` (rollups; int64),
+    `imputed` (bool), `imputation_run` (string), `standard_error`, `lower`, `upper` (float64)."""
+    units = field_units(metric, level) | (imputed_units(metric, level) if imputed else {})
     fields = []
-    for name in point_fields(metric, level):
+    for name in point_fields(metric, level) + (imputed_fields(level) if imputed else []):
         if name == "time":
             kind: pa.DataType = pa.timestamp("ms", tz="UTC")
-        elif name == "count" or name.endswith("_epochs"):
+        elif name == "imputed":
+            kind = pa.bool_()
+        elif name == "imputation_run":
+            kind = pa.string()
+        elif name in ("count", "imputed_minutes") or name.endswith("_epochs"):
             kind = pa.int64()
         else:
             kind = pa.float64()
@@ -45,7 +53,7 @@ def _column(points: list[Point], name: str) -> list[object]:
     if name.endswith("_epochs"):
         index = STAGES.index(name.removesuffix("_epochs"))
         return [p.stage_epochs[index] if p.stage_epochs is not None else None for p in points]
-    if name in ("value", "count", "min", "max", "mean", "sum"):
+    if name in ("value", "count", "min", "max", "mean", "sum", *imputed_fields("1m")):
         return [getattr(p, name) for p in points]
     return [p.extra.get(name) if p.extra is not None else None for p in points]
 
@@ -61,7 +69,7 @@ def headers(page: SeriesPage) -> dict[str, str]:
 
 def encode(page: SeriesPage, metric: Metric) -> bytes:
     """The page as one Arrow IPC stream (a schema message and one record batch)."""
-    schema = point_schema(metric, page.resolution)
+    schema = point_schema(metric, page.resolution, imputed=page.imputed != "exclude")
     facts = {
         "participant_id": page.participant_id,
         "metric": page.metric,
@@ -72,6 +80,8 @@ def encode(page: SeriesPage, metric: Metric) -> bytes:
         "end": page.end.isoformat(),
         "next_cursor": page.next_cursor or "",
     }
+    if page.imputed != "exclude":
+        facts |= {"imputed": page.imputed, "imputation_run": page.imputation_run or ""}
     schema = schema.with_metadata(facts)
     arrays = [pa.array(_column(page.points, f.name), type=f.type) for f in schema]
     sink = pa.BufferOutputStream()

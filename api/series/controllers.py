@@ -13,12 +13,13 @@ from litestar.response import Stream
 
 from api import metric_defs
 from api.auth.guards import participant_guard
-from api.errors import not_found
+from api.errors import invalid, not_found
 from api.params import Cursor, check_range, parse_instant
 from api.participants.services import require_participant
 from api.series import arrow, export, plans, services
+from api.series.imputed import resolve as resolve_imputation
 from api.series.levels import ROLLUPS
-from api.series.schemas import ExportFormat, Resolution, SeriesPage
+from api.series.schemas import ExportFormat, Imputed, Resolution, SeriesPage
 from schemas.metrics import METRICS
 
 _DOC: Final = """Readings of one participant and metric in [start, end).
@@ -34,7 +35,18 @@ reading and the instant after its last one. `format=arrow` gives the same page a
 (`application/vnd.apache.arrow.stream`): one column per point field (`time`, `value` and the secondary columns,
 or `count`, `min`, `max`, `mean`, `sum`, `<stage>_epochs`), units in the field metadata, the next cursor in the
 `X-Next-Cursor` header (absent on the last page) and the schema metadata. `format=csv|parquet` streams the
-whole range instead (`auto` exports raw readings)."""
+whole range instead (`auto` exports raw readings).
+
+`imputed`: `exclude` (default) serves observed data only; `include` adds the imputed minutes of an imputation
+run (`imputation_run`, default the latest complete run covering the participant and metric; the page's
+`imputation_run` says which, null when none does); `only` serves the imputed minutes alone. Observed data are
+never altered. At `raw` and `1m` an imputed minute is a point of its own (`imputed: true`, `imputation_run`,
+`standard_error`, `lower`, `upper`; at `1m` a bucket of one value), observed points have `imputed: false`; a
+raw or 1-minute page holds `max_points` observed items plus the imputed minutes in its span. At `1h`, `1d`
+and `auto` (which then always rolls up, 1-minute bins at the finest) each bucket is the rollup of its observed
+readings and imputed minutes, an imputed minute counting as one value, and `imputed_minutes` says how many of
+its `count` values are imputed minutes. Arrow pages carry the same fields as columns. `format=csv|parquet`
+serves observed data only (`wearstream export --imputed` writes imputed rows)."""
 
 
 class SeriesController(Controller):
@@ -77,6 +89,12 @@ class SeriesController(Controller):
         max_points: Annotated[int, Parameter(ge=10, le=100_000, description="Points (auto) or page size")] = 1000,
         cursor: Cursor = None,
         format: FromQuery[ExportFormat] = "json",
+        imputed: Annotated[
+            Imputed, Parameter(description="exclude (default), include or only the imputed minutes")
+        ] = "exclude",
+        imputation_run: Annotated[
+            str | None, Parameter(max_length=64, description="Run id; default: the latest complete run covering it")
+        ] = None,
     ) -> Response[SeriesPage]:
         definition = METRICS.get(metric)
         if definition is None:
@@ -93,8 +111,11 @@ class SeriesController(Controller):
         query = services.SeriesQuery(participant_id=participant_id, metric=definition, start=low, end=high)
 
         if format in ("csv", "parquet"):
+            if imputed != "exclude":
+                raise invalid("imputed", "format=csv|parquet serves observed data only; use json or arrow")
             return _download(pool, query, resolution, format)
-        page = await plans.page(pool, query, resolution, max_points, cursor)
+        imputation = await resolve_imputation(pool, participant_id, metric, imputed, imputation_run)
+        page = await plans.page(pool, query, resolution, max_points, cursor, imputation)
         metric_defs.SERIES_POINTS.labels(resolution=resolution).observe(len(page.points))
         if format == "arrow":
             table = Response(arrow.encode(page, definition), media_type=arrow.MEDIA_TYPE, headers=arrow.headers(page))

@@ -1,17 +1,18 @@
 """The SQL behind time series: rollup buckets (as stored, merged into coarser bins, or paged by key) and raw
-readings (unpacked by `raw_readings`, paged by a (time, readings-at-that-time) position)."""
+readings (decoded from the segments by `api.series.raw`, paged by a (time, readings-at-that-time) position)."""
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
-from typing import Final
+from collections.abc import Mapping, Sequence
+from typing import Any, Final
 
 import asyncpg
 import msgspec
 import numpy as np
 
 from api.params import from_ms, to_ms
+from api.series import raw
 from api.series.downsample import reduce_indices
 from api.series.levels import RollupLevel, raw_interval_ms
 from api.series.schemas import Point
@@ -27,10 +28,6 @@ SELECT ts_to_ms(time_bucket($5::interval, bucket, $6::timestamptz)) AS t, sum(co
 FROM {table} WHERE participant_id = $1 AND metric_id = $2 AND bucket >= $3 AND bucket < $4
 GROUP BY 1 ORDER BY 1
 """
-_RAW: Final = (
-    "SELECT ts_to_ms(time) AS t, value, extra FROM raw_readings($1, $2, ms_to_ts($3), ms_to_ts($4))"
-    " ORDER BY time, value"
-)
 MAX_WINDOW_MS: Final = 86_400_000
 
 
@@ -66,8 +63,11 @@ async def stored_bounds(pool: asyncpg.Pool, participant_id: str, metric: Metric)
     return row["first_reading"], row["last_reading"] + dt.timedelta(milliseconds=1)
 
 
-def rollup_point(row: asyncpg.Record, metric: Metric) -> Point:
+def rollup_point(row: Mapping[str, Any], metric: Metric) -> Point:
+    """A bucket row as a point; a row merged with imputed minutes (`api.series.merge`) keeps its
+    `imputed_minutes` and is flagged `imputed: false` (it is a bucket, not one imputed minute)."""
     count, total = row["count"], row["sum"]
+    imputed_minutes = row.get("imputed_minutes")
     return Point(
         time=from_ms(row["t"]),
         count=count,
@@ -76,6 +76,8 @@ def rollup_point(row: asyncpg.Record, metric: Metric) -> Point:
         mean=total / count,
         sum=total if metric.aggregate == "sum" else None,
         stage_epochs=list(row["stage_epochs"]) if row["stage_epochs"] is not None else None,
+        imputed_minutes=imputed_minutes,
+        imputed=False if imputed_minutes is not None else None,
     )
 
 
@@ -88,7 +90,7 @@ def extra_values(extra: Sequence[float] | None) -> list[float] | None:
     return values
 
 
-def raw_point(row: asyncpg.Record, metric: Metric) -> Point:
+def raw_point(row: Mapping[str, Any], metric: Metric) -> Point:
     extra = extra_values(row["extra"])
     return Point(
         time=from_ms(row["t"]),
@@ -102,11 +104,25 @@ def first_bucket_bound(query: SeriesQuery, level: RollupLevel) -> dt.datetime:
     return query.start - dt.timedelta(milliseconds=level.width_ms - 1)
 
 
+def bins_of(query: SeriesQuery, level: RollupLevel, factor: int) -> tuple[dt.timedelta, dt.datetime]:
+    """(width, origin) of the bins merging `factor` buckets of `level`: on the level's own grid (UTC minutes and
+    hours; for local days, at `start`)."""
+    origin = query.start if level.name == "1d" else from_ms(query.start_ms - query.start_ms % level.width_ms)
+    return dt.timedelta(milliseconds=level.width_ms * factor), origin
+
+
 async def rollup_binned(
     pool: asyncpg.Pool, query: SeriesQuery, level: RollupLevel, factor: int, limit: int
 ) -> list[Point]:
     """Buckets of `level` overlapping [start, end), merged `factor` at a time into bins of equal width (count,
     sum, min, max merge exactly, so every bin keeps the true extremes of its readings)."""
+    return [rollup_point(row, query.metric) for row in await rollup_binned_rows(pool, query, level, factor, limit)]
+
+
+async def rollup_binned_rows(
+    pool: asyncpg.Pool, query: SeriesQuery, level: RollupLevel, factor: int, limit: int
+) -> list[asyncpg.Record]:
+    """The rows behind `rollup_binned`."""
     args = (query.participant_id, query.metric_id, first_bucket_bound(query, level), query.end)
     if factor == 1:
         rows = await pool.fetch(
@@ -116,11 +132,8 @@ async def rollup_binned(
             limit,
         )
     else:
-        width = dt.timedelta(milliseconds=level.width_ms * factor)
-        # Bins start on the level's own grid (UTC minutes and hours; for local days, at `start`).
-        origin = query.start if level.name == "1d" else from_ms(query.start_ms - query.start_ms % level.width_ms)
-        rows = await pool.fetch(_BINNED.format(table=level.table), *args, width, origin)
-    return [rollup_point(row, query.metric) for row in rows]
+        rows = await pool.fetch(_BINNED.format(table=level.table), *args, *bins_of(query, level, factor))
+    return list(rows)
 
 
 async def rollup_page(
@@ -145,25 +158,36 @@ async def rollup_page(
     return rows[:limit], len(rows) > limit
 
 
+RawRow = dict[str, Any]
+"""A raw reading: `t` (epoch ms), `value`, `extra` (its secondary columns, float32 as sent, or None)."""
+
+
+def raw_rows(decoded: raw.Decoded) -> list[RawRow]:
+    times, values = decoded.times.tolist(), decoded.values.tolist()
+    if not decoded.extra:
+        return [{"t": t, "value": v, "extra": None} for t, v in zip(times, values, strict=True)]
+    extra = np.stack(decoded.extra, axis=1)
+    return [
+        {"t": t, "value": v, "extra": extra[i] if decoded.has_extra[i] else None}
+        for i, (t, v) in enumerate(zip(times, values, strict=True))
+    ]
+
+
 async def raw_window(
     connection: asyncpg.Pool | asyncpg.Connection, query: SeriesQuery, low_ms: int, high_ms: int
-) -> list[asyncpg.Record]:
-    rows: list[asyncpg.Record] = await connection.fetch(_RAW, query.participant_id, query.metric.name, low_ms, high_ms)
-    return rows
+) -> list[RawRow]:
+    """The raw readings of [low_ms, high_ms), ordered by time and value (decoded from the segments)."""
+    return raw_rows(await raw.read_window(connection, query.participant_id, query.metric, low_ms, high_ms))
 
 
 async def raw_reduced(pool: asyncpg.Pool, query: SeriesQuery, max_points: int, cap: int) -> list[Point] | None:
     """Raw readings of the range reduced to ≤ max_points (peaks kept); None when there are more than `cap`."""
-    rows = await pool.fetch(
-        _RAW + " LIMIT $5", query.participant_id, query.metric.name, query.start_ms, query.end_ms, cap + 1
-    )
-    if len(rows) > cap:
+    decoded = await raw.read_window(pool, query.participant_id, query.metric, query.start_ms, query.end_ms)
+    if len(decoded.times) > cap:
         return None
-    if len(rows) <= max_points:
-        return [raw_point(row, query.metric) for row in rows]
-    times = np.fromiter((row["t"] for row in rows), dtype=np.int64, count=len(rows))
-    values = np.fromiter((row["value"] for row in rows), dtype=np.float64, count=len(rows))
-    return [raw_point(rows[i], query.metric) for i in reduce_indices(times, values, max_points).tolist()]
+    if len(decoded.times) > max_points:
+        decoded = decoded.select(reduce_indices(decoded.times, decoded.values, max_points))
+    return [raw_point(row, query.metric) for row in raw_rows(decoded)]
 
 
 class RawPosition(msgspec.Struct, frozen=True):
@@ -175,13 +199,13 @@ class RawPosition(msgspec.Struct, frozen=True):
 
 async def raw_page(
     pool: asyncpg.Pool, query: SeriesQuery, position: RawPosition | None, limit: int
-) -> tuple[list[asyncpg.Record], RawPosition | None]:
+) -> tuple[list[RawRow], RawPosition | None]:
     """The next `limit` raw readings from `position` (or start), read in growing time windows; and the position
     after them, None when the range is exhausted. Exact at page boundaries even when readings share a time."""
     low = position.after_ms if position is not None else query.start_ms
     skip = position.skip if position is not None else 0
     window = max(60_000, min(MAX_WINDOW_MS, int(limit * raw_interval_ms(query.metric) * 1.2)))
-    collected: list[asyncpg.Record] = []
+    collected: list[RawRow] = []
     cursor_ms = low
     async with pool.acquire() as connection:
         while cursor_ms < query.end_ms and len(collected) <= limit:
@@ -201,7 +225,7 @@ async def raw_page(
     return page, RawPosition(last, at_last)
 
 
-def _leading_at(rows: Sequence[asyncpg.Record], at_ms: int, skip: int) -> int:
+def _leading_at(rows: Sequence[RawRow], at_ms: int, skip: int) -> int:
     """How many of the first `skip` rows are at exactly `at_ms` (those were returned by the previous page)."""
     n = 0
     while n < min(skip, len(rows)) and rows[n]["t"] == at_ms:
@@ -230,6 +254,13 @@ GROUP BY 1 ORDER BY 1 LIMIT $8
 async def minutes_from_raw(pool: asyncpg.Pool, query: SeriesQuery, factor: int, limit: int) -> list[Point]:
     """What `rollup_binned` gives over 1-minute rollups, computed from raw readings: the readings of every
     minute overlapping [start, end), merged `factor` minutes at a time on the UTC minute grid."""
+    return [rollup_point(row, query.metric) for row in await minutes_from_raw_rows(pool, query, factor, limit)]
+
+
+async def minutes_from_raw_rows(
+    pool: asyncpg.Pool, query: SeriesQuery, factor: int, limit: int
+) -> list[asyncpg.Record]:
+    """The rows behind `minutes_from_raw`."""
     minute = 60_000
     low = query.start_ms - query.start_ms % minute
     high = (query.end_ms - 1) - (query.end_ms - 1) % minute + minute
@@ -244,4 +275,4 @@ async def minutes_from_raw(pool: asyncpg.Pool, query: SeriesQuery, factor: int, 
         query.metric.aggregate == "stage",
         limit if factor == 1 else None,
     )
-    return [rollup_point(row, query.metric) for row in rows]
+    return list(rows)

@@ -220,11 +220,14 @@ async def test_keys_are_listed_created_and_revoked_by_admins_only(cohort: Cohort
 async def test_an_expired_key_is_refused(cohort: Cohort, settings: Settings) -> None:
     connection = await asyncpg.connect(cohort.url)
     try:
-        key = await create_key(connection, "researcher", None, expires_in=dt.timedelta(seconds=1))
+        # Long enough for the app to start on a loaded machine; then wait until just past the expiry.
+        lifetime_s = 4.0
+        key = await create_key(connection, "researcher", None, expires_in=dt.timedelta(seconds=lifetime_s))
+        created = time.monotonic()
         app = create_app(api_settings(settings, cohort.url, key_cache_s=600.0))
         async with AsyncTestClient(app) as client:
             assert (await client.get("/v1/gaps", headers=bearer(key.token))).status_code == 200
-            await asyncio.sleep(1.2)
+            await asyncio.sleep(max(0.0, lifetime_s + 0.3 - (time.monotonic() - created)))
             # The cache never outlives the key's expiry.
             response = await client.get("/v1/gaps", headers=bearer(key.token))
             assert response.status_code == 401

@@ -108,7 +108,7 @@ def test_naive_datetimes_and_bad_arguments_are_refused_before_any_request() -> N
         with pytest.raises(ValueError, match="participants"):
             client.daily([])
         with pytest.raises(ValueError, match="imputed"):
-            client.series("P1", "heart_rate", imputed="include")  # type: ignore[arg-type]
+            client.series("P1", "heart_rate", imputed="sometimes")  # type: ignore[arg-type]
 
 
 def test_series_frames_are_long_with_utc_times_local_wall_clock_and_units() -> None:

@@ -12,9 +12,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from api.series.raw import FLOAT4 as _FLOAT4
+from api.series.raw import INT4 as _INT4
+from api.series.raw import elements as _elements
 from wearstream.client.omh import OmhWriter
 from wearstream.client.partitions import ROW_GROUP, PartWriter, series_schema
-from wearstream.raw_export import _FLOAT4, _INT4, _elements
 
 START_MS = 1_772_755_200_000  # 2026-03-06T00:00Z
 

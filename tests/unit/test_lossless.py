@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from schemas.metrics import HEART_RATE, SPO2
 from schemas.readings import EXACT_DTYPE, ReadingBatch, batch_id_for, decode_batch, encode_batch, make_batch
-from stream_processors.segments import decode_values, encode_values, exact_scale, pack, unpack
+from stream_processors.segments import HOUR_MS, decode_values, encode_values, exact_scale, pack, unpack
 
 NOW = 1_750_000_000_000
 
@@ -174,6 +174,45 @@ def test_pack_unpack_round_trips_mixed_hours_bit_for_bit(deltas: list[int], data
     got_values = np.concatenate([unpack(s, 1)[1] for s in segments])
     assert got_ts.tolist() == ts.tolist()
     assert bits(got_values) == bits(values)
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    deltas=st.lists(st.integers(min_value=1, max_value=900_000), min_size=1, max_size=120),
+    data=st.data(),
+    width=st.integers(0, 2),
+)
+def test_pack_equals_encoding_each_hour_on_its_own(deltas: list[int], data: st.DataObject, width: int) -> None:
+    """The whole-batch integer path gives exactly the segments that encoding each hour separately gives."""
+    ts = NOW + np.cumsum(np.asarray(deltas, dtype=np.int64))
+    values = np.asarray(
+        data.draw(
+            st.lists(
+                st.one_of(
+                    st.integers(-(2**31), 2**31 - 1).map(float),
+                    st.integers(25, 250).map(float),
+                    st.just(-0.0),
+                    st.floats(allow_nan=False, width=64),
+                ),
+                min_size=len(ts),
+                max_size=len(ts),
+            )
+        ),
+        dtype=np.float64,
+    )
+    extra = [np.arange(len(ts), dtype=np.float32) + k for k in range(width)]
+    for scale in (1, 10):
+        segments = pack(
+            participant_id="P", metric_id=1, batch_id="ab" * 16, scale=scale, timestamps=ts, values=values, extra=extra
+        )
+        hours = ts // HOUR_MS
+        for segment in segments:
+            inside = hours == segment.start_ms // HOUR_MS
+            expected = encode_values(values[inside], scale)
+            assert (segment.value_scale, segment.value_delta, segment.value_f8) == tuple(expected)
+            assert segment.ts_delta == np.diff(ts[inside], prepend=ts[inside][0]).tolist()
+            assert segment.extra == (np.stack(extra, axis=1)[inside].ravel().tolist() if extra else None)
+        assert sum(len(s.ts_delta) for s in segments) == len(ts)
 
 
 def test_the_validator_hands_on_the_values_the_source_gave() -> None:

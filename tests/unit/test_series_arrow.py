@@ -70,6 +70,48 @@ def http_answer(page: SeriesPage, metric: str) -> httpx.Response:
     )
 
 
+def imputed_page(metric: str, resolution: str, points: list[Point]) -> SeriesPage:
+    return msgspec.structs.replace(page_of(metric, resolution, points), imputed="include", imputation_run="run-1")
+
+
+PROVENANCE = {"imputed": True, "imputation_run": "run-1", "standard_error": 2.5, "lower": 61.0, "upper": 71.0}
+IMPUTED_PAGES = {
+    "heart_rate raw imputed": imputed_page(
+        "heart_rate",
+        "raw",
+        [Point(time=at(0), value=64.0, imputed=False), Point(time=at(60), value=66.0, **PROVENANCE)],  # type: ignore[arg-type]
+    ),
+    "steps 1h imputed": imputed_page(
+        "steps",
+        "1h",
+        [
+            Point(time=at(0), count=61, min=0, max=40, mean=2.0, sum=122, imputed_minutes=1, imputed=False),
+            Point(time=at(3600), count=3, min=5, max=9, mean=7.0, sum=21, imputed_minutes=3, imputed=False),
+        ],
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(IMPUTED_PAGES))
+def test_an_imputed_arrow_page_carries_the_provenance_columns_and_gives_the_json_frame(name: str) -> None:
+    page = IMPUTED_PAGES[name]
+    answer = answer_of(http_answer(page, page.metric))
+    assert (answer["imputed"], answer["imputation_run"]) == ("include", "run-1")
+    table: pa.Table = answer["table"]
+    extra = ["imputed", "imputation_run", "standard_error", "lower", "upper"]
+    if page.resolution != "raw":
+        extra.insert(0, "imputed_minutes")
+    assert table.column_names == point_fields(METRICS[page.metric], page.resolution) + extra
+    assert table.schema.field("imputed").type == pa.bool_()
+    assert table.schema.field("imputation_run").type == pa.string()
+    as_json = msgspec.json.decode(msgspec.json.encode(page))
+    expected = frames.page_frame("P1", page.metric, "UTC", as_json)
+    got = frames.page_frame("P1", page.metric, "UTC", answer)
+    pd.testing.assert_frame_equal(got, expected)
+    assert list(got.columns[5:]) == table.column_names[1:]
+    assert got["imputed"].tolist() == [bool(p.imputed) for p in page.points]
+
+
 @pytest.mark.parametrize("name", sorted(PAGES))
 def test_an_arrow_page_gives_the_frame_of_the_json_page(name: str) -> None:
     page = PAGES[name]

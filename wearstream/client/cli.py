@@ -33,6 +33,18 @@ class Format(enum.StrEnum):
     omh = "omh"
 
 
+class Imputed(enum.StrEnum):
+    exclude = "exclude"
+    include = "include"
+    only = "only"
+
+
+IMPUTED_HELP = (
+    "include: add each series' imputed minutes (the latest complete imputation run) with the columns imputed, "
+    "imputation_run, standard_error, lower, upper (and imputed_minutes for rollups); only: the imputed minutes alone."
+)
+
+
 def _names(raw: list[str] | None) -> tuple[str, ...] | None:
     if not raw:
         return None
@@ -80,6 +92,7 @@ def export(
         typer.Option("--key", envvar="WEARSTREAM_CLIENT_KEY", help="API key (researcher or admin) for --api."),
     ] = None,
     fresh: Annotated[bool, typer.Option(help="Rewrite every file instead of resuming a previous run.")] = False,
+    imputed: Annotated[Imputed, typer.Option(help=IMPUTED_HELP)] = Imputed.exclude,
 ) -> None:
     """Export series (Hive-partitioned metric=…/participant=…, zstd Parquet, CSV or Open mHealth JSON lines),
     the participants, daily, sleep, adherence, gaps and alerts tables, codebook.json and README.md, from the
@@ -89,9 +102,7 @@ def export(
     if api and not key:
         console.print("[red]error:[/red] --api needs --key (or WEARSTREAM_CLIENT_KEY)")
         raise typer.Exit(code=2)
-    if format == Format.omh and resolution != Resolution.raw:
-        console.print("[red]error:[/red] --format omh: Open mHealth data points are raw readings (--resolution raw)")
-        raise typer.Exit(code=2)
+    _check_format(format, resolution, imputed)
     spec = ExportSpec(
         participants=_names(participants),
         metrics=_chosen_metrics(metrics, omh=format == Format.omh),
@@ -99,8 +110,18 @@ def export(
         end=end,
         resolution=resolution.value,
         format=format.value,
+        imputed=imputed.value,
     )
     _run(ctx, api, key, out, spec, fresh)
+
+
+def _check_format(format: Format, resolution: Resolution, imputed: Imputed) -> None:
+    if format == Format.omh and resolution != Resolution.raw:
+        console.print("[red]error:[/red] --format omh: Open mHealth data points are raw readings (--resolution raw)")
+        raise typer.Exit(code=2)
+    if format == Format.omh and imputed != Imputed.exclude:
+        console.print("[red]error:[/red] --imputed: Open mHealth data points are observed readings (--format parquet)")
+        raise typer.Exit(code=2)
 
 
 def _chosen_metrics(metrics: list[str] | None, *, omh: bool) -> tuple[str, ...]:

@@ -39,6 +39,13 @@ SERIES: Final[dict[str, str]] = {
     "light_epochs": "sleep_stage rollups: 30 s epochs staged light.",
     "deep_epochs": "sleep_stage rollups: 30 s epochs staged deep.",
     "rem_epochs": "sleep_stage rollups: 30 s epochs staged rem.",
+    "imputed_minutes": "--imputed, rollups: how many of the bucket's `count` values are imputed minutes (each "
+    "imputed minute counts as one value, its 1-minute estimate).",
+    "imputed": "--imputed: true on a row that is one imputed minute (not a reading), false on observed rows.",
+    "imputation_run": "--imputed, imputed rows: the imputation run (`wearstream impute --list`) that made the row.",
+    "standard_error": "--imputed, imputed rows: the estimate's standard error.",
+    "lower": "--imputed, imputed rows: the lower bound of the estimate's 95 % interval.",
+    "upper": "--imputed, imputed rows: the upper bound of the estimate's 95 % interval.",
 }
 
 TABLES: Final[dict[str, dict[str, str]]] = {
@@ -72,6 +79,8 @@ TABLES: Final[dict[str, dict[str, str]]] = {
         "sleep_*": "The night ending on D (see the sleep table).",
         "uploads": "Device uploads during D.",
         "last_upload": "The last upload during D.",
+        "imputed_minutes_*": "--imputed include|only: minutes of D the imputation run imputed for the metric (the "
+        "other columns are observed data)",
     },
     "sleep": {
         "date": "The sleep date: the local date the night ends on; the night is [D−1 12:00, D 12:00) local.",
@@ -172,24 +181,34 @@ def columns(table: str, schema: pa.Schema, units: dict[str, str]) -> dict[str, d
 
 
 def series_entries(
-    metrics: tuple[str, ...], resolution: ExportResolution, part: str, rows: dict[str, int]
+    metrics: tuple[str, ...], resolution: ExportResolution, part: str, rows: dict[str, int], imputed: str = "exclude"
 ) -> dict[str, Any]:
     """The entry for each metric's series files: the columns that apply to it, with `rows` readings in all."""
     series: dict[str, Any] = {}
+    with_imputed = imputed != "exclude"
     for metric in metrics:
-        applies = set(frames.series_columns(metric, resolution))
-        schema = pa.schema(
-            [f for f in series_schema(resolution) if f.name in applies or f.name in ("local_time", "timezone")]
-        ).append(pa.field("participant", pa.string()))
+        applies = set(frames.series_columns(metric, resolution, with_imputed))
+        every = series_schema(resolution, with_imputed)
+        schema = pa.schema([f for f in every if f.name in applies or f.name in ("local_time", "timezone")]).append(
+            pa.field("participant", pa.string())
+        )
         series[f"series {metric}"] = {
             "path": f"series/metric={metric}/participant=*/{part}",
             "rows": rows.get(metric, 0),
-            "columns": columns("series", schema, frames.series_units(metric, resolution)),
+            "columns": columns("series", schema, frames.series_units(metric, resolution, with_imputed)),
             "note": f"{metric} at resolution {resolution}; partition key `metric` = {metric}. Every series "
-            f"file has the columns {', '.join(f.name for f in series_schema(resolution))}; those not listed "
-            "here are null for this metric.",
+            f"file has the columns {', '.join(f.name for f in every)}; those not listed "
+            f"here are null for this metric.{IMPUTED_NOTES.get(imputed, '')}",
         }
     return series
+
+
+IMPUTED_NOTES: Final = {
+    "include": " Exported with --imputed include: the observed readings (imputed = false) and the imputed minutes "
+    "of the latest complete imputation run covering each participant × metric (imputed = true; imputation_run, "
+    "standard_error, lower, upper). Imputed minutes are estimates, not readings; filter on `imputed` to drop them.",
+    "only": " Exported with --imputed only: the imputed minutes alone (imputed = true), not readings.",
+}
 
 
 def readme(codebook: dict[str, Any]) -> str:
@@ -206,7 +225,10 @@ def readme(codebook: dict[str, Any]) -> str:
         "e.g. `pyarrow.dataset.dataset('series', partitioning='hive')` or DuckDB",
         "`read_parquet('series/**/*.parquet', hive_partitioning = true)`. Timestamps named `time`, `start`, … are",
         "UTC; `local_*` columns are the participant's wall clock; dates are the participant's local dates.",
-        "Values are as the devices sent them; nothing is imputed.",
+        "Values are as the devices sent them; nothing is imputed."
+        if spec.get("imputed", "exclude") == "exclude"
+        else f"Readings are as the devices sent them; with --imputed {spec['imputed']} the series also hold imputed "
+        "minutes, flagged `imputed` with their run, standard error and 95 % interval (see each series' note).",
         "",
         "## Metrics",
         "",

@@ -25,7 +25,7 @@ from typing import Any, Final
 
 import pandas as pd
 
-from wearstream.client import codebook, frames, plans
+from wearstream.client import codebook, frames, series_plan
 from wearstream.client.errors import EndpointUnavailableError
 from wearstream.client.manifest import (
     Done,
@@ -48,6 +48,7 @@ from wearstream.client.partitions import (
     write_json,
     write_table,
 )
+from wearstream.client.plans import Imputed
 from wearstream.client.progress import Progress
 from wearstream.client.sync import Client
 
@@ -77,6 +78,9 @@ class ExportSpec:
     end: str | None
     resolution: ExportResolution = "raw"
     format: ExportFormat = "parquet"
+    imputed: Imputed = "exclude"
+    """`include`: the series' imputed minutes too (the API's latest complete run per participant × metric),
+    with the provenance columns; `only`: the imputed minutes alone."""
 
 
 @dataclass
@@ -123,7 +127,7 @@ def api_series(client: Client) -> SeriesSource:
             writer.add(frame)
             report.readings(len(frame))
 
-        plan = plans.series(
+        plan = series_plan.series(
             [participant_id],
             metric,
             spec.start,
@@ -134,6 +138,7 @@ def api_series(client: Client) -> SeriesSource:
             max_points=client.page_size,
             progress=Progress(False, 1, ""),
             on_page=page,
+            imputed=spec.imputed,
         )
         client.run(plan)
 
@@ -144,7 +149,7 @@ def _fetch_part(
     source: SeriesSource, spec: ExportSpec, metric: str, participant_id: str, path: Path, report: Reporter
 ) -> dict[str, Any]:
     """Writes one participant × metric series; returns its manifest entry."""
-    writer = series_writer(path, spec.format, spec.resolution, metric, participant_id)
+    writer = series_writer(path, spec.format, spec.resolution, metric, participant_id, spec.imputed != "exclude")
     source(spec, metric, participant_id, writer, report)
     rows = writer.finish()
     return {
@@ -208,7 +213,7 @@ def _export_tables(
         start, end = date_window(spec.start, spec.end, *spans.get(participant_id, (None, None)))
         if start is None and end is None and spec.start is None:
             continue  # no data exported for this participant: no days to summarise
-        per_day["daily"].append(client.daily(participant_id, start, end))
+        per_day["daily"].append(client.daily(participant_id, start, end, imputed=spec.imputed))
         per_day["sleep"].append(client.sleep(participant_id, start, end))
     for name, parts in per_day.items():
         tables.keep(
@@ -241,13 +246,23 @@ def _write_codebook(client: Client, out: Path, spec: ExportSpec, ids: list[str],
         },
         "metrics": {metric: codebook.metric_entry(metric) for metric in spec.metrics},
         "tables": {
-            **codebook.series_entries(spec.metrics, spec.resolution, part_name(spec.format), rows_by_metric(done)),
+            **codebook.series_entries(
+                spec.metrics, spec.resolution, part_name(spec.format), rows_by_metric(done), spec.imputed
+            ),
             **tables.entries,
         },
         "missing": tables.result.missing,
     }
     write_json(out / "codebook.json", book)
     (out / "README.md").write_text(codebook.readme(book))
+
+
+def manifest_spec(spec: ExportSpec) -> dict[str, Any]:
+    """The parameters a manifest records; `imputed` only when not `exclude`, as manifests written before it."""
+    wanted = asdict(spec)
+    if wanted["imputed"] == "exclude":
+        del wanted["imputed"]
+    return wanted
 
 
 def run_export(
@@ -265,7 +280,7 @@ def run_export(
     started = time.perf_counter()
     out.mkdir(parents=True, exist_ok=True)
     manifest_path = out / "manifest.json"
-    wanted = asdict(spec)
+    wanted = manifest_spec(spec)
     done = resume_state(manifest_path, wanted, fresh)
     result = ExportResult()
     cohort, ids = _cohort(client, spec)

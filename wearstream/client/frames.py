@@ -13,7 +13,7 @@ from typing import Any, Final, Literal
 
 import pandas as pd
 
-from schemas.codebook import STAGES, field_units, point_fields
+from schemas.codebook import STAGES, field_units, imputed_fields, imputed_units, point_fields
 from schemas.metrics import METRICS
 
 Frame = Literal["pandas", "arrow", "polars"]
@@ -40,9 +40,10 @@ INSTANT_FIELDS: Final = frozenset(
 DATE_FIELDS: Final = frozenset({"date", "enrolled_on", "night"})
 
 
-def series_columns(metric: str, resolution: str) -> list[str]:
-    """The point columns of a series frame (besides participant_id, metric, local_time, timezone)."""
-    return point_fields(METRICS[metric], resolution)
+def series_columns(metric: str, resolution: str, imputed: bool = False) -> list[str]:
+    """The point columns of a series frame (besides participant_id, metric, local_time, timezone); with
+    `imputed` (an answer with `imputed=include|only`) the imputation columns after them."""
+    return point_fields(METRICS[metric], resolution) + (imputed_fields(resolution) if imputed else [])
 
 
 def all_series_columns(resolution: str) -> list[str]:
@@ -53,15 +54,19 @@ def all_series_columns(resolution: str) -> list[str]:
     return list(names)
 
 
-def series_units(metric: str, resolution: str) -> dict[str, str]:
-    return {"local_time": "participant-local wall clock", **field_units(METRICS[metric], resolution)}
+def series_units(metric: str, resolution: str, imputed: bool = False) -> dict[str, str]:
+    units = {"local_time": "participant-local wall clock", **field_units(METRICS[metric], resolution)}
+    return units | (imputed_units(METRICS[metric], resolution) if imputed else {})
 
 
 def _point_rows(points: Sequence[Mapping[str, Any]], columns: list[str], resolution: str) -> dict[str, list[Any]]:
     out: dict[str, list[Any]] = {name: [] for name in columns}
-    extras = [c for c in columns[2:]] if resolution == "raw" else []
+    provenance = [c for c in columns if c in imputed_fields(resolution)]
+    extras = [c for c in columns[2:] if c not in provenance] if resolution == "raw" else []
     for point in points:
         out["time"].append(point["time"])
+        for name in provenance:
+            out[name].append(point.get(name))
         if resolution == "raw":
             out["value"].append(point.get("value"))
             extra = point.get("extra") or {}
@@ -88,10 +93,16 @@ def local(times: Any, timezone: str) -> Any:
 
 
 def series_frame(
-    participant_id: str, metric: str, timezone: str, resolution: str, points: Sequence[Mapping[str, Any]]
+    participant_id: str,
+    metric: str,
+    timezone: str,
+    resolution: str,
+    points: Sequence[Mapping[str, Any]],
+    imputed: bool = False,
 ) -> pd.DataFrame:
-    """One participant's points of one metric: participant_id, metric, time, local_time, timezone, fields."""
-    columns = series_columns(metric, resolution)
+    """One participant's points of one metric: participant_id, metric, time, local_time, timezone, fields (and
+    the imputation columns with `imputed`)."""
+    columns = series_columns(metric, resolution, imputed)
     frame = pd.DataFrame(_point_rows(points, columns, resolution), columns=columns)
     # Readings are epoch milliseconds: a millisecond unit is exact and the same for every frame.
     frame["time"] = utc(frame["time"]) if len(frame) else frame["time"]
@@ -102,10 +113,11 @@ def page_frame(participant_id: str, metric: str, timezone: str, page: Mapping[st
     """A series page as its frame: an Arrow page (`table`, one column per point field) or a JSON page
     (`points`) give the same frame."""
     resolution = page["resolution"]
+    imputed = page.get("imputed", "exclude") != "exclude"
     if "table" not in page:
-        return series_frame(participant_id, metric, timezone, resolution, page["points"])
+        return series_frame(participant_id, metric, timezone, resolution, page["points"], imputed)
     table = page["table"]
-    columns = series_columns(metric, resolution)
+    columns = series_columns(metric, resolution, imputed)
     if table.column_names != columns:
         raise ValueError(f"series page: expected the columns {columns}, got {table.column_names}")
     frame = table.to_pandas(timestamp_as_object=False).reindex(columns=columns)
@@ -118,13 +130,16 @@ def _series_typed(
     columns = list(frame.columns)
     frame["time"] = frame["time"].astype("datetime64[ms, UTC]")
     for name in columns[1:]:
-        integral = name == "count" or name.endswith("_epochs")
+        if name in ("imputed", "imputation_run"):
+            frame[name] = frame[name].astype("boolean" if name == "imputed" else "string")
+            continue
+        integral = name in ("count", "imputed_minutes") or name.endswith("_epochs")
         frame[name] = pd.to_numeric(frame[name]).astype("Int64" if integral else "float64")
     frame.insert(0, "metric", metric)
     frame.insert(0, "participant_id", participant_id)
     frame.insert(3, "local_time", local(frame["time"], timezone))
     frame.insert(4, "timezone", timezone)
-    frame.attrs["units"] = series_units(metric, resolution)
+    frame.attrs["units"] = series_units(metric, resolution, "imputed" in columns)
     return frame
 
 

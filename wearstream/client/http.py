@@ -145,7 +145,8 @@ def answer_of(response: httpx.Response) -> Any:
 
 
 def arrow_page(response: httpx.Response) -> dict[str, Any]:
-    """`{"table": pyarrow.Table, "resolution", "bucket_seconds", "next_cursor"}`, like a JSON page's keys."""
+    """`{"table": pyarrow.Table, "resolution", "bucket_seconds", "next_cursor", "imputed", "imputation_run"}`,
+    like a JSON page's keys."""
     import pyarrow as pa
 
     try:
@@ -159,6 +160,8 @@ def arrow_page(response: httpx.Response) -> dict[str, Any]:
         "resolution": response.headers.get("x-resolution") or facts.get(b"resolution", b"").decode(),
         "bucket_seconds": int(bucket) if bucket else None,
         "next_cursor": response.headers.get("x-next-cursor"),
+        "imputed": facts.get(b"imputed", b"exclude").decode(),
+        "imputation_run": facts.get(b"imputation_run", b"").decode() or None,
     }
 
 

@@ -8,10 +8,10 @@ from typing import Any, Generic, Literal, TypeVar
 
 import pandas as pd
 
-from wearstream.client import plans
+from wearstream.client import plans, series_plan
 from wearstream.client.frames import Frame
 from wearstream.client.http import Call
-from wearstream.client.plans import Moment, Plan, Resolution
+from wearstream.client.plans import Imputed, Moment, Plan, Resolution
 from wearstream.client.progress import Progress
 
 R = TypeVar("R")
@@ -60,18 +60,20 @@ class Methods(ABC, Generic[R]):
         start: Moment = None,
         end: Moment = None,
         resolution: Resolution = "auto",
-        imputed: Literal["exclude"] = "exclude",
+        imputed: Imputed = "exclude",
         *,
+        imputation_run: str | None = None,
         max_points: int = 1000,
         frame: Frame = "pandas",
     ) -> R:
         """Points of `metric` for each participant in [start, end): `raw` readings (`value` + extra columns) or
         rollups (`count, min, max, mean` [+ `sum`, stage epochs]), every page; `auto` is the API's reduced view
-        of at most `max_points` points per participant. Dates are each participant's local midnights."""
-        if imputed != "exclude":
-            raise ValueError("imputed: this API serves observed readings only; 'exclude' is the one choice")
+        of at most `max_points` points per participant. Dates are each participant's local midnights.
+        `imputed="include"|"only"` adds (or serves only) an imputation run's minutes, with the columns
+        `imputed_minutes` (rollups), `imputed`, `imputation_run`, `standard_error`, `lower`, `upper`; the run
+        (`imputation_run`, default the API's latest covering one) is in `attrs["resolution"][participant]`."""
         names = plans.ids(participants)
-        plan = plans.series(
+        plan = series_plan.series(
             names,
             metric,
             start,
@@ -81,17 +83,27 @@ class Methods(ABC, Generic[R]):
             page_size=self.page_size,
             max_points=max_points,
             progress=Progress(self.progress, len(names), f"{metric} series"),
+            imputed=imputed,
+            imputation_run=imputation_run,
         )
         return self._run(plan, frame)
 
     def daily(
-        self, participants: str | Iterable[str], start: Moment = None, end: Moment = None, *, frame: Frame = "pandas"
+        self,
+        participants: str | Iterable[str],
+        start: Moment = None,
+        end: Moment = None,
+        *,
+        imputed: Imputed = "exclude",
+        frame: Frame = "pandas",
     ) -> R:
         """Daily summaries (wear, coverage, resting HR, steps, AZM, the night's sleep, uploads) per local date;
-        nested fields are flattened (`coverage_pct_heart_rate`, `sleep_minutes_asleep`, …)."""
+        nested fields are flattened (`coverage_pct_heart_rate`, `sleep_minutes_asleep`, …). With
+        `imputed="include"`, `imputed_minutes_<metric>`: the minutes the latest imputation run imputed."""
         names = plans.ids(participants)
         progress = Progress(self.progress, len(names), "daily")
-        return self._run(plans.per_day("daily", names, start, end, zones=self.zones, progress=progress), frame)
+        plan = plans.per_day("daily", names, start, end, zones=self.zones, progress=progress, imputed=imputed)
+        return self._run(plan, frame)
 
     def sleep(
         self, participants: str | Iterable[str], start: Moment = None, end: Moment = None, *, frame: Frame = "pandas"

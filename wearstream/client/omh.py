@@ -170,9 +170,15 @@ class OmhWriter(PartWriter):
 
 
 def series_writer(
-    path: Path, kind: ExportFormat, resolution: ExportResolution, metric: str, participant_id: str
+    path: Path,
+    kind: ExportFormat,
+    resolution: ExportResolution,
+    metric: str,
+    participant_id: str,
+    imputed: bool = False,
 ) -> PartWriter:
-    """The writer of one participant × metric part in the export's format."""
+    """The writer of one participant × metric part in the export's format (with the imputation columns when
+    `imputed`; Open mHealth parts hold observed readings only)."""
     if kind == "omh":
         return OmhWriter(path, series_schema(resolution), metric, participant_id)
-    return PartWriter(path, kind, series_schema(resolution))
+    return PartWriter(path, kind, series_schema(resolution, imputed))

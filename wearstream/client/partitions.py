@@ -17,6 +17,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from schemas.codebook import imputed_fields
 from wearstream.client import frames
 
 ROW_GROUP: Final = 262_144
@@ -49,9 +50,10 @@ def _arrow(frame: pd.DataFrame) -> pa.Table:
     return pa.Table.from_pandas(frame, preserve_index=False)
 
 
-def series_schema(resolution: ExportResolution) -> pa.Schema:
+def series_schema(resolution: ExportResolution, imputed: bool = False) -> pa.Schema:
     """One schema for every metric's files at a resolution (columns a metric lacks are null), so that readers
-    see the whole `series/` folder as one dataset."""
+    see the whole `series/` folder as one dataset; with `imputed` the imputation columns at the end
+    (`schemas.codebook.imputed_fields`)."""
     fields = [
         pa.field("time", pa.timestamp("ms", tz="UTC"), nullable=False),
         pa.field("local_time", pa.timestamp("ms"), nullable=False),
@@ -60,6 +62,9 @@ def series_schema(resolution: ExportResolution) -> pa.Schema:
     for name in frames.all_series_columns(resolution)[1:]:
         integral = name == "count" or name.endswith("_epochs")
         fields.append(pa.field(name, pa.int64() if integral else pa.float64()))
+    for name in imputed_fields(resolution) if imputed else []:
+        kinds = {"imputed_minutes": pa.int64(), "imputed": pa.bool_(), "imputation_run": pa.string()}
+        fields.append(pa.field(name, kinds.get(name, pa.float64())))
     return pa.schema(fields)
 
 

@@ -13,7 +13,6 @@ from urllib.parse import quote
 
 import pandas as pd
 
-from schemas.metrics import METRICS
 from wearstream.client import frames
 from wearstream.client.http import Call
 from wearstream.client.progress import Progress
@@ -21,6 +20,7 @@ from wearstream.client.progress import Progress
 Plan = Generator[Call, Any, pd.DataFrame]
 Moment = str | dt.date | dt.datetime | None
 Resolution = Literal["auto", "raw", "1m", "1h", "1d"]
+Imputed = Literal["exclude", "include", "only"]
 PageSink = Callable[[pd.DataFrame], None]
 
 MAX_DAYS_PER_CALL: Final = 366
@@ -91,61 +91,6 @@ def timezone_of(participant_id: str, zones: dict[str, str]) -> Generator[Call, A
     return zones[participant_id]
 
 
-def series(
-    participant_ids: Sequence[str],
-    metric: str,
-    start: Moment,
-    end: Moment,
-    resolution: Resolution,
-    *,
-    zones: dict[str, str],
-    page_size: int,
-    max_points: int,
-    progress: Progress,
-    on_page: PageSink | None = None,
-) -> Plan:
-    """Points of each participant, all pages (stored resolutions) or one reduced answer (`auto`). With
-    `on_page`, each page's frame is handed over as it arrives and the plan returns an empty frame."""
-    if metric not in METRICS:
-        raise ValueError(f"metric: unknown {metric!r} (known: {', '.join(METRICS)})")
-    collected: list[pd.DataFrame] = []
-    used: dict[str, dict[str, Any]] = {}
-    for participant_id in participant_ids:
-        timezone = yield from timezone_of(participant_id, zones)
-        params = _params(
-            start=moment("start", start),
-            end=moment("end", end),
-            resolution=resolution,
-            max_points=max_points if resolution == "auto" else page_size,
-        )
-        pages: list[pd.DataFrame] = []
-        level = "raw"
-        rows = 0
-        while True:
-            page = yield Call(_path("v1", "participants", participant_id, "series", metric), params, arrow=True)
-            level = page["resolution"]
-            used[participant_id] = {"resolution": level, "bucket_seconds": page["bucket_seconds"]}
-            frame = frames.page_frame(participant_id, metric, timezone, page)
-            rows += len(frame)
-            if on_page is not None:
-                on_page(frame)
-            else:
-                pages.append(frame)
-            if not page.get("next_cursor"):
-                break
-            params = {**params, "cursor": page["next_cursor"]}
-        if on_page is None:
-            collected.append(frames.concat(pages, frames.series_frame(participant_id, metric, timezone, level, [])))
-        progress.advance(rows)
-    progress.close()
-    levels = {u["resolution"] for u in used.values()} or {"raw" if resolution == "auto" else resolution}
-    empty = frames.series_frame("", metric, "UTC", levels.pop() if len(levels) == 1 else "raw", []).iloc[0:0]
-    empty.attrs.update({"metric": metric, "unit": METRICS[metric].unit, "resolution": used})
-    if on_page is not None:
-        return empty
-    return frames.concat(collected, empty)
-
-
 def _windows(start: Moment, end: Moment) -> list[tuple[str | None, str | None]]:
     """[start, end) in windows the API accepts (≤ 366 days) when both are dates; else as given."""
     low, high = moment("start", start), moment("end", end)
@@ -170,13 +115,16 @@ def per_day(
     *,
     zones: dict[str, str],
     progress: Progress,
+    imputed: Imputed = "exclude",
 ) -> Plan:
-    """Daily summaries (`days`) or sleep nights (`nights`), one row per participant × local date."""
+    """Daily summaries (`days`) or sleep nights (`nights`), one row per participant × local date; daily
+    summaries with `imputed=include|only` count each metric's imputed minutes (`imputed_minutes_<metric>`)."""
     records: list[dict[str, Any]] = []
     key = "days" if kind == "daily" else "nights"
     for participant_id in participant_ids:
         for low, high in _windows(start, end):
-            report = yield Call(_path("v1", "participants", participant_id, kind), _params(start=low, end=high))
+            window = _params(start=low, end=high, imputed=None if imputed == "exclude" else imputed)
+            report = yield Call(_path("v1", "participants", participant_id, kind), window)
             zones[participant_id] = report["timezone"]
             records.extend(
                 {"participant_id": participant_id, "timezone": report["timezone"], **row} for row in report[key]
@@ -193,7 +141,7 @@ def _day_units(columns: Iterable[str]) -> dict[str, str]:
     for column in columns:
         if column.endswith("_pct") or column.startswith("coverage_pct"):
             units[column] = "%"
-        elif column.endswith("minutes") or "stage_minutes" in column or column == "resting_hr_minutes":
+        elif column.endswith("minutes") or "stage_minutes" in column or column.startswith("imputed_minutes"):
             units[column] = "min"
         elif column.endswith("resting_hr"):
             units[column] = "bpm"

@@ -136,3 +136,26 @@ export async function loadGaps(participantId, start, end, signal) {
     title: `${g.kind === "not_worn" ? "Not worn" : "Not synced"} for ${duration(g.duration_s)}${g.open ? " (open)" : ""}`,
   }));
 }
+
+/** Stretches of imputed heart-rate minutes in the range (`imputed=only`, the latest complete imputation run),
+ * from `auto` bins that hold imputed minutes, adjacent bins joined, for shading every chart. */
+export async function loadImputed(participantId, start, end, signal) {
+  const response = await page(participantId, "heart_rate", start, end, signal, {
+    resolution: "auto", max_points: 2000, imputed: "only",
+  });
+  const bucketMs = response.bucket_seconds * 1000;
+  const stretches = [];
+  for (const p of response.points) {
+    const t = time(p);
+    const last = stretches.at(-1);
+    if (last && last.end === t) {
+      last.end = t + bucketMs;
+      last.minutes += p.imputed_minutes;
+    } else stretches.push({ start: t, end: t + bucketMs, minutes: p.imputed_minutes });
+  }
+  const run = response.imputation_run;
+  return stretches.map((g) => ({
+    start: g.start, end: g.end, kind: "imputed",
+    title: `Imputed (run ${run}): ${g.minutes} heart-rate minutes`,
+  }));
+}

@@ -1,13 +1,14 @@
 // A participant: facts from the cohort view, then heart rate, steps, SpO2, HRV and a hypnogram over one
 // shared range (zoom and pan re-query the API at the zoom's resolution), gaps shaded, and a live mode in
 // which the heart-rate chart advances from the websocket; below, the nightly resting HR and the alerts.
+// "Imputed" (or `imputed=1` in the route) also shades the stretches an imputation run filled.
 
 import { describe, get } from "../api.js";
 import { ago, debounce, flagBadge, formatTime, h, isoUtc, mount, number, stateBox } from "../dom.js";
 import { attachInteraction } from "../interact.js";
 import { LiveSeries, openLive } from "../live.js";
 import { focusHeading, replaceParams } from "../router.js";
-import { loadGaps } from "../series.js";
+import { loadGaps, loadImputed } from "../series.js";
 import { nightsPanel } from "./nights.js";
 import { PANELS, Panel } from "./panels.js";
 
@@ -113,6 +114,11 @@ function showParticipant(root, heading, detail, params, signal) {
   const rangeText = h("p", { class: "range-text", "aria-live": "polite" });
   const liveStatus = h("p", { class: "live-status", role: "status", "data-state": "off" });
   const liveButton = h("button", { type: "button", class: "live-toggle", "aria-pressed": "false" }, "Live");
+  let showImputed = params.get("imputed") === "1";
+  const imputedButton = h("button", {
+    type: "button", class: "imputed-toggle", "aria-pressed": String(showImputed),
+    title: "Shade the minutes the latest imputation run filled",
+  }, "Imputed");
   const rangeButtons = [];
   const button = (label, onclick, title) => {
     const b = h("button", { type: "button", onclick, title: title || label, "aria-label": title || label }, label);
@@ -124,14 +130,16 @@ function showParticipant(root, heading, detail, params, signal) {
   const nights = nightsPanel(detail, signal);
 
   const reload = debounce(() => {
-    const gaps = loadGaps(participantId, start, end, signal).catch(() => []);
+    const imputed = showImputed ? loadImputed(participantId, start, end, signal).catch(() => []) : [];
+    const gaps = Promise.all([loadGaps(participantId, start, end, signal).catch(() => []), imputed])
+      .then(([found, filled]) => [...found, ...filled]);
     for (const panel of panels) if (!(live.on && panel === panels[0])) panel.load(start, end, gaps);
   }, 120);
   function setRange(a, b) {
     const span = Math.min(Math.max(b - a, 10 * 60_000), 3 * 365 * DAY);
     [start, end] = [Math.round(a), Math.round(a + span)];
     rangeText.textContent = `${formatTime(start, timeZone, "full")} – ${formatTime(end, timeZone, "full")} (${timeZone})`;
-    replaceParams({ start: isoUtc(start), end: isoUtc(end) });
+    replaceParams({ start: isoUtc(start), end: isoUtc(end), ...(showImputed ? { imputed: "1" } : {}) });
     reload();
   }
   const zoom = (factor) => {
@@ -152,6 +160,11 @@ function showParticipant(root, heading, detail, params, signal) {
       setRange(start, end);
     }
   });
+  imputedButton.addEventListener("click", () => {
+    showImputed = !showImputed;
+    imputedButton.setAttribute("aria-pressed", String(showImputed));
+    setRange(start, end);
+  });
   const toolbar = h("div", { class: "toolbar", role: "toolbar", "aria-label": "Time range" },
     button("◀ Earlier", () => pan(-0.5), "Earlier (pan left)"),
     button("Later ▶", () => pan(0.5), "Later (pan right)"),
@@ -161,12 +174,14 @@ function showParticipant(root, heading, detail, params, signal) {
     PRESETS.map(([label, span]) => button(label, () => setRange(end - span, end), `Show ${label} up to the range's end`)),
     button("All", all, "All data"),
     h("span", { class: "separator", "aria-hidden": "true" }),
-    liveButton);
+    liveButton,
+    imputedButton);
   mount(root, breadcrumb(participantId), heading, facts(detail), toolbar, rangeText, liveStatus,
     h("p", { class: "help" }, "Drag or use ← → on a chart to pan, the wheel or + − to zoom. Times in ", timeZone, "."),
     h("div", { class: "charts" }, panels.map((p) => p.element)),
     h("p", { class: "legend" }, h("span", { class: "swatch gap-not_worn" }), " not worn  ",
-      h("span", { class: "swatch gap-not_synced" }), " not synced"),
+      h("span", { class: "swatch gap-not_synced" }), " not synced  ",
+      h("span", { class: "swatch gap-imputed" }), " imputed (with Imputed on; never mixed into the readings)"),
     nights.element);
   setRange(start, end);
   const onResize = debounce(() => {
