@@ -19,7 +19,8 @@ from wearstream.imputation_eval import Plan, evaluate
 from wearstream.imputation_export import with_export
 from wearstream.imputation_table import markdown
 
-WEARIPEDIA = Path(__file__).parents[1] / "tests" / "data" / "fitbit" / "wearipedia_7d"
+ROOT = Path(__file__).resolve().parents[1]
+WEARIPEDIA = ROOT / "tests" / "data" / "fitbit" / "wearipedia_7d"
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -42,6 +43,9 @@ def main(argv: list[str] | None = None) -> None:
     evaluation = evaluate(plan, progress=lambda done, total: print(f"{done}/{total}"))
     if args.export is not None and args.export.is_dir():
         evaluation = with_export(evaluation, args.export)
+        folder = args.export.resolve()
+        if folder.is_relative_to(ROOT):  # results name the export as the repository does
+            evaluation = msgspec.structs.replace(evaluation, export=str(folder.relative_to(ROOT)))
     stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H%MZ")
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / f"imputation-{stamp}.json").write_bytes(msgspec.json.format(msgspec.json.encode(evaluation)))

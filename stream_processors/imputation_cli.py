@@ -10,6 +10,8 @@ import typer
 
 from core.cli import console, fail, out, settings_of
 
+_METHOD_HELP = "bridge (the default), profile, neighbour_mean, neighbour_median or linear."
+
 
 def _instant(option: str, text: str | None) -> dt.datetime | None:
     if text is None:
@@ -36,7 +38,7 @@ def impute_command(
         str | None, typer.Option(help="Only gaps starting at or after this (ISO; UTC if no zone).")
     ] = None,
     end: Annotated[str | None, typer.Option(help="Only gaps starting before this (ISO; UTC if no zone).")] = None,
-    method: Annotated[str, typer.Option(help="neighbour_mean, neighbour_median, linear or profile.")] = "profile",
+    method: Annotated[str, typer.Option(help=_METHOD_HELP)] = "bridge",
     list_runs: Annotated[bool, typer.Option("--list", help="List the imputation runs and exit.")] = False,
     delete: Annotated[str | None, typer.Option("--delete", metavar="RUN", help="Delete a run and its rows.")] = None,
 ) -> None:

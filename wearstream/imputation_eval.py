@@ -116,6 +116,7 @@ def cohort_series(simulator: CohortSimulator, k: int, days: int) -> tuple[dict[s
             low=METRICS[m].min_value,
             high=METRICS[m].max_value,
             steps=grids["steps"] if m == "heart_rate" else None,
+            metric=m,
         )
         for m in METRICS_SCORED
     }
@@ -203,7 +204,13 @@ def _without(series: MinuteSeries, start: int, end: int, *, steps: FloatArray | 
     values = series.values.copy()
     values[start:end] = np.nan
     return MinuteSeries(
-        start_ms=series.start_ms, values=values, local=series.local, low=series.low, high=series.high, steps=steps
+        start_ms=series.start_ms,
+        values=values,
+        local=series.local,
+        low=series.low,
+        high=series.high,
+        steps=steps,
+        metric=series.metric,
     )
 
 

@@ -59,6 +59,7 @@ def export_series(batches: list[ReadingBatch], timezone: str) -> dict[str, Minut
             low=METRICS[m].min_value,
             high=METRICS[m].max_value,
             steps=grids.get("steps") if m == "heart_rate" else None,
+            metric=m,
         )
         for m, grid in grids.items()
     }

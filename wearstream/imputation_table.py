@@ -5,15 +5,18 @@ from __future__ import annotations
 
 import statistics
 
-from stream_processors.imputation import METHODS
+from stream_processors.imputation import DEFAULT_METHOD, METHODS
 from wearstream.imputation_eval import BUCKETS, METRICS_SCORED, Evaluation, Score, bucket_name
 
+MARGINS = (DEFAULT_METHOD, "profile")
+"""The methods whose margin over the baselines the table shows."""
 
-def margins(scores: list[Score], metric: str, bucket: str) -> tuple[float, float] | None:
-    """Per repetition, the better of neighbour mean and median's MAE minus profile's: (mean, sd) over the
-    repetitions; positive means profile is better. None when a method filled nothing in some repetition."""
+
+def margins(scores: list[Score], metric: str, bucket: str, method: str = DEFAULT_METHOD) -> tuple[float, float] | None:
+    """Per repetition, the better of neighbour mean and median's MAE minus `method`'s: (mean, sd) over the
+    repetitions; positive means `method` is better. None when a method filled nothing in some repetition."""
     by = {s.method: s.mae_by_seed for s in scores if s.metric == metric and s.bucket == bucket}
-    runs = [by.get(m, []) for m in ("neighbour_mean", "neighbour_median", "profile")]
+    runs = [by.get(m, []) for m in ("neighbour_mean", "neighbour_median", method)]
     if len({len(r) for r in runs}) != 1 or not runs[0]:
         return None
     diffs = [min(a, b) - c for a, b, c in zip(*runs, strict=True)]
@@ -48,8 +51,9 @@ def table(scores: list[Score]) -> list[str]:
     lines = [
         "| metric | gap | minutes | "
         + " | ".join(METHODS)
-        + " | profile's MAE margin over the better of mean, median |",
-        "|---|---|---|" + "---|" * len(METHODS) + "---|",
+        + "".join(f" | {m}'s MAE margin over the better of mean, median" for m in MARGINS)
+        + " |",
+        "|---|---|---|" + "---|" * (len(METHODS) + len(MARGINS)),
     ]
     for metric in METRICS_SCORED:
         for low, high in BUCKETS:
@@ -59,10 +63,13 @@ def table(scores: list[Score]) -> list[str]:
                 continue
             minutes = max(s.minutes for s in cell_scores.values())
             cells = [_cell(cell_scores[m]) if m in cell_scores else "–" for m in METHODS]
-            margin = margins(scores, metric, bucket)
-            shown = "–" if margin is None else f"{margin[0]:+.2f} ± {margin[1]:.2f}"
-            lines.append(f"| {metric} | {bucket} | {minutes:,} | " + " | ".join(cells) + f" | {shown} |")
+            shown = [_margin(margins(scores, metric, bucket, m)) for m in MARGINS]
+            lines.append(f"| {metric} | {bucket} | {minutes:,} | " + " | ".join(cells + shown) + " |")
     return lines
+
+
+def _margin(margin: tuple[float, float] | None) -> str:
+    return "–" if margin is None else f"{margin[0]:+.2f} ± {margin[1]:.2f}"
 
 
 def _cell(score: Score) -> str:

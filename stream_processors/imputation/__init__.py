@@ -3,12 +3,20 @@ store into the imputation tables, with provenance (`job.py`, `store.py`)."""
 
 from __future__ import annotations
 
+from typing import Final
+
+from stream_processors.imputation.bridge import BridgeMethod
 from stream_processors.imputation.grid import MinuteSeries, local_minutes, minute_grid
 from stream_processors.imputation.methods import Fill, Linear, Method, NeighbourMean, NeighbourMedian, Skipped
 from stream_processors.imputation.profile import ProfileMethod
 
-METHODS: dict[str, type[Method]] = {m.name: m for m in (NeighbourMean, NeighbourMedian, Linear, ProfileMethod)}
+METHODS: dict[str, type[Method]] = {
+    m.name: m for m in (NeighbourMean, NeighbourMedian, Linear, ProfileMethod, BridgeMethod)
+}
 """Every method by name; each class builds with its documented defaults."""
+
+DEFAULT_METHOD: Final = "bridge"
+"""The method `wearstream impute` uses unless told otherwise: the one that scores best (see the README)."""
 
 
 def method_named(name: str) -> Method:
@@ -19,7 +27,9 @@ def method_named(name: str) -> Method:
 
 
 __all__ = [
+    "DEFAULT_METHOD",
     "METHODS",
+    "BridgeMethod",
     "Fill",
     "Linear",
     "Method",

@@ -27,7 +27,8 @@ IntArray = npt.NDArray[np.int64]
 class MinuteSeries:
     """`values[i]` is the mean of the minute starting at `start_ms + i` minutes (NaN: missing); `local[i]` that
     minute counted from the local epoch (so `local // 1440` is the local day, `local % 1440` the time of day).
-    `steps`, aligned, is the participant's step count per minute where known; `low`/`high` the valid range."""
+    `steps`, aligned, is the participant's step count per minute where known; `low`/`high` the valid range;
+    `metric` the registry's name of what `values` holds (methods that model a metric in its own way read it)."""
 
     start_ms: int
     values: FloatArray
@@ -35,6 +36,7 @@ class MinuteSeries:
     low: float
     high: float
     steps: FloatArray | None = None
+    metric: str = ""
 
     def __post_init__(self) -> None:
         if self.start_ms % MINUTE_MS:

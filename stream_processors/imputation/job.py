@@ -120,6 +120,7 @@ async def _participant(
             low=METRICS[metric].min_value,
             high=METRICS[metric].max_value,
             steps=stored["steps"] if metric == "heart_rate" else None,
+            metric=metric,
         )
         for start_ms, end_ms in gaps:
             report = _fill_gap(method, request.run_id, participant, metric, series, (start_ms, end_ms), points)

@@ -4,6 +4,7 @@ gaps and summaries are unchanged throughout (checksums before and after)."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 
 import asyncpg
@@ -16,9 +17,9 @@ from schemas.readings import encode_batch
 from stream_processors.db import create_pool
 from stream_processors.envelope import Envelope
 from stream_processors.errors import ImputationError
-from stream_processors.imputation import Linear, ProfileMethod
+from stream_processors.imputation import BridgeMethod, Linear, ProfileMethod
 from stream_processors.imputation.job import Request, impute
-from stream_processors.imputation.store import delete_run, list_runs
+from stream_processors.imputation.store import RunInfo, delete_run, list_runs
 from stream_processors.validate import validate
 from tests import factories
 from wearstream.cli import app
@@ -173,3 +174,30 @@ def test_the_command_runs_lists_and_deletes_a_run(cohort: str) -> None:
     bad = CliRunner().invoke(app, ["impute", "--run-id", "no spaces"], env=env)
     assert bad.exit_code == 1
     assert "run id 'no spaces'" in " ".join(bad.output.split())
+
+
+def test_the_default_method_is_bridge_with_its_provenance(cohort: str) -> None:
+    env = {"WEARSTREAM_DATABASE_URL": cohort}
+    ran = CliRunner().invoke(app, ["impute", "--run-id", "bridge-1", "--metrics", "heart_rate,steps"], env=env)
+    assert ran.exit_code == 0, ran.output
+    assert "run bridge-1 (bridge 2)" in ran.output
+    run = asyncio.run(_run_info(cohort, "bridge-1"))
+    assert (run.method, run.method_version, run.status) == ("bridge", "2", "complete")
+    assert run.parameters == BridgeMethod().parameters()
+    points = asyncio.run(fetch(cohort, "SELECT * FROM imputed_points WHERE run_id = 'bridge-1'"))
+    assert points
+    by_metric = {m: [p for p in points if p["metric_id"] == METRIC_IDS[m]] for m in ("heart_rate", "steps")}
+    assert by_metric["heart_rate"]
+    assert by_metric["steps"]
+    assert all(25 <= p["value"] <= 250 for p in by_metric["heart_rate"])
+    assert all(0 <= p["value"] <= 300 and p["value"] == int(p["value"]) for p in by_metric["steps"])
+    assert all(p["lower"] <= p["value"] <= p["upper"] and p["std_error"] >= 0 for p in points)
+
+
+async def _run_info(url: str, run_id: str) -> RunInfo:
+    connection = await asyncpg.connect(url)
+    try:
+        [run] = [r for r in await list_runs(connection) if r.run_id == run_id]
+        return run
+    finally:
+        await connection.close()

@@ -27,5 +27,5 @@ def test_help_names_the_methods_and_the_run_commands() -> None:
     result = CliRunner().invoke(app, ["impute", "--help"])
     assert result.exit_code == 0
     text = " ".join(result.output.split())
-    for word in ("--run-id", "--list", "--delete", "profile", "neighbour_median"):
+    for word in ("--run-id", "--list", "--delete", "bridge (the default)", "profile", "neighbour_median"):
         assert word in text

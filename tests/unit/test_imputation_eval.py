@@ -45,6 +45,7 @@ def test_the_evaluation_is_reproducible_from_its_seed() -> None:
     table = markdown(first)
     assert "| heart_rate | 10–30 min |" in table
     assert "profile's MAE margin" in table
+    assert "bridge's MAE margin" in table
 
 
 def test_bucket_names() -> None:
@@ -60,10 +61,18 @@ def test_the_margin_is_the_better_baseline_minus_ours_per_repetition() -> None:
                 for s in evaluation.scores
                 if s.metric == "heart_rate" and s.bucket == "10–30 min"
             }
-            margin = margins(evaluation.scores, "heart_rate", "10–30 min")
+            margin = margins(evaluation.scores, "heart_rate", "10–30 min", "profile")
             assert margin is not None
             expected = [
                 min(a, b) - c
                 for a, b, c in zip(by["neighbour_mean"], by["neighbour_median"], by["profile"], strict=True)
             ]
             assert margin[0] == np.mean(expected)
+            ours = margins(evaluation.scores, "heart_rate", "10–30 min")
+            assert ours is not None
+            assert ours[0] == np.mean(
+                [
+                    min(a, b) - c
+                    for a, b, c in zip(by["neighbour_mean"], by["neighbour_median"], by["bridge"], strict=True)
+                ]
+            )

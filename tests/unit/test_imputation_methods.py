@@ -153,9 +153,9 @@ def test_fills_stay_inside_the_valid_range() -> None:
 
 
 def test_method_named_knows_every_method_and_names_them_when_not() -> None:
-    for name in ("neighbour_mean", "neighbour_median", "linear", "profile"):
+    for name in ("neighbour_mean", "neighbour_median", "linear", "profile", "bridge"):
         assert method_named(name).name == name
-    with pytest.raises(ValueError, match="known: neighbour_mean, neighbour_median, linear, profile"):
+    with pytest.raises(ValueError, match="known: neighbour_mean, neighbour_median, linear, profile, bridge"):
         method_named("kalman")
 
 
