@@ -88,15 +88,16 @@ def ms_to_datetime(ms: int) -> dt.datetime:
     return dt.datetime.fromtimestamp(ms / 1000, tz=UTC)
 
 
-def exact_scale(values: npt.NDArray[np.float64]) -> int | None:
-    """The smallest scale in `SCALES` at which every value is an integer n with n / scale == value bit for bit
-    and int32 deltas between neighbours; None when there is none (then only float64 storage is exact)."""
+def exact_scale(values: npt.NDArray[np.float64], candidates: tuple[int, ...] = SCALES) -> int | None:
+    """The smallest scale in `candidates` (default `SCALES`) at which every value is an integer n with
+    n / scale == value bit for bit and int32 deltas between neighbours; None when there is none (then only
+    float64 storage is exact)."""
     if len(values) == 0:
         return 1
     if not np.all(np.isfinite(values)):
         return None
     bits = values.view(np.int64)
-    for scale in SCALES:
+    for scale in candidates:
         scaled = np.rint(values * scale)
         if np.max(np.abs(scaled)) >= _EXACT_INTEGER:
             return None
@@ -176,22 +177,14 @@ def pack(
 
 
 def _whole_batch_integers(values: npt.NDArray[np.float64], bounds: list[int]) -> list[int] | None:
-    """Every segment's `value_delta` at once when each of the batch's values is an exact integer (scale 1, the
-    smallest, so the one `encode_values` picks for every segment) with int32 absolutes and deltas; else None,
-    and each segment is encoded on its own."""
+    """Every segment's `value_delta` at once when the whole batch is exact at scale 1 (the smallest, so the one
+    `encode_values` picks for every segment) with int32 absolutes; else None, and each segment is encoded on
+    its own."""
     values = np.ascontiguousarray(values, dtype=np.float64)
-    if len(values) == 0 or not np.all(np.isfinite(values)):
+    if len(values) == 0 or exact_scale(values, SCALES[:1]) is None or np.abs(values).max() > _INT32.max:
         return None
-    rounded = np.rint(values)
-    if np.abs(rounded).max() > _INT32.max:
-        return None
-    scaled = rounded.astype(np.int64)
-    # Through int64, as stored: -0.0 becomes 0 and so is not exact (as in `exact_scale`).
-    if not np.array_equal(scaled.astype(np.float64).view(np.int64), values.view(np.int64)):
-        return None
+    scaled = values.astype(np.int64)
     delta = np.diff(scaled, prepend=0)
-    if delta.min() < _INT32.min or delta.max() > _INT32.max:
-        return None
     starts = bounds[:-1]
     delta[starts] = scaled[starts]
     return delta.astype(np.int32).tolist()  # type: ignore[no-any-return]
