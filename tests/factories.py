@@ -14,6 +14,7 @@ import asyncpg
 import numpy as np
 import numpy.typing as npt
 
+from producers.simulator import CohortSimulator
 from schemas.participants import Participant
 from schemas.readings import ReadingBatch, encode_batch, make_batch
 from stream_processors.detectors import NightInput
@@ -78,6 +79,26 @@ def cohort(
 
 def sink(pool: asyncpg.Pool, *, not_synced_after_s: int = NOT_SYNCED_AFTER_S) -> Sink:
     return Sink(pool, not_synced_after_s=not_synced_after_s)
+
+
+async def store_simulated(
+    pool: asyncpg.Pool, simulator: CohortSimulator, participants: Sequence[int], days: int, *, now_ms: int
+) -> None:
+    """The simulator's participants × days, in upload order, through validation and the sink (no Kafka)."""
+    batches = sorted(
+        (b for k in participants for d in range(days) for b in simulator.simulate_day(k, d).batches),
+        key=lambda b: (b.sync_time, b.participant_id),
+    )
+    valid = [
+        validate(
+            Envelope(topic="t", partition=0, offset=i, payload=encode_batch(b)), expected_metric=None, now_ms=now_ms
+        )
+        for i, b in enumerate(batches)
+    ]
+    store = sink(pool)
+    await store.upsert_participants([simulator.participant_record(k) for k in participants])
+    for i in range(0, len(valid), 300):
+        await store.apply(valid[i : i + 300])
 
 
 HISTORY_NIGHTS: Final = 44

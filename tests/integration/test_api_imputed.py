@@ -27,10 +27,7 @@ from api.auth.store import create_key
 from core.settings import Settings
 from producers.simulator import CohortSimulator
 from schemas.metrics import METRIC_IDS
-from schemas.readings import encode_batch
 from stream_processors.db import create_pool
-from stream_processors.envelope import Envelope
-from stream_processors.validate import validate
 from tests import factories
 from tests.integration.api_server import serve_api
 from tests.integration.test_api_series import api_settings
@@ -62,22 +59,9 @@ class Imputed:
 
 async def replay(url: str) -> dict[str, str]:
     simulator = CohortSimulator(seed=11, start=START)
-    batches = sorted(
-        (b for k in PARTICIPANTS for d in range(DAYS) for b in simulator.simulate_day(k, d).batches),
-        key=lambda b: (b.sync_time, b.participant_id),
-    )
-    valid = [
-        validate(
-            Envelope(topic="t", partition=0, offset=i, payload=encode_batch(b)), expected_metric=None, now_ms=NOW_MS
-        )
-        for i, b in enumerate(batches)
-    ]
     pool = await create_pool(url, size=2)
     try:
-        sink = factories.sink(pool)
-        await sink.upsert_participants([simulator.participant_record(k) for k in PARTICIPANTS])
-        for i in range(0, len(valid), 300):
-            await sink.apply(valid[i : i + 300])
+        await factories.store_simulated(pool, simulator, PARTICIPANTS, DAYS, now_ms=NOW_MS)
         return {"researcher": (await create_key(pool, "researcher", None)).token}
     finally:
         await pool.close()

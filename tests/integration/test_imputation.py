@@ -13,14 +13,11 @@ from typer.testing import CliRunner
 
 from producers.simulator import CohortSimulator
 from schemas.metrics import METRIC_IDS
-from schemas.readings import encode_batch
 from stream_processors.db import create_pool
-from stream_processors.envelope import Envelope
 from stream_processors.errors import ImputationError
 from stream_processors.imputation import BridgeMethod, Linear, ProfileMethod
 from stream_processors.imputation.job import Request, impute
 from stream_processors.imputation.store import RunInfo, delete_run, list_runs
-from stream_processors.validate import validate
 from tests import factories
 from wearstream.cli import app
 
@@ -34,22 +31,9 @@ STORE_TABLES = ("raw_segments", "rollup_1m", "rollup_1h", "rollup_1d", "gaps", "
 @pytest.fixture(scope="module")
 async def cohort(database: str) -> str:
     simulator = CohortSimulator(seed=11, start=START)
-    batches = sorted(
-        (b for k in PARTICIPANTS for d in range(DAYS) for b in simulator.simulate_day(k, d).batches),
-        key=lambda b: (b.sync_time, b.participant_id),
-    )
-    valid = [
-        validate(
-            Envelope(topic="t", partition=0, offset=i, payload=encode_batch(b)), expected_metric=None, now_ms=NOW_MS
-        )
-        for i, b in enumerate(batches)
-    ]
     pool = await create_pool(database, size=2)
     try:
-        sink = factories.sink(pool)
-        await sink.upsert_participants([simulator.participant_record(k) for k in PARTICIPANTS])
-        for i in range(0, len(valid), 300):
-            await sink.apply(valid[i : i + 300])
+        await factories.store_simulated(pool, simulator, PARTICIPANTS, DAYS, now_ms=NOW_MS)
     finally:
         await pool.close()
     return database
