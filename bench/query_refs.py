@@ -3,7 +3,8 @@ reading (or decoding) exactly the rows an answer needs, with asyncpg and numpy i
 common approach to adherence of one query per participant.
 
 - 1-year chart (`auto`, 1,000 points): the 1-hour rollup rows of the year that `auto` reads (8,760).
-- One raw day: that day's stored segments, fetched and decoded in numpy (`segments.decode_values`).
+- One raw day: that day's stored segments, fetched and decoded in numpy (`api.series.raw.read_window`, the
+  API's own reader, without building points or JSON).
 - Cohort adherence: the window's heart-rate and sleep day rollups and the uploads' last time per participant,
   read in two statements; and the same read as two statements per participant.
 """
@@ -16,11 +17,10 @@ from collections.abc import Awaitable, Callable
 from typing import Final
 
 import asyncpg
-import numpy as np
 
+from api.series.raw import read_window
 from bench.common import Measurement, percentile
 from schemas.metrics import HEART_RATE, METRIC_IDS, SLEEP_STAGE
-from stream_processors.segments import decode_values
 
 HR: Final = METRIC_IDS[HEART_RATE.name]
 SLEEP: Final = METRIC_IDS[SLEEP_STAGE.name]
@@ -28,10 +28,6 @@ SLEEP: Final = METRIC_IDS[SLEEP_STAGE.name]
 _CHART_ROWS: Final = (
     "SELECT bucket, count, sum, min, max FROM rollup_1h"
     " WHERE participant_id = $1 AND metric_id = $2 AND bucket >= $3 AND bucket < $4 ORDER BY bucket"
-)
-_SEGMENTS: Final = (
-    "SELECT start_time, ts_delta, value_delta, value_scale, value_f8 FROM raw_segments"
-    " WHERE participant_id = $1 AND metric_id = $2 AND start_time >= $3 AND start_time < $4 ORDER BY start_time"
 )
 _DAYS: Final = (
     "SELECT participant_id, metric_id, bucket, minutes, first_time, last_time FROM rollup_1d"
@@ -57,16 +53,6 @@ async def _timed(step: Callable[[], Awaitable[object]], n: int) -> list[float]:
     return found
 
 
-def _decode(rows: list[asyncpg.Record], scale: int) -> tuple[np.ndarray, np.ndarray]:
-    times = []
-    values = []
-    for row in rows:
-        start_ms = int(row["start_time"].timestamp() * 1000)
-        times.append(start_ms + np.cumsum(np.asarray(row["ts_delta"], dtype=np.int64)))
-        values.append(decode_values(row["value_delta"], row["value_scale"], row["value_f8"], scale))
-    return np.concatenate(times), np.concatenate(values)
-
-
 async def references(
     database_url: str, *, year_start: dt.datetime, raw_day: dt.datetime, cohort_end: dt.date, repeats: int
 ) -> dict[str, list[float]]:
@@ -77,8 +63,11 @@ async def references(
         chart = await _timed(lambda: connection.fetch(_CHART_ROWS, "PYEAR", HR, year_start, year_end), repeats)
         day_end = raw_day + dt.timedelta(days=1)
 
+        def ms(instant: dt.datetime) -> int:
+            return int(instant.timestamp() * 1000)
+
         async def decode_day() -> object:
-            return _decode(await connection.fetch(_SEGMENTS, "P0001", HR, raw_day, day_end), HEART_RATE.scale)
+            return await read_window(connection, "P0001", HEART_RATE, ms(raw_day), ms(day_end))
 
         raw = await _timed(decode_day, max(10, repeats // 5))
         # Every local midnight of the 30-day window in any zone, and the uploads up to its end.
