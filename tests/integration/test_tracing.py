@@ -166,8 +166,13 @@ async def test_one_trace_follows_a_batch_from_the_producer_into_the_processor_an
         await wait_for_readings(database, truth.total, timeout_s=120, process=worker)
 
         def complete(spans: list[Span]) -> bool:
-            names = {s.name for s in spans}
-            return "COPY raw_staging" in names and any(s.service == "wearstream-replay" for s in spans)
+            # Each process exports its spans in batches as they end, a child before its parent: wait until every
+            # COPY's ancestors up to the replay's publish span have arrived (or time out, and the checks say why).
+            by_id = {s.span_id: s for s in spans}
+            copies = [s for s in spans if s.name == "COPY raw_staging"]
+            return bool(copies) and all(
+                any(a.name.startswith("publish ") for a in ancestors(copy, by_id)) for copy in copies
+            )
 
         spans = await wait_for_spans(receiver, complete)
     finally:
