@@ -158,6 +158,20 @@ async def latencies(client: httpx.AsyncClient, url: str, params: dict[str, str |
     return found
 
 
+async def export_seconds(client: httpx.AsyncClient, url: str, params: dict[str, str | int]) -> list[float]:
+    """Seconds to download the whole export, after a warm-up, five times."""
+    found = []
+    for k in range(6):
+        started = time.perf_counter()
+        async with client.stream("GET", url, params=params) as response:
+            response.raise_for_status()
+            async for _ in response.aiter_bytes():
+                pass
+        if k:
+            found.append(time.perf_counter() - started)
+    return found
+
+
 async def query_benchmarks(settings: Settings, *, cohort: int, repeats: int, log_dir: Path) -> list[Measurement]:
     await asyncio.to_thread(log_dir.mkdir, parents=True, exist_ok=True)
     async with environment(settings) as env:
@@ -192,6 +206,14 @@ async def query_benchmarks(settings: Settings, *, cohort: int, repeats: int, log
                 readings = len(
                     (await c.get("/v1/participants/P0001/series/heart_rate", params=raw_day)).json()["points"]
                 )
+                raw_arrow_day = {**raw_day, "format": "arrow"}
+                raw_arrow = await latencies(
+                    c, "/v1/participants/P0001/series/heart_rate", raw_arrow_day, max(10, repeats // 5)
+                )
+                raw_exports = {
+                    fmt: await export_seconds(c, "/v1/participants/P0001/series/heart_rate", {**raw_day, "format": fmt})
+                    for fmt in ("csv", "parquet")
+                }
                 started = time.perf_counter()
                 exported = 0
                 async with c.stream(
@@ -239,9 +261,17 @@ async def query_benchmarks(settings: Settings, *, cohort: int, repeats: int, log
             repeats=raw,
             data=f"1 participant × 1 day of raw heart rate ({readings:,} readings)",
         ),
+        Measurement(
+            name="query.raw_day_arrow.p95",
+            value=percentile(raw_arrow, 95),
+            unit="ms",
+            repeats=raw_arrow,
+            data=f"1 participant × 1 day of raw heart rate ({readings:,} readings)",
+            note="format=arrow: the columns built from the decoded arrays",
+        ),
         Measurement(name="export.csv_1m_rows", value=export_rate, unit="rows/s", data="1 year of 1-minute rollups"),
         *query_refs.ratio_measurements(
-            {"chart": chart, "raw_day": raw, "adherence": adherence},
+            {"chart": chart, "raw_day": raw, "raw_day_arrow": raw_arrow, "adherence": adherence},
             refs,
             {
                 "chart_1y": label_year,
@@ -249,6 +279,7 @@ async def query_benchmarks(settings: Settings, *, cohort: int, repeats: int, log
                 "adherence": label_cohort,
             },
         ),
+        *query_refs.export_measurements(raw_exports, refs["raw_day"], readings),
     ]
 
 

@@ -103,6 +103,7 @@ def ratio_measurements(
     rows = [
         ("chart_1y", "chart", "chart", 2.0, "the bare SQL read of the 8,760 1-hour rollup rows it bins"),
         ("raw_day", "raw_day", "raw_day", 2.0, "fetching that day's segments and decoding them in numpy"),
+        ("raw_day_arrow", "raw_day_arrow", "raw_day", 2.0, "fetching that day's segments and decoding them in numpy"),
         ("adherence", "adherence", "adherence", 3.0, "the bare SQL read of the window's day rollups and uploads"),
     ]
     found: list[Measurement] = []
@@ -114,7 +115,7 @@ def ratio_measurements(
                 value=ref_p95,
                 unit="ms",
                 repeats=refs[ref_key],
-                data=labels[name],
+                data=labels[name.removesuffix("_arrow")],
                 note=reference,
             )
         )
@@ -123,7 +124,7 @@ def ratio_measurements(
                 name=f"query.{name} ÷ reference",
                 value=api_p95 / ref_p95,
                 unit="×",
-                data=labels[name],
+                data=labels[name.removesuffix("_arrow")],
                 note=f"p95 over HTTP ÷ p95 of {reference}; target ≤ {target:g}: "
                 + ("met" if api_p95 / ref_p95 <= target else "NOT met"),
             )
@@ -149,4 +150,33 @@ def ratio_measurements(
             note="target ≥ 20: " + ("met" if one_by_one / adherence >= 20 else "NOT met"),
         )
     )
+    return found
+
+
+def export_measurements(seconds: dict[str, list[float]], decode_ms: list[float], readings: int) -> list[Measurement]:
+    """Raw exports over HTTP in rows/s (median of the downloads) beside the rows/s of decoding the same readings
+    (the raw-day reference's median), and their ratio against the target ≥ 0.5."""
+    decode_rate = readings / (percentile(decode_ms, 50) / 1000)
+    data = f"1 participant × 1 day of raw heart rate ({readings:,} readings)"
+    found = [
+        Measurement(
+            name="export.raw.decode_rows",
+            value=decode_rate,
+            unit="rows/s",
+            data=data,
+            note="the reference: fetching and decoding the day's segments in numpy (median)",
+        )
+    ]
+    for fmt, samples in seconds.items():
+        rate = readings / percentile(samples, 50)
+        found.append(Measurement(name=f"export.raw_{fmt}_rows", value=rate, unit="rows/s", repeats=samples, data=data))
+        found.append(
+            Measurement(
+                name=f"export.raw_{fmt} ÷ decode",
+                value=rate / decode_rate,
+                unit="×",
+                data=data,
+                note="target ≥ 0.5: " + ("met" if rate / decode_rate >= 0.5 else "NOT met"),
+            )
+        )
     return found

@@ -15,6 +15,7 @@ from typing import Final
 import pyarrow as pa
 
 from api.params import to_ms
+from api.series.raw import Decoded
 from api.series.schemas import Point, SeriesPage
 from schemas.codebook import STAGES, field_units, imputed_fields, imputed_units, point_fields
 from schemas.metrics import Metric
@@ -67,8 +68,7 @@ def headers(page: SeriesPage) -> dict[str, str]:
     return out
 
 
-def encode(page: SeriesPage, metric: Metric) -> bytes:
-    """The page as one Arrow IPC stream (a schema message and one record batch)."""
+def _schema(page: SeriesPage, metric: Metric) -> pa.Schema:
     schema = point_schema(metric, page.resolution, imputed=page.imputed != "exclude")
     facts = {
         "participant_id": page.participant_id,
@@ -82,9 +82,30 @@ def encode(page: SeriesPage, metric: Metric) -> bytes:
     }
     if page.imputed != "exclude":
         facts |= {"imputed": page.imputed, "imputation_run": page.imputation_run or ""}
-    schema = schema.with_metadata(facts)
-    arrays = [pa.array(_column(page.points, f.name), type=f.type) for f in schema]
+    return schema.with_metadata(facts)
+
+
+def _stream(schema: pa.Schema, arrays: list[pa.Array]) -> bytes:
     sink = pa.BufferOutputStream()
     with pa.ipc.new_stream(sink, schema) as writer:
         writer.write_batch(pa.RecordBatch.from_arrays(arrays, schema=schema))
     return bytes(sink.getvalue().to_pybytes())
+
+
+def encode(page: SeriesPage, metric: Metric) -> bytes:
+    """The page as one Arrow IPC stream (a schema message and one record batch)."""
+    schema = _schema(page, metric)
+    return _stream(schema, [pa.array(_column(page.points, f.name), type=f.type) for f in schema])
+
+
+def encode_raw(page: SeriesPage, readings: Decoded, metric: Metric) -> bytes:
+    """A raw page (`page`'s facts, without points) and its readings as one Arrow IPC stream, the columns built
+    from the decoded arrays: the same stream `encode` gives for the page with one point per reading."""
+    schema = _schema(page, metric)
+    missing = ~readings.has_extra
+    arrays = [
+        pa.array(readings.times, type=pa.int64()).cast(schema.field("time").type),
+        pa.array(readings.values, type=pa.float64()),
+        *(pa.array(column, type=pa.float64(), mask=missing) for column in readings.extra_float64()),
+    ]
+    return _stream(schema, arrays)

@@ -115,6 +115,12 @@ class SeriesController(Controller):
                 raise invalid("imputed", "format=csv|parquet serves observed data only; use json or arrow")
             return _download(pool, query, resolution, format)
         imputation = await resolve_imputation(pool, participant_id, metric, imputed, imputation_run)
+        if format == "arrow" and resolution == "raw" and imputation.mode == "exclude":
+            facts, readings = await plans.raw_columns(pool, query, max_points, cursor)
+            metric_defs.SERIES_POINTS.labels(resolution=resolution).observe(len(readings))
+            body = arrow.encode_raw(facts, readings, definition)
+            columns = Response(body, media_type=arrow.MEDIA_TYPE, headers=arrow.headers(facts))
+            return cast("Response[SeriesPage]", columns)
         page = await plans.page(pool, query, resolution, max_points, cursor, imputation)
         metric_defs.SERIES_POINTS.labels(resolution=resolution).observe(len(page.points))
         if format == "arrow":

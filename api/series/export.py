@@ -1,34 +1,30 @@
 """Streaming export of a range as CSV or Parquet, in bounded memory however long the range.
 
-Raw readings are read an hour-sized window at a time (rollups a page of buckets at a time) on one connection,
-and each window is encoded and handed to the response before the next is read. Parquet gets a row group per
+Raw readings are read a window of up to a day (about 50,000 readings) at a time, as numpy columns (rollups a
+page of buckets at a time) on one connection, and each window is encoded and handed to the response before the
+next is read. Parquet gets a row group per
 `ROW_GROUP` rows; the bytes the writer produced are yielded as soon as a group is written.
 """
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
 from collections.abc import AsyncIterator
 from typing import Final
 
 import asyncpg
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from api import metric_defs
-from api.params import from_ms
 from api.series.levels import RollupLevel, raw_interval_ms
-from api.series.services import SeriesQuery, extra_values, raw_window, rollup_page
+from api.series.raw import read_window
+from api.series.services import SeriesQuery, rollup_page
 from schemas.codebook import point_fields
 
 ROW_GROUP: Final = 20_000
 ROLLUP_PAGE: Final = 10_000
-
-
-def _iso(ms: int) -> str:
-    return from_ms(ms).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def raw_columns(query: SeriesQuery) -> list[str]:
@@ -39,24 +35,30 @@ def rollup_columns(query: SeriesQuery) -> list[str]:
     return point_fields(query.metric, "1m")
 
 
-async def _raw_rows(pool: asyncpg.Pool, query: SeriesQuery) -> AsyncIterator[list[tuple[object, ...]]]:
-    """Raw readings, one window (≥ 1 h, ~10,000 readings) at a time: (time_ms, value, *extra)."""
-    window = max(3_600_000, raw_interval_ms(query.metric) * 10_000)
-    missing: list[float | None] = [None] * len(query.metric.extra_columns)
+async def _raw_tables(pool: asyncpg.Pool, query: SeriesQuery) -> AsyncIterator[pa.Table]:
+    """Raw readings, one window (1 h – 1 day, ~50,000 readings) at a time, as columns: time, value, *extra (null
+    where the reading's segment has none)."""
+    window = min(86_400_000, max(3_600_000, raw_interval_ms(query.metric) * 50_000))
+    schema = _arrow_schema(raw_columns(query))
     async with pool.acquire() as connection:
         low = query.start_ms
         while low < query.end_ms:
             high = min(query.end_ms, low + window)
-            rows = await raw_window(connection, query, low, high)
-            if rows:
-                yield [(row["t"], row["value"], *(extra_values(row["extra"]) or missing)) for row in rows]
+            readings = await read_window(connection, query.participant_id, query.metric, low, high)
+            if len(readings):
+                missing = ~readings.has_extra
+                arrays = [
+                    pa.array(readings.times, type=pa.int64()).cast(schema.field(0).type),
+                    pa.array(readings.values, type=pa.float64()),
+                    *(pa.array(c, type=pa.float64(), mask=missing) for c in readings.extra_float64()),
+                ]
+                yield pa.Table.from_arrays(arrays, schema=schema)
             low = high
 
 
-async def _rollup_rows(
-    pool: asyncpg.Pool, query: SeriesQuery, level: RollupLevel
-) -> AsyncIterator[list[tuple[object, ...]]]:
-    """Stored buckets, a page at a time: (time_ms, count, min, max, mean, [sum], [4 stage epochs])."""
+async def _rollup_tables(pool: asyncpg.Pool, query: SeriesQuery, level: RollupLevel) -> AsyncIterator[pa.Table]:
+    """Stored buckets, a page at a time: time, count, min, max, mean, [sum], [4 stage epochs]."""
+    schema = _arrow_schema(rollup_columns(query))
     after: int | None = None
     async with pool.acquire() as connection:
         while True:
@@ -70,7 +72,8 @@ async def _rollup_rows(
                     if query.metric.aggregate == "stage":
                         values.extend(row["stage_epochs"] or [0, 0, 0, 0])
                     out.append(tuple(values))
-                yield out
+                columns = [pa.array([r[i] for r in out], type=f.type) for i, f in enumerate(schema)]
+                yield pa.Table.from_arrays(columns, schema=schema)
                 after = rows[-1]["t"]
             if not more:
                 return
@@ -78,24 +81,36 @@ async def _rollup_rows(
 
 def rows_of(
     pool: asyncpg.Pool, query: SeriesQuery, level: RollupLevel | None
-) -> tuple[list[str], AsyncIterator[list[tuple[object, ...]]]]:
+) -> tuple[list[str], AsyncIterator[pa.Table]]:
+    """The range's columns, and its rows as tables of at most a window's (raw) or a page's (rollups), in order."""
     if level is None:
-        return raw_columns(query), _raw_rows(pool, query)
-    return rollup_columns(query), _rollup_rows(pool, query, level)
+        return raw_columns(query), _raw_tables(pool, query)
+    return rollup_columns(query), _rollup_tables(pool, query, level)
 
 
-async def csv_stream(columns: list[str], chunks: AsyncIterator[list[tuple[object, ...]]]) -> AsyncIterator[bytes]:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(columns)
-    async for rows in chunks:
-        writer.writerows((_iso(row[0]), *row[1:]) for row in rows)  # type: ignore[arg-type]
-        metric_defs.EXPORT_ROWS.labels(format="csv").inc(len(rows))
-        yield buffer.getvalue().encode()
-        buffer.seek(0)
-        buffer.truncate()
-    if buffer.tell():
-        yield buffer.getvalue().encode()
+def _text(column: pa.ChunkedArray) -> list[str]:
+    """A column's values as `csv` writes them: numbers by repr, empty where null."""
+    values = column.to_pylist()
+    if column.null_count == 0:
+        return list(map(repr, values))
+    return ["" if v is None else repr(v) for v in values]
+
+
+def _csv_lines(table: pa.Table) -> str:
+    """The table's rows as CSV lines: time as RFC 3339 with milliseconds, numbers as Python writes them, empty
+    where null (as `csv.writer` would: no value needs quoting)."""
+    times = table.column(0).cast(pa.int64()).to_numpy().astype("datetime64[ms]")
+    columns = [np.datetime_as_string(times, unit="ms", timezone="UTC").tolist()]
+    columns.extend(_text(table.column(i)) for i in range(1, table.num_columns))
+    return "\n".join(map(",".join, zip(*columns, strict=True))) + "\n"
+
+
+async def csv_stream(columns: list[str], chunks: AsyncIterator[pa.Table]) -> AsyncIterator[bytes]:
+    yield (",".join(columns) + "\n").encode()
+    async for table in chunks:
+        if table.num_rows:
+            metric_defs.EXPORT_ROWS.labels(format="csv").inc(table.num_rows)
+            yield _csv_lines(table).encode()
 
 
 class _Drain:
@@ -135,21 +150,24 @@ def _arrow_schema(columns: list[str]) -> pa.Schema:
     return pa.schema(fields)
 
 
-async def parquet_stream(columns: list[str], chunks: AsyncIterator[list[tuple[object, ...]]]) -> AsyncIterator[bytes]:
+async def parquet_stream(columns: list[str], chunks: AsyncIterator[pa.Table]) -> AsyncIterator[bytes]:
     schema = _arrow_schema(columns)
     sink = _Drain()
-    writer = pq.ParquetWriter(sink, schema, compression="zstd")
-    pending: list[tuple[object, ...]] = []
+    # Times step by about the same interval: delta encoding stores them in a few bits each.
+    writer = pq.ParquetWriter(
+        sink, schema, compression="zstd", use_dictionary=columns[1:], column_encoding={"time": "DELTA_BINARY_PACKED"}
+    )
+    pending: list[pa.Table] = []
 
     def write_group() -> None:
-        arrays = [pa.array([row[i] for row in pending], type=schema.field(i).type) for i in range(len(columns))]
-        writer.write_table(pa.Table.from_arrays(arrays, schema=schema), row_group_size=ROW_GROUP)
-        metric_defs.EXPORT_ROWS.labels(format="parquet").inc(len(pending))
+        table = pa.concat_tables(pending)
+        writer.write_table(table, row_group_size=ROW_GROUP)
+        metric_defs.EXPORT_ROWS.labels(format="parquet").inc(table.num_rows)
         pending.clear()
 
-    async for rows in chunks:
-        pending.extend(rows)
-        if len(pending) >= ROW_GROUP:
+    async for table in chunks:
+        pending.append(table)
+        if sum(t.num_rows for t in pending) >= ROW_GROUP:
             write_group()
             yield sink.take()
     if pending:

@@ -9,9 +9,10 @@ import asyncpg
 
 from api import cursor as cursors
 from api.params import from_ms, to_ms
-from api.series import imputed, merge, services
+from api.series import imputed, merge, raw_pages, services
 from api.series.imputed import EXCLUDE, Imputation
 from api.series.levels import ROLLUPS, Level, auto_source, bin_factor, choose_level
+from api.series.raw import Decoded
 from api.series.schemas import Point, Resolution, SeriesPage
 
 RAW_AUTO_CAP_FACTOR: Final = 4
@@ -41,7 +42,7 @@ async def _auto(pool: asyncpg.Pool, query: services.SeriesQuery, max_points: int
     source = auto_source(_auto_level(query, max_points, imputation), query.start_ms, dropped)
     if source.level == "raw":
         cap = RAW_AUTO_CAP_FACTOR * 10 * max_points
-        raw = await services.raw_reduced(pool, query, max_points, cap)
+        raw = await raw_pages.raw_reduced(pool, query, max_points, cap)
         if raw is not None:
             return _Answer("raw", list(raw))
         source = auto_source("1m", query.start_ms, dropped)
@@ -70,17 +71,24 @@ async def _auto(pool: asyncpg.Pool, query: services.SeriesQuery, max_points: int
     )
 
 
-async def _raw(
+async def _raw_readings(
     pool: asyncpg.Pool, query: services.SeriesQuery, position: cursors.Position | None, fingerprint: str, limit: int
-) -> _Answer:
-    """A page of raw readings after `position`."""
-    start = services.RawPosition(position.after, position.skip) if position else None
-    rows, after = await services.raw_page(pool, query, start, limit)
-    points = [services.raw_point(row, query.metric) for row in rows]
+) -> tuple[Decoded, str | None]:
+    """A page of raw readings after `position`, and the next page's cursor."""
+    start = raw_pages.RawPosition(position.after, position.skip) if position else None
+    readings, after = await raw_pages.raw_page(pool, query, start, limit)
     next_cursor = None
     if after is not None:
         next_cursor = cursors.encode(cursors.Position(q=fingerprint, after=after.after_ms, skip=after.skip))
-    return _Answer("raw", points, next_cursor=next_cursor)
+    return readings, next_cursor
+
+
+async def _raw(
+    pool: asyncpg.Pool, query: services.SeriesQuery, position: cursors.Position | None, fingerprint: str, limit: int
+) -> _Answer:
+    """A page of raw readings after `position`, as points."""
+    readings, next_cursor = await _raw_readings(pool, query, position, fingerprint, limit)
+    return _Answer("raw", raw_pages.raw_points(readings, query.metric), next_cursor=next_cursor)
 
 
 async def _rollup(
@@ -205,21 +213,14 @@ async def _answer(
     return answer
 
 
-async def page(
-    pool: asyncpg.Pool,
-    query: services.SeriesQuery,
-    resolution: Resolution,
-    max_points: int,
-    cursor: str | None,
-    imputation: Imputation = EXCLUDE,
-) -> SeriesPage:
-    """One JSON page of `query` at `resolution`; a cursor from another query is refused."""
+def _fingerprint(query: services.SeriesQuery, resolution: Resolution, imputation: Imputation) -> str:
     parts: tuple[object, ...] = (query.participant_id, query.metric.name, resolution)
     if imputation.mode != "exclude":
         parts = (*parts, imputation.mode, imputation.run_id)
-    fingerprint = cursors.fingerprint(*parts)
-    position = cursors.decode(cursor, fingerprint) if cursor else None
-    answer = await _answer(pool, query, resolution, max_points, position, fingerprint, imputation)
+    return cursors.fingerprint(*parts)
+
+
+def _series_page(query: services.SeriesQuery, answer: _Answer, imputation: Imputation) -> SeriesPage:
     return SeriesPage(
         participant_id=query.participant_id,
         metric=query.metric.name,
@@ -233,3 +234,31 @@ async def page(
         imputed=imputation.mode,
         imputation_run=imputation.run_id,
     )
+
+
+async def page(
+    pool: asyncpg.Pool,
+    query: services.SeriesQuery,
+    resolution: Resolution,
+    max_points: int,
+    cursor: str | None,
+    imputation: Imputation = EXCLUDE,
+) -> SeriesPage:
+    """One JSON page of `query` at `resolution`; a cursor from another query is refused."""
+    fingerprint = _fingerprint(query, resolution, imputation)
+    position = cursors.decode(cursor, fingerprint) if cursor else None
+    answer = await _answer(pool, query, resolution, max_points, position, fingerprint, imputation)
+    return _series_page(query, answer, imputation)
+
+
+async def raw_columns(
+    pool: asyncpg.Pool, query: services.SeriesQuery, max_points: int, cursor: str | None
+) -> tuple[SeriesPage, Decoded]:
+    """The page `page()` gives for `resolution=raw` without imputed minutes, its readings as columns (the page's
+    `points` are left empty): for answers built from columns, such as `format=arrow`."""
+    fingerprint = _fingerprint(query, "raw", EXCLUDE)
+    position = cursors.decode(cursor, fingerprint) if cursor else None
+    readings, next_cursor = Decoded.empty(len(query.metric.extra_columns)), None
+    if query.end_ms > query.start_ms:
+        readings, next_cursor = await _raw_readings(pool, query, position, fingerprint, max_points)
+    return _series_page(query, _Answer("raw", [], next_cursor=next_cursor), EXCLUDE), readings

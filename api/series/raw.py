@@ -16,6 +16,7 @@ import numpy as np
 import numpy.typing as npt
 
 from schemas.metrics import METRIC_IDS, Metric
+from schemas.readings import exact_float64
 from stream_processors.segments import decode_values
 
 _COLUMNS: Final = (
@@ -65,8 +66,34 @@ class Decoded:
         self.times, self.values, self.extra = times, values, extra
         self.has_extra = has_extra if has_extra is not None else np.zeros(len(times), dtype=bool)
 
-    def select(self, index: npt.NDArray[np.intp]) -> Decoded:
+    @staticmethod
+    def empty(width: int) -> Decoded:
+        return Decoded(np.empty(0, np.int64), np.empty(0, np.float64), [np.empty(0, np.float32)] * width)
+
+    def __len__(self) -> int:
+        return len(self.times)
+
+    def select(self, index: npt.NDArray[np.intp] | slice) -> Decoded:
+        """The readings at `index` (positions, or a slice)."""
         return Decoded(self.times[index], self.values[index], [c[index] for c in self.extra], self.has_extra[index])
+
+    def extra_float64(self) -> list[npt.NDArray[np.float64]]:
+        """The extra columns as float64 without changing any number (`schemas.readings.exact_float64`)."""
+        return [exact_float64(column) for column in self.extra]
+
+
+def concatenate(parts: list[Decoded], width: int) -> Decoded:
+    """The readings of `parts`, one after the other; `width` extra columns."""
+    if not parts:
+        return Decoded.empty(width)
+    if len(parts) == 1:
+        return parts[0]
+    return Decoded(
+        np.concatenate([p.times for p in parts]),
+        np.concatenate([p.values for p in parts]),
+        [np.concatenate([p.extra[k] for p in parts]) for k in range(width)],
+        np.concatenate([p.has_extra for p in parts]),
+    )
 
 
 def decode_segments(rows: list[asyncpg.Record], scale: int, width: int) -> Decoded:
@@ -90,7 +117,7 @@ def decode_segments(rows: list[asyncpg.Record], scale: int, width: int) -> Decod
             )
             present.append(np.full(len(deltas), extra is not None))
     if not times:
-        return Decoded(np.empty(0, np.int64), np.empty(0, np.float64), [np.empty(0, np.float32)] * width)
+        return Decoded.empty(width)
     stacked = np.concatenate(extras).astype(np.float32) if width else None
     extra_columns = [stacked[:, k] for k in range(width)] if stacked is not None else []
     has_extra = np.concatenate(present) if width else None

@@ -13,8 +13,7 @@ import numpy as np
 
 from api.params import from_ms, to_ms
 from api.series import raw
-from api.series.downsample import reduce_indices
-from api.series.levels import RollupLevel, raw_interval_ms
+from api.series.levels import RollupLevel
 from api.series.schemas import Point
 from schemas.metrics import METRIC_IDS, Metric
 from schemas.readings import exact_float64
@@ -88,15 +87,6 @@ def extra_values(extra: Sequence[float] | None) -> list[float] | None:
         return None
     values: list[float] = exact_float64(np.asarray(extra, dtype=np.float32)).tolist()
     return values
-
-
-def raw_point(row: Mapping[str, Any], metric: Metric) -> Point:
-    extra = extra_values(row["extra"])
-    return Point(
-        time=from_ms(row["t"]),
-        value=row["value"],
-        extra=dict(zip(metric.extra_columns, extra, strict=False)) if extra is not None else None,
-    )
 
 
 def first_bucket_bound(query: SeriesQuery, level: RollupLevel) -> dt.datetime:
@@ -178,59 +168,6 @@ async def raw_window(
 ) -> list[RawRow]:
     """The raw readings of [low_ms, high_ms), ordered by time and value (decoded from the segments)."""
     return raw_rows(await raw.read_window(connection, query.participant_id, query.metric, low_ms, high_ms))
-
-
-async def raw_reduced(pool: asyncpg.Pool, query: SeriesQuery, max_points: int, cap: int) -> list[Point] | None:
-    """Raw readings of the range reduced to ≤ max_points (peaks kept); None when there are more than `cap`."""
-    decoded = await raw.read_window(pool, query.participant_id, query.metric, query.start_ms, query.end_ms)
-    if len(decoded.times) > cap:
-        return None
-    if len(decoded.times) > max_points:
-        decoded = decoded.select(reduce_indices(decoded.times, decoded.values, max_points))
-    return [raw_point(row, query.metric) for row in raw_rows(decoded)]
-
-
-class RawPosition(msgspec.Struct, frozen=True):
-    after_ms: int
-    """Time of the last reading returned."""
-    skip: int
-    """Readings at exactly `after_ms` already returned."""
-
-
-async def raw_page(
-    pool: asyncpg.Pool, query: SeriesQuery, position: RawPosition | None, limit: int
-) -> tuple[list[RawRow], RawPosition | None]:
-    """The next `limit` raw readings from `position` (or start), read in growing time windows; and the position
-    after them, None when the range is exhausted. Exact at page boundaries even when readings share a time."""
-    low = position.after_ms if position is not None else query.start_ms
-    skip = position.skip if position is not None else 0
-    window = max(60_000, min(MAX_WINDOW_MS, int(limit * raw_interval_ms(query.metric) * 1.2)))
-    collected: list[RawRow] = []
-    cursor_ms = low
-    async with pool.acquire() as connection:
-        while cursor_ms < query.end_ms and len(collected) <= limit:
-            high = min(query.end_ms, cursor_ms + window)
-            rows = await raw_window(connection, query, cursor_ms, high)
-            if cursor_ms == low and skip:
-                rows = rows[_leading_at(rows, low, skip) :]
-            collected.extend(rows)
-            cursor_ms = high
-            if len(rows) < limit // 2:
-                window = min(MAX_WINDOW_MS, window * 2)
-    page = collected[:limit]
-    if len(collected) <= limit:
-        return page, None
-    last = page[-1]["t"]
-    at_last = sum(1 for row in page if row["t"] == last) + (skip if last == low else 0)
-    return page, RawPosition(last, at_last)
-
-
-def _leading_at(rows: Sequence[RawRow], at_ms: int, skip: int) -> int:
-    """How many of the first `skip` rows are at exactly `at_ms` (those were returned by the previous page)."""
-    n = 0
-    while n < min(skip, len(rows)) and rows[n]["t"] == at_ms:
-        n += 1
-    return n
 
 
 async def dropped_before(pool: asyncpg.Pool) -> dict[str, int]:
