@@ -19,6 +19,7 @@ from typing import Final
 import asyncpg
 import numpy as np
 
+from bench import storage_total
 from bench.common import (
     Environment,
     Measurement,
@@ -158,21 +159,26 @@ async def end_to_end(
     repeats: int,
     log_dir: Path,
     measure_storage: bool = False,
+    measure_total: bool = False,
 ) -> list[Measurement]:
     rates: list[float] = []
     sizes: list[float] = []
+    totals: list[Measurement] = []
     total = 0
+    what = "heart rate" if metrics == (HEART_RATE.name,) else "all metrics"
+    name = "heart_rate" if metrics == (HEART_RATE.name,) else "mix"
     for _ in range(repeats):
         async with environment(settings, partitions=partitions) as env:
             plan = ReplayPlan(participants=participants, days=days, seed=SEED, start=START, metrics=metrics)
             rate, total = await _run_pipeline(env, plan, workers, log_dir)
             rates.append(rate)
+            if measure_total and not totals:  # bytes are stable: the first repeat's
+                stored = data_label(participants, days, f"{what}, {total:,} readings; {workers} worker(s)")
+                totals = await storage_total.total_bytes(env.database_url, data=stored)
             if measure_storage:
                 sizes.append(await raw_bytes_per_reading(env.database_url))
-    what = "heart rate" if metrics == (HEART_RATE.name,) else "all metrics"
-    name = "heart_rate" if metrics == (HEART_RATE.name,) else "mix"
     label = data_label(participants, days, f"{what}, {total:,} readings; {workers} worker(s), {partitions} partitions")
-    results = [summarise(f"end_to_end.{name}.w{workers}.p{partitions}", rates, "readings/s", data=label)]
+    results = [summarise(f"end_to_end.{name}.w{workers}.p{partitions}", rates, "readings/s", data=label), *totals]
     if sizes:
         results.append(
             summarise(

@@ -38,6 +38,7 @@ def steps() -> dict[str, Step]:
             repeats=1 if quick else 2,
             log_dir=LOGS,
             measure_storage=True,
+            measure_total=True,
         )
 
     async def e2e_mix(s: Settings, quick: bool) -> list[Measurement]:
@@ -50,6 +51,7 @@ def steps() -> dict[str, Step]:
             partitions=6,
             repeats=1 if quick else 2,
             log_dir=LOGS,
+            measure_total=True,
         )
 
     async def scaling(s: Settings, quick: bool) -> list[Measurement]:
