@@ -32,6 +32,7 @@ from deploy.local.services import start_workers
 from deploy.local.services import stop as stop_workers
 from producers.publisher import BatchPublisher
 from producers.simulator import CohortSimulator
+from schemas.metrics import HEART_RATE
 from schemas.readings import ReadingBatch
 
 TICKS: Final = os.sysconf("SC_CLK_TCK")
@@ -152,16 +153,20 @@ async def measure(
 async def cpu_per_reading(
     settings: Settings, *, participants: int, days: int, repeats: int, log_dir: Path
 ) -> list[Measurement]:
-    batches = all_batches(participants, days)
-    total = sum(len(b) for b in batches)
-    label = data_label(participants, days, f"all metrics, {total:,} readings in {len(batches):,} batches")
+    """All metrics through 1 broker and through 3 (replication 3); then heart rate alone through 1 broker, the
+    end-to-end heart-rate benchmarks' data, for the capacity model."""
+    every = all_batches(participants, days)
+    heart_rate = [b for b in every if b.metric == HEART_RATE.name]
     found: list[Measurement] = []
-    for brokers in (1, 3):
+    for suffix, batches, brokers in (("brokers_1", every, 1), ("brokers_3", every, 3), ("heart_rate", heart_rate, 1)):
+        total = sum(len(b) for b in batches)
+        what = "heart rate" if suffix == "heart_rate" else "all metrics"
+        label = data_label(participants, days, f"{what}, {total:,} readings in {len(batches):,} batches")
         runs = [await one_cluster(settings, brokers=brokers, batches=batches, log_dir=log_dir) for _ in range(repeats)]
         for component in ("producer", "broker", "worker", "postgres"):
             found.append(
                 summarise(
-                    f"cpu.{component}.brokers_{brokers}",
+                    f"cpu.{component}.{suffix}",
                     [run[component] / total * 1e6 for run in runs],
                     "µs/reading",
                     data=label,

@@ -103,7 +103,7 @@ def steps() -> dict[str, Step]:
 
     async def cpu_step(s: Settings, quick: bool) -> list[Measurement]:
         return await cpu.cpu_per_reading(
-            s, participants=2 if quick else 6, days=2, repeats=1 if quick else 2, log_dir=LOGS / "cpu"
+            s, participants=2 if quick else 30, days=2, repeats=1 if quick else 2, log_dir=LOGS / "cpu"
         )
 
     return {
