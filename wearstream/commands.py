@@ -88,8 +88,20 @@ def estimate_command(
             min=1, help="Kafka brokers; topics get min(3, brokers) replicas (default: WEARSTREAM_KAFKA_BROKERS)."
         ),
     ] = None,
+    challenge: Annotated[
+        bool,
+        typer.Option(
+            "--challenge",
+            help="Answer the original challenge's question instead: 4 metrics each at 1 Hz for n = 1, 1,000,"
+            " 10,000 × 1, 2, 5 years, and n = 1,000 × 2 years × 3 metrics; uncompressed, at 80 % compression"
+            " and as wearstream stores a 1 Hz stream.",
+        ),
+    ] = False,
 ) -> None:
     """Capacity estimate: readings, raw and stored bytes, rollups and Kafka retention for a study."""
+    if challenge:
+        _print_challenge(settings_of(ctx).processor.retention_rollup_1m_days)
+        return
     from schemas.metrics import METRICS
     from wearstream.capacity import compute, daily_profile, human_bytes, kafka_footprint, measured_sources
 
@@ -129,6 +141,36 @@ def estimate_command(
         f" {human_bytes(kafka.disk_per_broker)} per broker; {human_bytes(kafka.produced_per_day)}/day produced,"
         f" {human_bytes(kafka.replication_per_day)}/day replicated, {human_bytes(kafka.consumed_per_day)}/day"
         f" consumed; writes go on with {kafka.broker_losses_tolerated} broker(s) down)"
+    )
+
+
+def _print_challenge(rollup_1m_retention_days: float) -> None:
+    from rich.table import Table
+
+    from wearstream.capacity import human_bytes
+    from wearstream.challenge import UNCOMPRESSED_BYTES, challenge_row, challenge_sources, challenge_table
+
+    sources = challenge_sources(rollup_1m_retention_days)
+    table = Table(title="4 metrics, each sampled once a second")
+    for column in ("participants", "years", "readings", "uncompressed", "at 80 %", "stored raw", "rollups"):
+        table.add_column(column, justify="right")
+    rows = [*challenge_table(sources), challenge_row(1000, 2, 3, sources)]
+    for row in rows:
+        table.add_row(
+            f"{row.participants:,}" + ("" if row.metrics == 4 else f" ({row.metrics} metrics)"),
+            f"{row.years:g}",
+            f"{row.readings:,.0f}",
+            human_bytes(row.uncompressed_bytes),
+            human_bytes(row.compressed_80_bytes),
+            human_bytes(row.stored_raw_bytes),
+            human_bytes(row.rollup_bytes),
+        )
+    out.print(table)
+    out.print(
+        f"uncompressed: {UNCOMPRESSED_BYTES} B per reading (8-byte time + 8-byte value); stored raw:"
+        f" {sources.stored_bytes:.2f} B per reading from {sources.stored_from}; rollups: 1,440 one-minute rows"
+        f" per metric-day at {sources.rollup_row_bytes:.0f} B kept {rollup_1m_retention_days or 'all'} days,"
+        " hours and days for ever. The last row is the challenge's n = 1,000 × 2 years × 3 metrics."
     )
 
 

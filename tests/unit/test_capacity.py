@@ -93,3 +93,23 @@ def test_three_brokers_keep_three_copies_and_tolerate_one_loss() -> None:
     assert six.disk_per_broker == pytest.approx(3 * 7 * day / 6)
     with pytest.raises(ValueError, match="replicas"):
         kafka_footprint(estimate, brokers=2, replicas=3)
+
+
+def test_the_challenges_question_is_answered_by_hand_arithmetic() -> None:
+    from wearstream.challenge import ChallengeSources, challenge_row, challenge_table
+
+    sources = ChallengeSources(
+        stored_bytes=0.5, stored_from="test", rollup_row_bytes=100.0, rollup_1m_retention_days=180
+    )
+    row = challenge_row(1000, 2, 3, sources)
+    # 1,000 participants × 2 years × 31,557,600 s × 3 metrics at 1 Hz
+    assert row.readings == pytest.approx(189_345_600_000)
+    assert row.uncompressed_bytes == pytest.approx(189_345_600_000 * 16)
+    assert row.compressed_80_bytes == pytest.approx(189_345_600_000 * 16 * 0.2)
+    assert row.stored_raw_bytes == pytest.approx(189_345_600_000 * 0.5)
+    # 1,440 minutes a metric-day kept 180 days, hours and days for the 730.5 days
+    assert row.rollup_bytes == pytest.approx(1000 * 3 * 1440 * (180 + 730.5 * (1 / 60 + 1 / 1440)) * 100.0)
+    grid = challenge_table(sources)
+    assert [(r.participants, r.years) for r in grid] == [(n, y) for n in (1, 1000, 10_000) for y in (1, 2, 5)]
+    assert all(r.metrics == 4 for r in grid)
+    assert grid[-1].readings == pytest.approx(10_000 * 5 * 31_557_600 * 4)
