@@ -76,6 +76,17 @@ def demo_command(
     out.print("Everything keeps running; stop it with: .venv/bin/wearstream stack down")
 
 
+ChallengeOption = Annotated[
+    bool,
+    typer.Option(
+        "--challenge",
+        help="Answer the original challenge's question instead: 4 metrics each at 1 Hz for n = 1, 1,000,"
+        " 10,000 × 1, 2, 5 years, and n = 1,000 × 2 years × 3 metrics; uncompressed, at 80 % compression"
+        " and as wearstream stores a 1 Hz stream.",
+    ),
+]
+
+
 def estimate_command(
     ctx: typer.Context,
     participants: Annotated[int, typer.Option("--participants", "-n", min=1, help="Study size.")] = 1000,
@@ -88,15 +99,7 @@ def estimate_command(
             min=1, help="Kafka brokers; topics get min(3, brokers) replicas (default: WEARSTREAM_KAFKA_BROKERS)."
         ),
     ] = None,
-    challenge: Annotated[
-        bool,
-        typer.Option(
-            "--challenge",
-            help="Answer the original challenge's question instead: 4 metrics each at 1 Hz for n = 1, 1,000,"
-            " 10,000 × 1, 2, 5 years, and n = 1,000 × 2 years × 3 metrics; uncompressed, at 80 % compression"
-            " and as wearstream stores a 1 Hz stream.",
-        ),
-    ] = False,
+    challenge: ChallengeOption = False,
 ) -> None:
     """Capacity estimate: readings, raw and stored bytes, rollups and Kafka retention for a study."""
     if challenge:
