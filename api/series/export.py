@@ -13,11 +13,11 @@ from collections.abc import AsyncIterator
 from typing import Final
 
 import asyncpg
-import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from api import metric_defs
+from api.series.csv_text import csv_lines
 from api.series.levels import RollupLevel, raw_interval_ms
 from api.series.raw import read_window
 from api.series.services import SeriesQuery, rollup_page
@@ -88,29 +88,12 @@ def rows_of(
     return rollup_columns(query), _rollup_tables(pool, query, level)
 
 
-def _text(column: pa.ChunkedArray) -> list[str]:
-    """A column's values as `csv` writes them: numbers by repr, empty where null."""
-    values = column.to_pylist()
-    if column.null_count == 0:
-        return list(map(repr, values))
-    return ["" if v is None else repr(v) for v in values]
-
-
-def _csv_lines(table: pa.Table) -> str:
-    """The table's rows as CSV lines: time as RFC 3339 with milliseconds, numbers as Python writes them, empty
-    where null (as `csv.writer` would: no value needs quoting)."""
-    times = table.column(0).cast(pa.int64()).to_numpy().astype("datetime64[ms]")
-    columns = [np.datetime_as_string(times, unit="ms", timezone="UTC").tolist()]
-    columns.extend(_text(table.column(i)) for i in range(1, table.num_columns))
-    return "\n".join(map(",".join, zip(*columns, strict=True))) + "\n"
-
-
 async def csv_stream(columns: list[str], chunks: AsyncIterator[pa.Table]) -> AsyncIterator[bytes]:
     yield (",".join(columns) + "\n").encode()
     async for table in chunks:
         if table.num_rows:
             metric_defs.EXPORT_ROWS.labels(format="csv").inc(table.num_rows)
-            yield _csv_lines(table).encode()
+            yield csv_lines(table)
 
 
 class _Drain:
