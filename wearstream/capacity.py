@@ -102,6 +102,13 @@ def daily_profile(sample_participants: int = 20, days: int = 3, seed: int = 1) -
     )
 
 
+def rollup_row_count(minutes_per_day: float, days: float, rollup_1m_retention_days: float) -> float:
+    """Rollup rows over `days`: one per minute with data at 1 min (kept for its retention, 0 = for ever), plus
+    hours and days (at most 1/60 and 1/1440 of the minutes, kept for ever)."""
+    kept_days = min(days, rollup_1m_retention_days) if rollup_1m_retention_days else days
+    return minutes_per_day * (kept_days + days * (1 / 60 + 1 / 1440))
+
+
 def compute(
     *,
     participants: int,
@@ -117,11 +124,8 @@ def compute(
     readings = {m: per_day[m] * participants * days for m in metrics}
     total = sum(readings.values())
     stored = sum(readings[m] * sources.stored_bytes.get(m, sources.stored_bytes["heart_rate"]) for m in metrics)
-    # Rollup rows: one per minute with data at 1 min (kept for its retention), plus hours and days (at most
-    # 1/60 and 1/1440 of the minutes, kept for ever).
     minutes_per_day = sum(profile.minutes[m] for m in metrics) * participants
-    kept_days = min(days, rollup_1m_retention_days) if rollup_1m_retention_days else days
-    rollup_rows = minutes_per_day * (kept_days + days * (1 / 60 + 1 / 1440))
+    rollup_rows = rollup_row_count(minutes_per_day, days, rollup_1m_retention_days)
     daily_readings = sum(per_day[m] for m in metrics) * participants
     return Estimate(
         participants=participants,
@@ -190,7 +194,7 @@ async def measured_sources(database_url: str | None) -> Sources:
     # Per metric where the storage benchmark measured it (compacted, after VACUUM FULL); heart rate from the
     # end-to-end run; a metric without its own figure takes heart rate's.
     stored = {m: bench[f"storage.bytes_per_reading.{m}"] for m in METRICS if f"storage.bytes_per_reading.{m}" in bench}
-    hr = bench.get("storage.wearstream.heart_rate") or stored.get("heart_rate")
+    hr = bench.get("storage.wearstream.heart_rate")
     if hr:
         return Sources(
             stored_bytes={**stored, "heart_rate": hr},

@@ -13,7 +13,7 @@ from typing import Final
 
 import msgspec
 
-from wearstream.capacity import DEFAULT_ROLLUP_ROW_BYTES, DEFAULT_STORED_BYTES, latest_bench
+from wearstream.capacity import DEFAULT_ROLLUP_ROW_BYTES, DEFAULT_STORED_BYTES, latest_bench, rollup_row_count
 
 SECONDS_PER_YEAR: Final = 365.25 * 86_400
 UNCOMPRESSED_BYTES: Final = 16
@@ -64,10 +64,8 @@ def challenge_sources(rollup_1m_retention_days: float) -> ChallengeSources:
 def challenge_row(participants: int, years: float, metrics: int, sources: ChallengeSources) -> ChallengeRow:
     readings = participants * years * SECONDS_PER_YEAR * metrics
     uncompressed = readings * UNCOMPRESSED_BYTES
-    days = years * 365.25
-    kept = min(days, sources.rollup_1m_retention_days) if sources.rollup_1m_retention_days else days
     # Every minute of every metric has data at 1 Hz: 1,440 one-minute rows a day, plus hours and days.
-    rows = participants * metrics * 1440 * (kept + days * (1 / 60 + 1 / 1440))
+    rows = rollup_row_count(participants * metrics * 1440, years * 365.25, sources.rollup_1m_retention_days)
     return ChallengeRow(
         participants=participants,
         years=years,
