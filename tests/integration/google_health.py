@@ -54,6 +54,16 @@ class Harness:
     sealer: Sealer
     pool: asyncpg.Pool
     http: httpx.AsyncClient
+    key: str
+    """The sealing key of `sealer` (WEARSTREAM_SOURCES_KEY of a `wearstream sources` process)."""
+
+    def environment(self, **connector: str) -> dict[str, str]:
+        """The connector's settings (and `connector`'s overrides) and the sealing key as a process reads them."""
+        fields = ("client_id", "client_secret", "redirect_uri", "auth_url", "token_url", "revoke_url", "api_url")
+        values = {name: str(getattr(self.settings, name)) for name in fields} | connector
+        return {"WEARSTREAM_SOURCES_KEY": self.key} | {
+            f"WEARSTREAM_GOOGLE_HEALTH_{name.upper()}": value for name, value in values.items()
+        }
 
     def source(self, policy: RetryPolicy | None = None) -> GoogleHealthSource:
         clock = lambda: self.state.clock.now_ms() / 1000  # noqa: E731 — the service's clock, moved by tests
@@ -108,7 +118,8 @@ async def harness(database_url: str, state: ContractState | None = None) -> Asyn
         try:
             async with httpx.AsyncClient(timeout=30) as http:
                 settings = connector_settings(base, contract)
-                yield Harness(contract, base, settings, Sealer([Sealer.new_key()]), pool, http)
+                key = Sealer.new_key()
+                yield Harness(contract, base, settings, Sealer([key]), pool, http, key)
         finally:
             await pool.close()
 
