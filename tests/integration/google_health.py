@@ -70,10 +70,16 @@ class Harness:
         grants = GrantStore(self.pool, self.sealer)
         return GoogleHealthSource(self.settings, self.http, grants, clock=clock, policy=policy or fast_policy())
 
-    async def participant(self, participant_id: str, account: str, batches: Iterable[ReadingBatch]) -> int:
+    async def participant(
+        self,
+        participant_id: str,
+        account: str,
+        batches: Iterable[ReadingBatch],
+        enrolled_on: dt.date = dt.date(2026, 9, 1),
+    ) -> int:
         """Creates the participant (authorisation `never`), seeds the account; returns the readings seeded."""
         async with self.pool.acquire() as connection:
-            record = Participant(participant_id=participant_id, enrolled_on=dt.date(2026, 9, 1), authorisation="never")
+            record = Participant(participant_id=participant_id, enrolled_on=enrolled_on, authorisation="never")
             await records.create(connection, record, actor="test", if_missing=True)
         return seed(self.state.account(account), batches)
 

@@ -24,9 +24,7 @@ from producers.simulator import CohortSimulator
 from producers.sources.google_health.mapping import DATA_TYPES
 from producers.sources.google_health.tokens import SOURCE
 from schemas import topics
-from schemas.participants import Participant
 from schemas.readings import decode_batch
-from stream_processors import participant_records as records
 from tests.integration.google_health import Harness, harness, readings_of
 from tests.integration.pipeline import isolated, start_processor, stop_processor
 from tests.integration.sources_helpers import saved_cursors, stored_counts, stored_raw, wait_until_consumed
@@ -49,11 +47,8 @@ async def enrol(h: Harness, now_ms: int) -> dict[tuple[str, str], list[tuple[int
     """The participants enrolled on START and consented; returns what the service holds for them by metric."""
     held = {}
     for participant_id, k in PARTICIPANTS.items():
-        async with h.pool.acquire() as connection:
-            record = Participant(participant_id=participant_id, enrolled_on=START, authorisation="never")
-            await records.create(connection, record, actor="test")
         days = [b for b in SIMULATOR.simulate_day(k, 0).batches if b.sync_time < now_ms]
-        await h.participant(participant_id, account(participant_id), days)
+        await h.participant(participant_id, account(participant_id), days, enrolled_on=START)
         await h.consent(participant_id, account(participant_id))
         for metric in METRICS:
             held[(participant_id, metric)] = readings_of(b for b in days if b.metric == metric)

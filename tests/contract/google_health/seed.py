@@ -132,9 +132,12 @@ def _points(batch: ReadingBatch) -> list[Point]:
 def seed(account: Account, batches: Iterable[ReadingBatch]) -> int:
     """Adds the batches' readings to the account; returns how many readings."""
     readings = 0
+    points: dict[str, list[Point]] = {}
     for batch in batches:
         readings += len(batch)
-        account.add(DATA_TYPES[batch.metric].path, _points(batch))
+        points.setdefault(DATA_TYPES[batch.metric].path, []).extend(_points(batch))
+    for data_type, added in points.items():  # one sort per data type, not one per batch
+        account.add(data_type, added)
     return readings
 
 
