@@ -33,8 +33,8 @@ from tests.integration.test_faults import read_all
 START: Final = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=3)
 SIMULATOR: Final = CohortSimulator(seed=11, start=START)
 PARTICIPANTS: Final = {"K0001": 1, "K0013": 13}
-"""Participant → the simulator's participant number whose first day the service holds (~23,000 heart-rate
-readings each: 47 and 48 pages)."""
+"""Participant → the simulator's participant number whose first day the service holds (23,000–24,000 heart-rate
+readings each: 47–49 pages of PAGE)."""
 PAGE: Final = 500
 METRICS: Final = tuple(DATA_TYPES)
 
@@ -47,11 +47,11 @@ async def enrol(h: Harness, now_ms: int) -> dict[tuple[str, str], list[tuple[int
     """The participants enrolled on START and consented; returns what the service holds for them by metric."""
     held = {}
     for participant_id, k in PARTICIPANTS.items():
-        days = [b for b in SIMULATOR.simulate_day(k, 0).batches if b.sync_time < now_ms]
-        await h.participant(participant_id, account(participant_id), days, enrolled_on=START)
+        uploads = [b for b in SIMULATOR.simulate_day(k, 0).batches if b.sync_time < now_ms]
+        await h.participant(participant_id, account(participant_id), uploads, enrolled_on=START)
         await h.consent(participant_id, account(participant_id))
         for metric in METRICS:
-            held[(participant_id, metric)] = readings_of(b for b in days if b.metric == metric)
+            held[(participant_id, metric)] = readings_of(b for b in uploads if b.metric == metric)
     return held
 
 
