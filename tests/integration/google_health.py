@@ -54,16 +54,32 @@ class Harness:
     sealer: Sealer
     pool: asyncpg.Pool
     http: httpx.AsyncClient
+    key: str
+    """The sealing key of `sealer` (WEARSTREAM_SOURCES_KEY of a `wearstream sources` process)."""
+
+    def environment(self, **connector: str) -> dict[str, str]:
+        """The connector's settings (and `connector`'s overrides) and the sealing key as a process reads them."""
+        fields = ("client_id", "client_secret", "redirect_uri", "auth_url", "token_url", "revoke_url", "api_url")
+        values = {name: str(getattr(self.settings, name)) for name in fields} | connector
+        return {"WEARSTREAM_SOURCES_KEY": self.key} | {
+            f"WEARSTREAM_GOOGLE_HEALTH_{name.upper()}": value for name, value in values.items()
+        }
 
     def source(self, policy: RetryPolicy | None = None) -> GoogleHealthSource:
         clock = lambda: self.state.clock.now_ms() / 1000  # noqa: E731 — the service's clock, moved by tests
         grants = GrantStore(self.pool, self.sealer)
         return GoogleHealthSource(self.settings, self.http, grants, clock=clock, policy=policy or fast_policy())
 
-    async def participant(self, participant_id: str, account: str, batches: Iterable[ReadingBatch]) -> int:
+    async def participant(
+        self,
+        participant_id: str,
+        account: str,
+        batches: Iterable[ReadingBatch],
+        enrolled_on: dt.date = dt.date(2026, 9, 1),
+    ) -> int:
         """Creates the participant (authorisation `never`), seeds the account; returns the readings seeded."""
         async with self.pool.acquire() as connection:
-            record = Participant(participant_id=participant_id, enrolled_on=dt.date(2026, 9, 1), authorisation="never")
+            record = Participant(participant_id=participant_id, enrolled_on=enrolled_on, authorisation="never")
             await records.create(connection, record, actor="test", if_missing=True)
         return seed(self.state.account(account), batches)
 
@@ -108,7 +124,8 @@ async def harness(database_url: str, state: ContractState | None = None) -> Asyn
         try:
             async with httpx.AsyncClient(timeout=30) as http:
                 settings = connector_settings(base, contract)
-                yield Harness(contract, base, settings, Sealer([Sealer.new_key()]), pool, http)
+                key = Sealer.new_key()
+                yield Harness(contract, base, settings, Sealer([key]), pool, http, key)
         finally:
             await pool.close()
 

@@ -155,3 +155,18 @@ async def saved_cursors(database_url: str, source: str) -> dict[tuple[str, str],
         return {(c.participant_id, c.metric): c for c in await cursors.list_cursors(connection, source=source)}
     finally:
         await connection.close()
+
+
+async def stored_raw(database_url: str, participant_id: str, metric: str) -> list[tuple[int, float]]:
+    """The participant's stored readings of `metric`, (epoch ms, value) in time order, as `raw_readings()` unpacks
+    them."""
+    connection = await asyncpg.connect(database_url)
+    try:
+        rows = await connection.fetch(
+            "SELECT ts_to_ms(time) AS t, value FROM raw_readings($1, $2, '-infinity', 'infinity') ORDER BY time",
+            participant_id,
+            metric,
+        )
+    finally:
+        await connection.close()
+    return [(int(r["t"]), float(r["value"])) for r in rows]

@@ -34,6 +34,8 @@ Where the pages are silent, the smallest assumption, said here:
 - Points are listed in ascending time. A paged listing is a snapshot taken at its first page (the token carries
   it), so late uploads during paging show up in the next listing, never as a duplicate or a hole.
 - Data uploaded late (a point's device sync time after the server clock) is invisible until the clock reaches it.
+- A corrected point (the same data type and time, uploaded again with another value) replaces the earlier
+  version from the correction's upload on: listings before it show the earlier version, later ones the correction.
 - The sample-time filter field of sample types is `{data_type}.sample_time.physical_time`; sleep filters on
   `sleep.interval.start_time`. Only `>=` / `<` joined by AND are accepted, as documented for intervals.
 - Codes live 10 minutes and are single use; access tokens 3,599 s; refresh tokens are not rotated; revoke

@@ -146,7 +146,8 @@ def data_handlers(state: ContractState) -> list[HTTPRouteHandler]:
                 response: Response[Any] = Response(work(grant), status_code=200)
             except Refused as refused:
                 response = error_response(refused)
-            state.log.append(Logged(time.monotonic(), request.url.path, response.status_code or 200, account))
+            status = response.status_code or 200
+            state.log.append(Logged(time.monotonic(), request.url.path, status, account, request.url.query))
             return response
 
     @get("/v4/users/me/dataTypes/{data_type:str}/dataPoints", sync_to_thread=False)

@@ -121,16 +121,27 @@ def _sleep(batch: ReadingBatch) -> list[Point]:
     return points
 
 
+def _points(batch: ReadingBatch) -> list[Point]:
+    if batch.metric == "breathing_rate":
+        return _breathing(batch)
+    if batch.metric == "sleep_stage":
+        return _sleep(batch)
+    return _simple(batch)
+
+
 def seed(account: Account, batches: Iterable[ReadingBatch]) -> int:
     """Adds the batches' readings to the account; returns how many readings."""
     readings = 0
+    points: dict[str, list[Point]] = {}
     for batch in batches:
         readings += len(batch)
-        if batch.metric == "breathing_rate":
-            points = _breathing(batch)
-        elif batch.metric == "sleep_stage":
-            points = _sleep(batch)
-        else:
-            points = _simple(batch)
-        account.add(DATA_TYPES[batch.metric].path, points)
+        points.setdefault(DATA_TYPES[batch.metric].path, []).extend(_points(batch))
+    for data_type, added in points.items():  # one sort per data type, not one per batch
+        account.add(data_type, added)
     return readings
+
+
+def correct(account: Account, batches: Iterable[ReadingBatch]) -> int:
+    """Uploads the batches' readings as corrections of the points at their times (from each batch's `sync_time`
+    on, the service lists the corrected values); returns how many points they replaced."""
+    return sum(account.correct(DATA_TYPES[batch.metric].path, _points(batch)) for batch in batches)

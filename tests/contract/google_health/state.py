@@ -10,7 +10,7 @@ import hashlib
 import secrets
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Final
 
 SCOPE_PREFIX: Final = "https://www.googleapis.com/auth/googlehealth."
@@ -33,6 +33,8 @@ class Point:
     sync_ms: int
     """When the device uploaded it: invisible to `list` before the server's clock reaches it."""
     body: dict[str, Any]
+    replaced_ms: int | None = None
+    """When a corrected version of the point was uploaded: from then on `list` shows that one instead."""
 
 
 @dataclass
@@ -49,7 +51,22 @@ class Account:
         points = self.points.get(data_type, [])
         times = [p.time_ms for p in points]
         low, high = bisect.bisect_left(times, start_ms), bisect.bisect_left(times, end_ms)
-        return [p for p in points[low:high] if p.sync_ms <= as_of_ms]
+        return [
+            p for p in points[low:high] if p.sync_ms <= as_of_ms and (p.replaced_ms is None or as_of_ms < p.replaced_ms)
+        ]
+
+    def correct(self, data_type: str, corrected: list[Point]) -> int:
+        """Replaces the current version of each point at a corrected point's time, from the correction's upload
+        (`sync_ms`) on; returns how many points it replaced."""
+        times = {p.time_ms: p.sync_ms for p in corrected}
+        points = self.points.get(data_type, [])
+        replaced = 0
+        for i, point in enumerate(points):
+            if point.time_ms in times and point.replaced_ms is None:
+                points[i] = replace(point, replaced_ms=times[point.time_ms])
+                replaced += 1
+        self.add(data_type, corrected)
+        return replaced
 
     def last_sync_ms(self, as_of_ms: int) -> int | None:
         synced = [p.sync_ms for points in self.points.values() for p in points if p.sync_ms <= as_of_ms]
@@ -96,6 +113,8 @@ class Logged:
     path: str
     status: int
     account: str | None
+    query: str = ""
+    """The request's query string, as sent."""
 
 
 class Clock:
