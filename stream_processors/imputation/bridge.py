@@ -20,7 +20,11 @@ Bartz-Beielstein 2017). Where the gap has step counts
 above zero (a measurement, not a not-worn zero), heart rate adds the participant's median residual at that
 recent step count (`profile.recent_steps`, binned at `step_bins`) and the edges are read net of it. Where a
 minute of the day has data on fewer than `min_days` days, the gap's neighbour median stands in for the profile.
-Standard error: the bridge's conditional variance plus the white noise's; interval ± 1.96 of it.
+Standard error: the bridge's conditional variance plus the white noise's; interval ± 1.96 of it. For gaps of
+up to `combine_minutes`, the fill is then combined with the gap's neighbour median (`NeighbourMedian`) by the
+inverse of their variances, the median's weight capped at `median_weight` (`methods.combined`): near the edges
+the bridge is sure and keeps the fill; in the middle of an hour-long gap both are about as good and their
+errors partly cancel. Not where the gap has step counts above zero: the neighbours know nothing of that activity.
 
 Steps (`walking.py`): a minute is walking at ≥ `walking_steps` steps; a two-state chain fitted per participant
 gives the probability of walking at each gap minute given the edges' states, shifted by how much more (or less)
@@ -39,7 +43,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from stream_processors.imputation.grid import MINUTES_PER_DAY, FloatArray, MinuteSeries, day_matrix
-from stream_processors.imputation.methods import Z95, Fill, Skipped, clipped, neighbours
+from stream_processors.imputation.methods import Z95, Fill, NeighbourMedian, Skipped, clipped, combined, neighbours
 from stream_processors.imputation.ou import Ar1, bridge, fit_ar1
 from stream_processors.imputation.profile import recent_steps
 from stream_processors.imputation.walking import bridge_probability, fit_chain, mixture_quantiles
@@ -81,6 +85,11 @@ def _explains(values: FloatArray, residual: FloatArray, lag: int) -> bool:
     return bool(net < raw) if np.isfinite(raw) and np.isfinite(net) else True
 
 
+def _stepped(series: MinuteSeries, start: int, end: int) -> bool:
+    """Whether the gap has step counts above zero: evidence of activity that the neighbours do not have."""
+    return series.steps is not None and bool(np.nansum(series.steps[start:end]) > 0)
+
+
 def _last(values: FloatArray, count: int) -> FloatArray:
     """The last `count` observed values."""
     return values[~np.isnan(values)][-count:]
@@ -94,7 +103,7 @@ def _edge_median(values: FloatArray) -> tuple[float | None, int]:
 @dataclass(frozen=True)
 class BridgeMethod:
     name: ClassVar[str] = "bridge"
-    version: ClassVar[str] = "2"
+    version: ClassVar[str] = "3"
     half_width: int = 15
     min_days: int = 3
     edge: int = 2
@@ -106,6 +115,8 @@ class BridgeMethod:
     level_minutes: float = 240.0
     still_reach: int = 10
     max_gap_minutes: int = 24 * 60
+    combine_minutes: int = 120
+    median_weight: float = 0.5
 
     def parameters(self) -> dict[str, Any]:
         return {
@@ -120,6 +131,8 @@ class BridgeMethod:
             "level_minutes": self.level_minutes,
             "still_reach": self.still_reach,
             "max_gap_minutes": self.max_gap_minutes,
+            "combine_minutes": self.combine_minutes,
+            "median_weight": self.median_weight,
         }
 
     def fill(self, series: MinuteSeries, start: int, end: int) -> Fill | Skipped:
@@ -129,7 +142,11 @@ class BridgeMethod:
             return Skipped(f"fewer than {self.min_observed} observed minutes to fit the model to")
         if series.metric == "steps":
             return self._steps(series, start, end)
-        return self._level(series, start, end)
+        level = self._level(series, start, end)
+        if isinstance(level, Skipped) or end - start > self.combine_minutes or _stepped(series, start, end):
+            return level
+        median = NeighbourMedian(window=self.window).fill(series, start, end)
+        return level if isinstance(median, Skipped) else combined(series, level, median, self.median_weight)
 
     def profile_of(self, series: MinuteSeries, start: int, end: int) -> FloatArray:
         """The time-of-day profile on every grid minute, the gap's neighbour median where too few days have data
@@ -153,7 +170,7 @@ class BridgeMethod:
     def _activity(self, series: MinuteSeries, residual: FloatArray, start: int, end: int) -> FloatArray:
         """Per grid minute, the participant's median residual at its recent step count over that when still (0
         where the step count is unknown, or the gap has no steps above zero)."""
-        if series.steps is None or not np.nansum(series.steps[start:end]) > 0:
+        if series.steps is None or not _stepped(series, start, end):
             return np.zeros(len(series))
         recent = recent_steps(series.steps)
         bins = np.digitize(np.nan_to_num(recent, nan=-1.0), self.step_bins)

@@ -71,6 +71,21 @@ def clipped(
     )
 
 
+def combined(series: MinuteSeries, ours: Fill, other: Fill, cap: float) -> Fill:
+    """The two fills weighted by the inverse of their variances, `other`'s weight at most `cap` (Bates & Granger,
+    "The Combination of Forecasts", Oper. Res. Q. 1969; a cap towards equal weights because estimated weights
+    are noisy: Smith & Wallis, "A Simple Explanation of the Forecast Combination Puzzle", Oxf. Bull. Econ. Stat.
+    2009). Standard error: the weighted sum of the two, the combination's error at full correlation (an upper
+    bound at any correlation); interval ± Z95 of it. A minute `other` left empty keeps `ours`."""
+    ours_var, other_var = ours.std_error**2, other.std_error**2
+    with np.errstate(invalid="ignore", divide="ignore"):
+        weight = np.minimum(cap, ours_var / (ours_var + other_var))
+    weight = np.where(np.isfinite(weight) & ~np.isnan(other.values), weight, 0.0)
+    values = (1 - weight) * ours.values + weight * np.nan_to_num(other.values)
+    se = (1 - weight) * ours.std_error + weight * np.nan_to_num(other.std_error)
+    return clipped(series, values, se, values - Z95 * se, values + Z95 * se)
+
+
 def neighbours(series: MinuteSeries, start: int, end: int, window: int) -> tuple[FloatArray, FloatArray]:
     """The observed values in the `window` minutes before the gap and in the `window` after it."""
     before = series.values[max(0, start - window) : max(0, start)]

@@ -164,9 +164,9 @@ def test_the_default_method_is_bridge_with_its_provenance(cohort: str) -> None:
     env = {"WEARSTREAM_DATABASE_URL": cohort}
     ran = CliRunner().invoke(app, ["impute", "--run-id", "bridge-1", "--metrics", "heart_rate,steps"], env=env)
     assert ran.exit_code == 0, ran.output
-    assert "run bridge-1 (bridge 2)" in ran.output
+    assert "run bridge-1 (bridge 3)" in ran.output
     run = asyncio.run(_run_info(cohort, "bridge-1"))
-    assert (run.method, run.method_version, run.status) == ("bridge", "2", "complete")
+    assert (run.method, run.method_version, run.status) == ("bridge", "3", "complete")
     assert run.parameters == BridgeMethod().parameters()
     points = asyncio.run(fetch(cohort, "SELECT * FROM imputed_points WHERE run_id = 'bridge-1'"))
     assert points

@@ -207,7 +207,7 @@ def test_bridge_is_the_default_and_records_its_version_and_parameters() -> None:
 
     method = method_named(DEFAULT_METHOD)
     assert isinstance(method, BridgeMethod)
-    assert (method.name, method.version) == ("bridge", "2")
+    assert (method.name, method.version) == ("bridge", "3")
     assert method.parameters()["walking_steps"] == 90.0
     assert method.parameters() != BridgeMethod(edge=5).parameters()
 
