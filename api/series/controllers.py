@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Final, cast
 
 import asyncpg
+import msgspec
 from litestar import Controller, Response, get
 from litestar.datastructures import ResponseHeader
 from litestar.di import NamedDependency
@@ -16,7 +17,7 @@ from api.auth.guards import participant_guard
 from api.errors import invalid, not_found
 from api.params import Cursor, check_range, parse_instant
 from api.participants.services import require_participant
-from api.series import arrow, export, plans, services
+from api.series import arrow, export, json_text, plans, raw_pages, services
 from api.series.imputed import resolve as resolve_imputation
 from api.series.levels import ROLLUPS
 from api.series.schemas import ExportFormat, Imputed, Resolution, SeriesPage
@@ -115,18 +116,30 @@ class SeriesController(Controller):
                 raise invalid("imputed", "format=csv|parquet serves observed data only; use json or arrow")
             return _download(pool, query, resolution, format)
         imputation = await resolve_imputation(pool, participant_id, metric, imputed, imputation_run)
-        if format == "arrow" and resolution == "raw" and imputation.mode == "exclude":
-            facts, readings = await plans.raw_columns(pool, query, max_points, cursor)
-            metric_defs.SERIES_POINTS.labels(resolution=resolution).observe(len(readings))
-            body = arrow.encode_raw(facts, readings, definition)
-            columns = Response(body, media_type=arrow.MEDIA_TYPE, headers=arrow.headers(facts))
-            return cast("Response[SeriesPage]", columns)
+        if resolution == "raw" and imputation.mode == "exclude":
+            return await _raw_columns(pool, query, max_points, cursor, format)
         page = await plans.page(pool, query, resolution, max_points, cursor, imputation)
         metric_defs.SERIES_POINTS.labels(resolution=resolution).observe(len(page.points))
         if format == "arrow":
             table = Response(arrow.encode(page, definition), media_type=arrow.MEDIA_TYPE, headers=arrow.headers(page))
             return cast("Response[SeriesPage]", table)
         return Response(page)
+
+
+async def _raw_columns(
+    pool: asyncpg.Pool, query: services.SeriesQuery, max_points: int, cursor: str | None, format: ExportFormat
+) -> Response[SeriesPage]:
+    """A page of raw readings built from their columns: Arrow, or JSON written column-wise where the readings
+    allow (`json_text.points_json`), one point per reading otherwise."""
+    facts, readings = await plans.raw_columns(pool, query, max_points, cursor)
+    metric_defs.SERIES_POINTS.labels(resolution="raw").observe(len(readings))
+    if format == "arrow":
+        body = arrow.encode_raw(facts, readings, query.metric)
+        return cast("Response[SeriesPage]", Response(body, media_type=arrow.MEDIA_TYPE, headers=arrow.headers(facts)))
+    text = json_text.raw_page_json(facts, readings)
+    if text is None:
+        return Response(msgspec.structs.replace(facts, points=raw_pages.raw_points(readings, query.metric)))
+    return cast("Response[SeriesPage]", Response(text, media_type="application/json"))
 
 
 def _download(

@@ -1,0 +1,76 @@
+"""A JSON page of raw readings built column-wise in Arrow and numpy, with no Python object per reading.
+
+The bytes are those msgspec writes for the same `SeriesPage` with one `Point` per reading: time as RFC 3339
+UTC (`2026-09-02T07:15:04Z`, or with six fractional digits when the reading is not on a whole second), the
+value as msgspec writes a float (`72.0`). Readings with secondary columns (`extra`) keep the row-wise path.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+import msgspec
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from api.series.csv_text import rfc3339_ms
+from api.series.raw import Decoded
+from api.series.schemas import SeriesPage
+
+_EMPTY_POINTS: Final = b'"points":[]'
+# Arrow's shortest float text equals msgspec's between these magnitudes (apart from msgspec's ".0" on whole
+# numbers); outside them the two write exponents differently, so those few values take msgspec's own text.
+_PLAIN_LOW: Final = 1e-4
+_PLAIN_HIGH: Final = 1e10
+_ENCODER: Final = msgspec.json.Encoder()
+
+
+def _times(epoch_ms: np.ndarray) -> pa.Array:
+    """Times as msgspec writes a UTC datetime: `…:SSZ` on whole seconds, `…:SS.ffffffZ` otherwise."""
+    text = rfc3339_ms(epoch_ms)  # fixed width: YYYY-MM-DDTHH:MM:SS.mmmZ
+    whole = pc.binary_join_element_wise(pc.utf8_slice_codeunits(text, 0, 19), pa.scalar("Z"), "")
+    fraction = pc.binary_join_element_wise(pc.utf8_slice_codeunits(text, 0, 23), pa.scalar("000Z"), "")
+    return pc.if_else(pa.array(epoch_ms % 1000 == 0), whole, fraction)
+
+
+def _numbers(values: np.ndarray) -> pa.Array:
+    """Finite floats as msgspec writes them."""
+    array = pa.array(values, type=pa.float64())
+    text = pc.cast(array, pa.string())
+    whole = values == np.floor(values)
+    text = pc.if_else(pa.array(whole), pc.binary_join_element_wise(text, pa.scalar(".0"), ""), text)
+    magnitude = np.abs(values)
+    odd = (values != 0) & ((magnitude < _PLAIN_LOW) | (magnitude >= _PLAIN_HIGH))
+    if odd.any():
+        own = [_ENCODER.encode(float(v)).decode() for v in values[odd]]
+        text = pc.replace_with_mask(text, pa.array(odd), pa.array(own, type=pa.string()))
+    return text
+
+
+def points_json(readings: Decoded) -> bytes | None:
+    """The readings as the JSON array of `{time, value}` points; None where some reading has secondary columns
+    or a value that is not finite (the row-wise path writes those)."""
+    if bool(np.any(readings.has_extra)):
+        return None
+    if not bool(np.all(np.isfinite(readings.values))):
+        return None
+    if len(readings) == 0:
+        return b"[]"
+    parts = (pa.scalar('{"time":"'), _times(readings.times), pa.scalar('","value":'), _numbers(readings.values))
+    rows = pc.binary_join_element_wise(*parts, pa.scalar("},"), "")
+    offsets = np.frombuffer(rows.buffers()[1], dtype=np.int32, count=len(rows) + 1, offset=rows.offset * 4)
+    data = np.frombuffer(rows.buffers()[2], dtype=np.uint8)[offsets[0] : offsets[-1] - 1]  # the last ',' dropped
+    return b"[" + data.tobytes() + b"]"
+
+
+def raw_page_json(facts: SeriesPage, readings: Decoded) -> bytes | None:
+    """The page `facts` (its `points` empty) with `readings` as its points, as msgspec encodes the page built
+    with one `Point` per reading; None where `points_json` leaves the readings to the row-wise path."""
+    points = points_json(readings)
+    if points is None:
+        return None
+    head, found, tail = _ENCODER.encode(facts).partition(_EMPTY_POINTS)
+    # A key is the only place the quoted text can stand: inside a JSON string every quote is escaped.
+    assert found, "a SeriesPage encodes its points"
+    return head + b'"points":' + points + tail
