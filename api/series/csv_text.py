@@ -13,7 +13,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-_TEMPLATE: Final = np.frombuffer(b"0000-00-00T00:00:00.000Z", dtype=np.uint8)
+_TEMPLATE: Final = b"0000-00-00T00:00:00.000Z"
 _DAY_MS: Final = 86_400_000
 # Arrow's shortest float text equals Python's repr between these magnitudes (apart from repr's ".0" on whole
 # numbers); outside them the two choose exponent notation differently, so those few values take repr.
@@ -21,31 +21,43 @@ _PLAIN_LOW: Final = 1e-4
 _PLAIN_HIGH: Final = 1e10
 
 
-def rfc3339_ms(epoch_ms: np.ndarray) -> pa.StringArray:
-    """Epoch milliseconds as fixed-width `YYYY-MM-DDTHH:MM:SS.mmmZ` strings (years 0–9999)."""
+def time_rows(epoch_ms: np.ndarray, template: bytes, at: int, *, millis: bool = True) -> np.ndarray:
+    """Per time, a copy of `template` (rows × bytes) with `YYYY-MM-DDTHH:MM:SS` (and `.mmm` if `millis`)
+    written at byte `at` over its zeros (years 0–9999)."""
     ms = np.asarray(epoch_ms, dtype=np.int64)
     days = ms // _DAY_MS
     of_day = ms - days * _DAY_MS
     date = days.astype("datetime64[D]")
     year_start = date.astype("datetime64[Y]")
     month_start = date.astype("datetime64[M]")
-    out = np.empty((len(ms), len(_TEMPLATE)), dtype=np.uint8)
-    out[:] = _TEMPLATE
-    fields = (
+    out = np.empty((len(ms), len(template)), dtype=np.uint8)
+    out[:] = np.frombuffer(template, dtype=np.uint8)
+    fields = [
         (0, 4, year_start.astype(np.int64) + 1970),
         (5, 2, (month_start - year_start.astype("datetime64[M]")).astype(np.int64) + 1),
         (8, 2, (date - month_start.astype("datetime64[D]")).astype(np.int64) + 1),
         (11, 2, of_day // 3_600_000),
         (14, 2, of_day // 60_000 % 60),
         (17, 2, of_day // 1000 % 60),
-        (20, 3, of_day % 1000),
-    )
+    ]
+    if millis:
+        fields.append((20, 3, of_day % 1000))
     for column, width, value in fields:
         for k in range(width - 1, -1, -1):
-            out[:, column + k] += (value % 10).astype(np.uint8)
+            out[:, at + column + k] += (value % 10).astype(np.uint8)
             value = value // 10
-    offsets = np.arange(0, out.size + 1, len(_TEMPLATE), dtype=np.int32)
-    return pa.StringArray.from_buffers(len(ms), pa.py_buffer(offsets), pa.py_buffer(out))
+    return out
+
+
+def fixed_width(rows: np.ndarray) -> pa.StringArray:
+    """Rows × bytes as one string per row."""
+    offsets = np.arange(0, rows.size + 1, rows.shape[1], dtype=np.int32)
+    return pa.StringArray.from_buffers(len(rows), pa.py_buffer(offsets), pa.py_buffer(np.ascontiguousarray(rows)))
+
+
+def rfc3339_ms(epoch_ms: np.ndarray) -> pa.StringArray:
+    """Epoch milliseconds as fixed-width `YYYY-MM-DDTHH:MM:SS.mmmZ` strings (years 0–9999)."""
+    return fixed_width(time_rows(epoch_ms, _TEMPLATE, 0))
 
 
 def number_text(column: pa.Array | pa.ChunkedArray) -> pa.Array:

@@ -14,11 +14,13 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from api.series.csv_text import rfc3339_ms
+from api.series.csv_text import fixed_width, time_rows
 from api.series.raw import Decoded
 from api.series.schemas import SeriesPage
 
 _EMPTY_POINTS: Final = b'"points":[]'
+_WHOLE: Final = b'{"time":"0000-00-00T00:00:00Z","value":'
+_FRACTION: Final = b'{"time":"0000-00-00T00:00:00.000000Z","value":'
 # Arrow's shortest float text equals msgspec's between these magnitudes (apart from msgspec's ".0" on whole
 # numbers); outside them the two write exponents differently, so those few values take msgspec's own text.
 _PLAIN_LOW: Final = 1e-4
@@ -26,12 +28,16 @@ _PLAIN_HIGH: Final = 1e10
 _ENCODER: Final = msgspec.json.Encoder()
 
 
-def _times(epoch_ms: np.ndarray) -> pa.Array:
-    """Times as msgspec writes a UTC datetime: `…:SSZ` on whole seconds, `…:SS.ffffffZ` otherwise."""
-    text = rfc3339_ms(epoch_ms)  # fixed width: YYYY-MM-DDTHH:MM:SS.mmmZ
-    whole = pc.binary_join_element_wise(pc.utf8_slice_codeunits(text, 0, 19), pa.scalar("Z"), "")
-    fraction = pc.binary_join_element_wise(pc.utf8_slice_codeunits(text, 0, 23), pa.scalar("000Z"), "")
-    return pc.if_else(pa.array(epoch_ms % 1000 == 0), whole, fraction)
+def _heads(epoch_ms: np.ndarray) -> pa.Array:
+    """Each point's text up to its value, `{"time":"…","value":`, the time as msgspec writes a UTC datetime:
+    `…:SSZ` on whole seconds, `…:SS.ffffffZ` otherwise."""
+    whole = epoch_ms % 1000 == 0
+    if whole.all():
+        return fixed_width(time_rows(epoch_ms, _WHOLE, 9, millis=False))
+    fraction = fixed_width(time_rows(epoch_ms, _FRACTION, 9))
+    if not whole.any():
+        return fraction
+    return pc.if_else(pa.array(whole), fixed_width(time_rows(epoch_ms, _WHOLE, 9, millis=False)), fraction)
 
 
 def _numbers(values: np.ndarray) -> pa.Array:
@@ -57,8 +63,7 @@ def points_json(readings: Decoded) -> bytes | None:
         return None
     if len(readings) == 0:
         return b"[]"
-    parts = (pa.scalar('{"time":"'), _times(readings.times), pa.scalar('","value":'), _numbers(readings.values))
-    rows = pc.binary_join_element_wise(*parts, pa.scalar("},"), "")
+    rows = pc.binary_join_element_wise(_heads(readings.times), _numbers(readings.values), pa.scalar("},"), "")
     offsets = np.frombuffer(rows.buffers()[1], dtype=np.int32, count=len(rows) + 1, offset=rows.offset * 4)
     data = np.frombuffer(rows.buffers()[2], dtype=np.uint8)[offsets[0] : offsets[-1] - 1]  # the last ',' dropped
     return b"[" + data.tobytes() + b"]"
