@@ -29,7 +29,7 @@ import httpx
 import msgspec
 
 from bench.common import Measurement, environment
-from bench.ingest import SEED, START
+from bench.ingest import SEED
 from bench.sources_report import measurements
 from bench.sources_server import Cohort, contract_process
 from core.settings import Settings
@@ -49,6 +49,8 @@ DAY_MS: Final = 86_400_000
 MINUTE_MS: Final = 60_000
 DATASETS: Final = 10
 REFERENCE_CONCURRENCY: Final = 4
+REFERENCE_MAX: Final = 600
+"""GETs of a pass sent again, at most: the first ones, the same mix of data types (it keeps the run short)."""
 
 
 @dataclass
@@ -169,9 +171,10 @@ async def one_pass(bench: Bench, name: str, only: list[str] | None = None) -> Pa
 
 
 async def reference(found: Pass) -> None:
-    """The pass's GETs again, with the same client library and as many at once as the runner, and nothing else."""
+    """The pass's first `REFERENCE_MAX` GETs again, with the same client library and as many at once as the
+    runner, and nothing else."""
     statuses: collections.Counter[int] = collections.Counter()
-    queue = iter(found.sent)
+    queue = iter(found.sent[:REFERENCE_MAX])
     async with httpx.AsyncClient(timeout=30) as http:
 
         async def worker() -> None:
@@ -189,21 +192,17 @@ async def sources_benchmark(settings: Settings, *, participants: int, days: int,
     """The backfill of `days` days for every participant; a pass 15 minutes later and the daily delta-load for
     the first `incremental` of them (each re-reads the connector's 3-day lookback, so a steady-state pass costs
     about as much as a 3-day backfill); and what they imply."""
-    first_pass_ms = int(dt.datetime.combine(START, dt.time(1), tzinfo=dt.UTC).timestamp() * 1000) + days * DAY_MS
+    # Enrolment stamps token expiry on the real clock, so the server's clock starts on it and only moves on:
+    # history from `days` days before tomorrow, the backfill at 01:00 tomorrow (UTC).
+    start = dt.datetime.now(dt.UTC).date() + dt.timedelta(days=1 - days)
+    first_pass_ms = int(dt.datetime.combine(start, dt.time(1), tzinfo=dt.UTC).timestamp() * 1000) + days * DAY_MS
     # Simulated days up to the end of the daily pass's day: its uploads become visible as the clock moves.
-    cohort = Cohort(
-        participants=participants,
-        datasets=min(DATASETS, participants),
-        days=days + 2,
-        seed=SEED,
-        start=START,
-        clock_offset_ms=first_pass_ms - 30 * MINUTE_MS - int(time.time() * 1000),
-    )
+    cohort = Cohort(participants, min(DATASETS, participants), days + 2, SEED, start)
     async with environment(settings) as env, contract_process(cohort) as base:
         connector = connector_settings(base, ContractState())  # the server process registered the callback
-        bench = Bench(env.settings, connector, Sealer([Sealer.new_key()]), base, cohort.clock_offset_ms)
+        bench = Bench(env.settings, connector, Sealer([Sealer.new_key()]), base, 0)
         await enrol_all(bench, cohort, env.database_url)
-        await bench.advance(first_pass_ms - bench.now_ms())  # enrolled half an hour before: to 01:00
+        await bench.advance(first_pass_ms - bench.now_ms())
         passes = [await one_pass(bench, "backfill")]
         sample = [f"P{i:04d}" for i in range(1, min(incremental, participants) + 1)]
         await bench.advance(15 * MINUTE_MS)

@@ -53,7 +53,7 @@ def pass_measurements(p: Pass, label: str) -> list[Measurement]:
             "reference.requests_per_min",
             reference_per_minute,
             "requests/min",
-            f"the same GETs, httpx, {reference_requests:,} in {p.reference_seconds:.1f} s; answers {reference}",
+            f"the pass's first {reference_requests:,} GETs again, httpx, {p.reference_seconds:.1f} s; {reference}",
         ),
         m("reference.cpu_per_request", reference_cpu_ms, "ms", f"{p.reference_cpu_s:.1f} s CPU"),
         m("runner ÷ reference.requests_per_min", per_minute / reference_per_minute, "×", "same run"),

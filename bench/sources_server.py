@@ -43,7 +43,6 @@ class Cohort:
     days: int
     seed: int
     start: dt.date
-    clock_offset_ms: int
 
     def email(self, i: int) -> str:
         return f"p{i:04d}@example.com"
@@ -67,7 +66,6 @@ class _Bulk(Account):
 def seeded_state(cohort: Cohort) -> tuple[ContractState, int]:
     """The contract state with every account seeded, and the readings seeded over all accounts and days."""
     state = ContractState(redirect_uris={CALLBACK})
-    state.clock.offset_ms = cohort.clock_offset_ms
     simulator = CohortSimulator(seed=cohort.seed, start=cohort.start)
     data: dict[int, dict[str, list[Point]]] = {}
     readings: dict[int, int] = {}
