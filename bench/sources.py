@@ -5,9 +5,10 @@ The contract server (tests/contract/google_health, in a process of its own: `ben
 documented 300 requests a minute per user. Each participant is enrolled through the real consent flow (PKCE,
 code exchange, sealed grant). Then the real runner (`sync_once`, the code of `wearstream sources sync --once`,
 4 participants at once, its own token buckets) publishes to the real local Kafka (no processor) in three passes
-on the server's clock: the backfill of `days` days to 01:00, an incremental pass 15 minutes later, and the daily
-delta-load a day after that. After each pass, the same GETs (URLs and tokens as the runner sent them) are sent
-again with the same client library, 4 at once, without the runner: the reference.
+on the server's clock: the backfill of `days` days to 01:00 for everyone, then for the first `incremental`
+participants an incremental pass 15 minutes later and the daily delta-load a day after that. After each pass,
+its first `REFERENCE_MAX` GETs (URLs and tokens as the runner sent them) are sent again with the same client
+library, 4 at once, without the runner: the reference.
 
 CPU is this process's (user + system): the runner with its HTTP client, mapping, Kafka producer and cursor saves;
 not the server's, the broker's or PostgreSQL's.
