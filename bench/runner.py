@@ -8,7 +8,7 @@ import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from bench import alerts_replay, cpu, export, ingest, lossless, queries, reference
+from bench import alerts_replay, cpu, export, ingest, lossless, queries, reference, sources
 from bench.common import Measurement, machine
 from bench.report import Run, now, ratios, write
 from core.settings import Settings, load_settings
@@ -106,6 +106,11 @@ def steps() -> dict[str, Step]:
             s, participants=2 if quick else 30, days=2, repeats=1 if quick else 2, log_dir=LOGS / "cpu"
         )
 
+    async def sources_step(s: Settings, quick: bool) -> list[Measurement]:
+        return await sources.sources_benchmark(
+            s, participants=10 if quick else 100, days=3, incremental=5 if quick else 25
+        )
+
     return {
         "producer": producer,
         "side_by_side": side_by_side,
@@ -121,6 +126,7 @@ def steps() -> dict[str, Step]:
         "export": export_step,
         "alerts_replay": alerts,
         "cpu": cpu_step,
+        "sources": sources_step,
     }
 
 
