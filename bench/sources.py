@@ -85,10 +85,15 @@ class Pass:
 class Bench:
     settings: Settings
     connector: GoogleHealthSettings
-    sealer: Sealer
+    key: str
+    """The sealing key of the grant store."""
     base: str
     offset_ms: int
     """The server's clock minus the real one: the runner and the connector read the same."""
+
+    @property
+    def sealer(self) -> Sealer:
+        return Sealer([self.key])
 
     def now_ms(self) -> int:
         return int(time.time() * 1000) + self.offset_ms
@@ -126,7 +131,7 @@ async def enrol_all(bench: Bench, cohort: Cohort, database_url: str) -> None:
     simulator = CohortSimulator(seed=cohort.seed, start=cohort.start)
     try:
         async with httpx.AsyncClient(timeout=30) as http:
-            harness = Harness(ContractState(), bench.base, bench.connector, bench.sealer, pool, http)
+            harness = Harness(ContractState(), bench.base, bench.connector, bench.sealer, pool, http, bench.key)
             for i in range(1, cohort.participants + 1):
                 zone = simulator.traits(cohort.dataset_of(i)).timezone
                 record = Participant(
@@ -201,7 +206,7 @@ async def sources_benchmark(settings: Settings, *, participants: int, days: int,
     cohort = Cohort(participants, min(DATASETS, participants), days + 2, SEED, start)
     async with environment(settings) as env, contract_process(cohort) as base:
         connector = connector_settings(base, ContractState())  # the server process registered the callback
-        bench = Bench(env.settings, connector, Sealer([Sealer.new_key()]), base, 0)
+        bench = Bench(env.settings, connector, Sealer.new_key(), base, 0)
         await enrol_all(bench, cohort, env.database_url)
         await bench.advance(first_pass_ms - bench.now_ms())
         passes = [await one_pass(bench, "backfill")]
