@@ -1,4 +1,5 @@
-"""`wearstream impute`: post-study imputation of `not_worn` gaps into the imputation tables, with provenance."""
+"""`wearstream impute`: post-study imputation of `not_worn` gaps (and, where asked, the minutes missing inside
+`not_synced` gaps) into the imputation tables, with provenance."""
 
 from __future__ import annotations
 
@@ -11,6 +12,22 @@ import typer
 from core.cli import console, fail, out, settings_of
 
 _METHOD_HELP = "bridge (the default), profile, neighbour_mean, neighbour_median or linear."
+
+
+_Gaps = Annotated[
+    str,
+    typer.Option(
+        "--gaps",
+        help="Comma-separated gap kinds to fill: not_worn, and not_synced (the minutes without a reading inside a"
+        " gap between uploads, outside not_worn gaps).",
+    ),
+]
+_RunId = Annotated[
+    str | None, typer.Option("--run-id", help="Names the run; the same id again resumes it (default: new id).")
+]
+_Participants = Annotated[
+    str | None, typer.Option(help="Comma-separated participant ids (default: all with gaps of those kinds).")
+]
 
 
 def _instant(option: str, text: str | None) -> dt.datetime | None:
@@ -27,24 +44,22 @@ def _instant(option: str, text: str | None) -> dt.datetime | None:
 
 def impute_command(
     ctx: typer.Context,
-    run_id: Annotated[
-        str | None, typer.Option("--run-id", help="Names the run; the same id again resumes it (default: new id).")
-    ] = None,
-    participants: Annotated[
-        str | None, typer.Option(help="Comma-separated participant ids (default: all with not_worn gaps).")
-    ] = None,
+    run_id: _RunId = None,
+    participants: _Participants = None,
     metrics: Annotated[str, typer.Option(help="Comma-separated metrics to fill.")] = "heart_rate,steps,spo2,hrv_rmssd",
     start: Annotated[
         str | None, typer.Option(help="Only gaps starting at or after this (ISO; UTC if no zone).")
     ] = None,
     end: Annotated[str | None, typer.Option(help="Only gaps starting before this (ISO; UTC if no zone).")] = None,
     method: Annotated[str, typer.Option(help=_METHOD_HELP)] = "bridge",
+    gaps: _Gaps = "not_worn",
     list_runs: Annotated[bool, typer.Option("--list", help="List the imputation runs and exit.")] = False,
     delete: Annotated[str | None, typer.Option("--delete", metavar="RUN", help="Delete a run and its rows.")] = None,
 ) -> None:
-    """Fill not_worn gaps at 1-minute resolution from the stored data, into the imputation tables (never the raw
-    data): every point with its run, method, version, parameters, uncertainty and gap. Gaps longer than the
-    method's valid range are left empty and reported."""
+    """Fill not_worn gaps (with --gaps, also the minutes missing inside not_synced gaps) at 1-minute resolution
+    from the stored data, into the imputation tables (never the raw data): every point with its run, method,
+    version, parameters, uncertainty and gap. Gaps longer than the method's valid range are left empty and
+    reported."""
     from stream_processors.imputation import method_named
 
     url = settings_of(ctx).database.url
@@ -64,6 +79,7 @@ def impute_command(
         metrics=[m.strip() for m in metrics.split(",") if m.strip()],
         start=_instant("--start", start),
         end=_instant("--end", end),
+        gap_kinds=[k.strip() for k in gaps.split(",") if k.strip()],
     )
     if request.start and request.end and request.start >= request.end:
         raise fail("--start must be before --end")

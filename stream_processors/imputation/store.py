@@ -1,7 +1,7 @@
 """The imputation tables (schemas/migrations/0015_imputation.sql) and what a run reads from the store.
 
 A run reads the 1-minute rollups (falling back to the raw readings, decoded by `raw_readings`, where retention
-dropped the rollups) and the `not_worn` gaps; it writes only the imputation tables. Each participant's points,
+dropped the rollups) and the gaps; it writes only the imputation tables. Each participant's points,
 gap reports and completion mark commit in one transaction, after deleting what an interrupted attempt left:
 running a participant twice gives the same rows.
 """
@@ -43,6 +43,7 @@ class GapReport(msgspec.Struct, frozen=True, kw_only=True):
     minutes: int
     filled: int
     reason: str | None
+    kind: str = NOT_WORN
 
 
 PointRow = tuple[str, str, int, dt.datetime, float, float, float, float, str, dt.datetime]
@@ -103,14 +104,19 @@ async def finish_run(connection: asyncpg.Connection, run_id: str) -> None:
 
 
 async def gap_participants(
-    connection: asyncpg.Connection, participants: list[str] | None, start: dt.datetime | None, end: dt.datetime | None
+    connection: asyncpg.Connection,
+    participants: list[str] | None,
+    start: dt.datetime | None,
+    end: dt.datetime | None,
+    kinds: list[str] | None = None,
 ) -> list[str]:
-    """Participants with a closed `not_worn` gap starting in [start, end) (all of them when None)."""
+    """Participants with a closed gap of one of `kinds` (default `not_worn`) starting in [start, end) (all of them
+    when None)."""
     rows = await connection.fetch(
-        "SELECT DISTINCT participant_id FROM gaps WHERE kind = $1 AND end_time IS NOT NULL"
+        "SELECT DISTINCT participant_id FROM gaps WHERE kind = ANY($1::text[]) AND end_time IS NOT NULL"
         " AND ($2::text[] IS NULL OR participant_id = ANY($2)) AND ($3::timestamptz IS NULL OR start_time >= $3)"
         " AND ($4::timestamptz IS NULL OR start_time < $4) ORDER BY participant_id",
-        NOT_WORN,
+        kinds or [NOT_WORN],
         participants,
         start,
         end,
@@ -119,20 +125,25 @@ async def gap_participants(
 
 
 async def participant_gaps(
-    connection: asyncpg.Connection, participant: str, start: dt.datetime | None, end: dt.datetime | None
-) -> tuple[str, list[tuple[int, int]]]:
-    """The participant's time zone and closed `not_worn` gaps (start, end in epoch ms) starting in [start, end)."""
+    connection: asyncpg.Connection,
+    participant: str,
+    start: dt.datetime | None,
+    end: dt.datetime | None,
+    kinds: list[str] | None = None,
+) -> tuple[str, list[tuple[int, int, str]]]:
+    """The participant's time zone and closed gaps of `kinds` (default `not_worn`) starting in [start, end): start,
+    end (epoch ms) and kind, in time order."""
     zone = await connection.fetchval("SELECT timezone FROM participants WHERE participant_id = $1", participant)
     rows = await connection.fetch(
-        "SELECT ts_to_ms(start_time) AS s, ts_to_ms(end_time) AS e FROM gaps WHERE participant_id = $1"
-        " AND kind = $2 AND end_time IS NOT NULL AND ($3::timestamptz IS NULL OR start_time >= $3)"
-        " AND ($4::timestamptz IS NULL OR start_time < $4) ORDER BY start_time",
+        "SELECT ts_to_ms(start_time) AS s, ts_to_ms(end_time) AS e, kind FROM gaps WHERE participant_id = $1"
+        " AND kind = ANY($2::text[]) AND end_time IS NOT NULL AND ($3::timestamptz IS NULL OR start_time >= $3)"
+        " AND ($4::timestamptz IS NULL OR start_time < $4) ORDER BY start_time, kind",
         participant,
-        NOT_WORN,
+        kinds or [NOT_WORN],
         start,
         end,
     )
-    return zone or "UTC", [(int(r["s"]), int(r["e"])) for r in rows]
+    return zone or "UTC", [(int(r["s"]), int(r["e"]), str(r["kind"])) for r in rows]
 
 
 async def minute_means(
@@ -180,7 +191,7 @@ async def write_participant(
                     run_id,
                     participant,
                     METRIC_IDS[g.metric],
-                    NOT_WORN,
+                    g.kind,
                     _ts(g.start_ms),
                     _ts(g.end_ms),
                     g.minutes,
