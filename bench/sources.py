@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import datetime as dt
+import logging
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -198,6 +199,7 @@ async def sources_benchmark(settings: Settings, *, participants: int, days: int,
     """The backfill of `days` days for every participant; a pass 15 minutes later and the daily delta-load for
     the first `incremental` of them (each re-reads the connector's 3-day lookback, so a steady-state pass costs
     about as much as a 3-day backfill); and what they imply."""
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # once another step set up logging: a line per request
     # Enrolment stamps token expiry on the real clock, so the server's clock starts on it and only moves on:
     # history from `days` days before tomorrow, the backfill at 01:00 tomorrow (UTC).
     start = dt.datetime.now(dt.UTC).date() + dt.timedelta(days=1 - days)
