@@ -7,6 +7,7 @@ where null, no quoting (no value needs it).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Final
 
 import numpy as np
@@ -15,8 +16,9 @@ import pyarrow.compute as pc
 
 _TEMPLATE: Final = b"0000-00-00T00:00:00.000Z"
 _DAY_MS: Final = 86_400_000
-# Arrow's shortest float text equals Python's repr between these magnitudes (apart from repr's ".0" on whole
-# numbers); outside them the two choose exponent notation differently, so those few values take repr.
+# Arrow's shortest float text equals Python's repr (and msgspec's JSON) between these magnitudes (apart from the
+# ".0" on whole numbers); outside them they choose exponent notation differently, so those few values are spelt
+# by the writer itself.
 _PLAIN_LOW: Final = 1e-4
 _PLAIN_HIGH: Final = 1e10
 
@@ -60,8 +62,10 @@ def rfc3339_ms(epoch_ms: np.ndarray) -> pa.StringArray:
     return fixed_width(time_rows(epoch_ms, _TEMPLATE, 0))
 
 
-def number_text(column: pa.Array | pa.ChunkedArray) -> pa.Array:
-    """A numeric column as `repr` writes each value (integers as integers); null stays null."""
+def number_text(column: pa.Array | pa.ChunkedArray, spell: Callable[[float], str] = repr) -> pa.Array:
+    """A numeric column as `repr` writes each value (integers as integers); null stays null. `spell` writes the
+    few values outside the magnitudes where Arrow's shortest text is repr's (another writer whose plain numbers
+    are repr's, such as msgspec's JSON, passes its own)."""
     array = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
     if pa.types.is_integer(array.type):
         return pc.cast(array, pa.string())
@@ -74,7 +78,8 @@ def number_text(column: pa.Array | pa.ChunkedArray) -> pa.Array:
     magnitude = np.abs(values, where=finite, out=np.zeros_like(values))
     odd = finite & (values != 0) & ((magnitude < _PLAIN_LOW) | (magnitude >= _PLAIN_HIGH))
     if odd.any():
-        text = pc.replace_with_mask(text, pa.array(odd), pa.array([repr(float(v)) for v in values[odd]]))
+        spelt = pa.array([spell(float(v)) for v in values[odd]], type=pa.string())
+        text = pc.replace_with_mask(text, pa.array(odd), spelt)
     return text
 
 

@@ -14,17 +14,13 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from api.series.csv_text import fixed_width, time_rows
+from api.series.csv_text import fixed_width, number_text, time_rows
 from api.series.raw import Decoded
 from api.series.schemas import SeriesPage
 
 _EMPTY_POINTS: Final = b'"points":[]'
 _WHOLE: Final = b'{"time":"0000-00-00T00:00:00Z","value":'
 _FRACTION: Final = b'{"time":"0000-00-00T00:00:00.000000Z","value":'
-# Arrow's shortest float text equals msgspec's between these magnitudes (apart from msgspec's ".0" on whole
-# numbers); outside them the two write exponents differently, so those few values take msgspec's own text.
-_PLAIN_LOW: Final = 1e-4
-_PLAIN_HIGH: Final = 1e10
 _ENCODER: Final = msgspec.json.Encoder()
 
 
@@ -40,18 +36,8 @@ def _heads(epoch_ms: np.ndarray) -> pa.Array:
     return pc.if_else(pa.array(whole), fixed_width(time_rows(epoch_ms, _WHOLE, 9, millis=False)), fraction)
 
 
-def _numbers(values: np.ndarray) -> pa.Array:
-    """Finite floats as msgspec writes them."""
-    array = pa.array(values, type=pa.float64())
-    text = pc.cast(array, pa.string())
-    whole = values == np.floor(values)
-    text = pc.if_else(pa.array(whole), pc.binary_join_element_wise(text, pa.scalar(".0"), ""), text)
-    magnitude = np.abs(values)
-    odd = (values != 0) & ((magnitude < _PLAIN_LOW) | (magnitude >= _PLAIN_HIGH))
-    if odd.any():
-        own = [_ENCODER.encode(float(v)).decode() for v in values[odd]]
-        text = pc.replace_with_mask(text, pa.array(odd), pa.array(own, type=pa.string()))
-    return text
+def _spelt(value: float) -> str:
+    return _ENCODER.encode(value).decode()
 
 
 def points_json(readings: Decoded) -> bytes | None:
@@ -63,7 +49,8 @@ def points_json(readings: Decoded) -> bytes | None:
         return None
     if len(readings) == 0:
         return b"[]"
-    rows = pc.binary_join_element_wise(_heads(readings.times), _numbers(readings.values), pa.scalar("},"), "")
+    values = number_text(pa.array(readings.values, type=pa.float64()), _spelt)
+    rows = pc.binary_join_element_wise(_heads(readings.times), values, pa.scalar("},"), "")
     offsets = np.frombuffer(rows.buffers()[1], dtype=np.int32, count=len(rows) + 1, offset=rows.offset * 4)
     data = np.frombuffer(rows.buffers()[2], dtype=np.uint8)[offsets[0] : offsets[-1] - 1]  # the last ',' dropped
     return b"[" + data.tobytes() + b"]"
