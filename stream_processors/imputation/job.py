@@ -154,8 +154,10 @@ def _stretches(series: MinuteSeries, not_worn: np.ndarray, gap: tuple[int, int, 
     """The grid stretches [start, end) a gap leaves to fill: a `not_worn` gap's minutes strictly between its two
     readings; a `not_synced` gap's runs of minutes without a reading of the metric, outside `not_worn` gaps."""
     start, end = gap_minutes(series, gap[0], gap[1])
-    if gap[2] == NOT_WORN or end <= start:
-        return [(start, end)] if end > start else []
+    if end <= start:
+        return []
+    if gap[2] == NOT_WORN:
+        return [(start, end)]
     missing = np.isnan(series.values[start:end]) & ~not_worn[start:end]
     edges = np.flatnonzero(np.diff(np.concatenate([[0], missing.astype(np.int8), [0]])))
     return [(start + int(a), start + int(b)) for a, b in zip(edges[::2], edges[1::2], strict=True)]
