@@ -126,7 +126,7 @@ async def _participant(
             not_worn[(start_ms - first_ms) // MINUTE_MS + 1 : (end_ms - first_ms) // MINUTE_MS] = True
     chosen = [g for g in gaps if g[2] in request.gap_kinds]
     points: list[PointRow] = []
-    reports: dict[tuple[str, int], GapReport] = {}
+    reports: list[GapReport] = []
     for metric in request.metrics:
         series = MinuteSeries(
             start_ms=first_ms,
@@ -140,13 +140,13 @@ async def _participant(
         for gap in chosen:
             stretches = _stretches(series, not_worn, gap)
             report = _fill_gap(method, request.run_id, participant, metric, series, gap, stretches, points)
-            if report is not None and (metric, gap[0]) not in reports:  # one report per metric and gap start
-                reports[(metric, gap[0])] = report
+            if report is not None:
+                reports.append(report)
                 outcome.gaps_filled += report.filled > 0
                 outcome.gaps_skipped += report.filled == 0
                 if report.reason is not None:
                     outcome.reasons[report.reason] = outcome.reasons.get(report.reason, 0) + 1
-    await store.write_participant(connection, request.run_id, participant, points, list(reports.values()))
+    await store.write_participant(connection, request.run_id, participant, points, reports)
     outcome.points += len(points)
 
 

@@ -120,3 +120,25 @@ def test_the_command_takes_gap_kinds(cohort: str) -> None:
     bad = CliRunner().invoke(app, [*args[:-1], "worn"], env=env)
     assert bad.exit_code != 0
     assert "unknown gap kind(s) worn" in " ".join(bad.output.split())
+
+
+async def test_a_not_worn_and_a_not_synced_gap_from_the_same_instant_are_both_reported(cohort: str) -> None:
+    connection = await asyncpg.connect(cohort)
+    try:  # the device synced on its last reading before the silence and was then taken off for three minutes
+        await connection.execute(
+            "INSERT INTO gaps (participant_id, metric_id, kind, start_time, end_time) VALUES"
+            " ('S0001', $1, 'not_worn', to_timestamp($2 / 1000.0), to_timestamp($3 / 1000.0))",
+            METRIC_IDS["heart_rate"],
+            SILENT[0],
+            SILENT[0] + 3 * MINUTE_MS,
+        )
+        request = Request(run_id="same-start", metrics=["heart_rate"], gap_kinds=["not_worn", "not_synced"])
+        await impute(cohort, Linear(), request)
+        reports = await connection.fetch(
+            "SELECT gap_kind, minutes FROM imputation_gaps WHERE run_id = 'same-start' AND gap_start = $1"
+            " ORDER BY gap_kind",
+            dt.datetime.fromtimestamp(SILENT[0] / 1000, dt.UTC),
+        )
+    finally:
+        await connection.close()
+    assert [(r["gap_kind"], r["minutes"]) for r in reports] == [("not_synced", 5), ("not_worn", 2)]
