@@ -12,11 +12,11 @@ import asyncpg
 
 from api import params
 from api.adherence.schemas import AdherenceDay, AdherenceReport, ParticipantAdherence, Thresholds
-from api.queries.adherence import ADHERENCE_CTE, arguments, rounded
+from api.queries.adherence import ADHERENCE_CTE, ADHERENCE_DAILY_CTE, arguments, rounded
 
-REPORT_SQL: Final = (
-    ADHERENCE_CTE + "SELECT * FROM flagged WHERE $10::text IS NULL OR $10 = ANY(flags) ORDER BY participant_id"
-)
+_REPORT: Final = "SELECT * FROM flagged WHERE $10::text IS NULL OR $10 = ANY(flags) ORDER BY participant_id"
+REPORT_SQL: Final = ADHERENCE_CTE + _REPORT
+DAILY_REPORT_SQL: Final = ADHERENCE_DAILY_CTE + _REPORT
 
 
 @functools.lru_cache(maxsize=4096)
@@ -82,7 +82,8 @@ async def adherence_report(
     participant_ids: Sequence[str] | None = None,
     daily: bool = True,
 ) -> AdherenceReport:
-    rows = await pool.fetch(REPORT_SQL, *arguments(start, end, as_of, participant_ids, thresholds), flag)
+    statement = DAILY_REPORT_SQL if daily else REPORT_SQL
+    rows = await pool.fetch(statement, *arguments(start, end, as_of, participant_ids, thresholds), flag)
     return AdherenceReport(
         start=start,
         end=end,

@@ -1,7 +1,9 @@
 """The adherence statement, shared by the adherence report, the cohort view and reminders.
 
-`ADHERENCE_CTE` ends in a `flagged` relation (one row per participant, with its flags); callers append their
-own `SELECT` and pass `arguments(...)` as its first nine parameters.
+`ADHERENCE_CTE` ends in a `flagged` relation (one row per participant, with its flags and totals); callers append
+their own `SELECT` and pass `arguments(...)` as its first nine parameters. `ADHERENCE_DAILY_CTE` is the same
+with each participant's worn minutes per day rollup and nights as arrays, for the per-date breakdown: building and
+decoding those arrays is most of the statement's cost, so the totals alone leave them out.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ SLEEP_ID: Final = METRIC_IDS[SLEEP_STAGE.name]
 # the heart-rate day rollups in it, and nights from where each sleep day rollup starts and ends relative to
 # local noon (a day's first epoch before noon: that day's night; its last epoch at or after noon: the next
 # day's night). Local midnights and noons are computed once per time zone and date, then joined.
-ADHERENCE_CTE: Final = f"""
+_TEMPLATE: Final = f"""
 WITH p AS (
     -- `key`: the id compared byte by byte ("C"), for fast grouping; `participant_id` keeps the collation the
     -- tables' indexes use, for index lookups.
@@ -38,8 +40,7 @@ WITH p AS (
     FROM (SELECT DISTINCT timezone FROM p) z
     CROSS JOIN (SELECT $1::date - 1 + i AS day FROM generate_series(0, $2::date - $1::date) i) d
 ), hr AS (
-    SELECT p.key, sum(r.minutes)::bigint AS worn, array_agg(r.bucket) AS worn_buckets,
-           array_agg(r.minutes) AS worn_minutes
+    SELECT p.key, sum(r.minutes)::bigint AS worn{{worn_arrays}}
     FROM rollup_1d r JOIN p ON p.participant_id = r.participant_id
     WHERE r.metric_id = {HR_ID} AND r.bucket >= $5 AND r.bucket < $6 AND r.bucket >= p.w_start AND r.bucket < p.w_end
     GROUP BY p.key
@@ -55,7 +56,7 @@ WITH p AS (
     WHERE r.metric_id = {SLEEP_ID} AND r.bucket >= $5 - interval '1 day' AND r.bucket < $6
     GROUP BY p.key
 ), nights AS (
-    SELECT s.key, s.mornings, s.evenings, (
+    SELECT s.key, {{night_arrays}} (
         SELECT count(DISTINCT n) FROM unnest(s.mornings || s.evenings) n WHERE n >= p.first_day AND n < $2::date
     )::int AS nights
     FROM sleep s JOIN p ON p.key = s.key
@@ -69,7 +70,7 @@ WITH p AS (
            CASE WHEN p.first_day < $2::date
                 THEN 100.0 * coalesce(nights.nights, 0) / ($2::date - p.first_day) END::float8
                AS sleep_pct,
-           hr.worn_buckets, hr.worn_minutes, nights.mornings, nights.evenings,
+           {{arrays}}
            up.last_upload, imp.last_import,
            (extract(epoch FROM $3 - up.last_upload) / 3600)::float8 AS hours_since_last_upload,
            EXISTS (SELECT 1 FROM participant_metric_state s WHERE s.participant_id = p.participant_id) AS has_data
@@ -94,6 +95,14 @@ WITH p AS (
     FROM summary s
 )
 """
+
+
+ADHERENCE_CTE: Final = _TEMPLATE.format(worn_arrays="", night_arrays="", arrays="")
+ADHERENCE_DAILY_CTE: Final = _TEMPLATE.format(
+    worn_arrays=", array_agg(r.bucket) AS worn_buckets, array_agg(r.minutes) AS worn_minutes",
+    night_arrays="s.mornings, s.evenings,",
+    arrays="hr.worn_buckets, hr.worn_minutes, nights.mornings, nights.evenings,",
+)
 
 
 def bucket_bounds(start: dt.date, end: dt.date) -> tuple[dt.datetime, dt.datetime]:
