@@ -99,9 +99,9 @@ WITH p AS (
 
 ADHERENCE_CTE: Final = _TEMPLATE.format(worn_arrays="", night_arrays="", arrays="")
 ADHERENCE_DAILY_CTE: Final = _TEMPLATE.format(
-    worn_arrays=", array_agg(r.bucket) AS worn_buckets, array_agg(r.minutes) AS worn_minutes",
+    worn_arrays=", array_agg(ts_to_ms(r.bucket)) AS worn_buckets_ms, array_agg(r.minutes) AS worn_minutes",
     night_arrays="s.mornings, s.evenings,",
-    arrays="hr.worn_buckets, hr.worn_minutes, nights.mornings, nights.evenings,",
+    arrays="hr.worn_buckets_ms, hr.worn_minutes, nights.mornings, nights.evenings,",
 )
 
 
