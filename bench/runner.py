@@ -8,7 +8,7 @@ import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from bench import alerts_replay, cpu, export, ingest, lossless, queries, reference, sources
+from bench import alerts_replay, cpu, export, ingest, lossless, queries, reference, sources, storage_steady
 from bench.common import Measurement, machine
 from bench.report import Run, now, ratios, write
 from core.settings import Settings, load_settings
@@ -82,6 +82,9 @@ def steps() -> dict[str, Step]:
     async def lossless_storage(s: Settings, quick: bool) -> list[Measurement]:
         return await lossless.storage(s, participants=2 if quick else 50, days=2)
 
+    async def steady(s: Settings, quick: bool) -> list[Measurement]:
+        return await storage_steady.steady_bytes(s, participants=3 if quick else 20, days=3 if quick else 7)
+
     async def lossless_import(s: Settings, quick: bool) -> list[Measurement]:
         return await lossless.import_throughput(s, participants=1 if quick else 3, repeats=1 if quick else 3)
 
@@ -120,6 +123,7 @@ def steps() -> dict[str, Step]:
         "queries": query,
         "live": live,
         "lossless_storage": lossless_storage,
+        "storage_steady": steady,
         "lossless_import": lossless_import,
         "lossless_e2e": lossless_e2e,
         "lossless_before": lossless_before,
