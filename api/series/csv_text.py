@@ -32,7 +32,8 @@ def _digits(value: np.ndarray, width: int) -> np.ndarray:
 
 
 def _joined(parts: list[np.ndarray | bytes], rows: int) -> np.ndarray:
-    """Digit blocks (rows × width) and separators side by side: one contiguous rows × bytes array."""
+    """Blocks (rows × width) and separators (the same bytes on every row) side by side: one contiguous rows ×
+    bytes array."""
     blocks = [np.broadcast_to(np.frombuffer(p, np.uint8), (rows, len(p))) if isinstance(p, bytes) else p for p in parts]
     return np.ascontiguousarray(np.concatenate(blocks, axis=1))
 
@@ -42,6 +43,8 @@ _CLOCK: Final = _joined(
     [_digits(_SECOND // 3600, 2), b":", _digits(_SECOND // 60 % 60, 2), b":", _digits(_SECOND % 60, 2)], 86_400
 ).view(np.uint64)[:, 0]
 """`HH:MM:SS` of each second of the day, eight bytes as one integer."""
+_MILLIS: Final = _joined([b".", _digits(np.arange(1000), 3)], 1000).view(np.uint32)[:, 0]
+"""`.mmm` of each millisecond, four bytes as one integer."""
 
 
 def _gather(table: np.ndarray, index: np.ndarray) -> np.ndarray:
@@ -59,8 +62,7 @@ def time_rows(epoch_ms: np.ndarray, template: bytes, at: int, *, millis: bool = 
     ms = np.asarray(epoch_ms, dtype=np.int64)
     days = ms // _DAY_MS
     of_day = ms - days * _DAY_MS
-    out = np.empty((len(ms), len(template)), dtype=np.uint8)
-    out[:] = np.frombuffer(template, dtype=np.uint8)
+    out = np.frombuffer(bytearray(template * len(ms)), dtype=np.uint8).reshape(len(ms), len(template))
     if not len(ms):
         return out
     first, last = int(days.min()), int(days.max())
@@ -79,7 +81,7 @@ def time_rows(epoch_ms: np.ndarray, template: bytes, at: int, *, millis: bool = 
     out[:, at : at + 10] = _gather(dates, index.reshape(-1))
     out[:, at + 11 : at + 19] = _CLOCK[of_day // 1000].view(np.uint8).reshape(len(ms), 8)
     if millis:
-        out[:, at + 20 : at + 23] = _digits(of_day % 1000, 3)
+        out[:, at + 19 : at + 23] = _MILLIS[of_day % 1000].view(np.uint8).reshape(len(ms), 4)
     return out
 
 
