@@ -1,6 +1,6 @@
 """Streaming export of a range as CSV or Parquet, in bounded memory however long the range.
 
-Raw readings are read a window of up to a day (about 50,000 readings) at a time, as numpy columns (rollups a
+Raw readings are read a window of up to a day (at most about 100,000 readings) at a time, as numpy columns (rollups a
 page of buckets at a time) on one connection, and each window is encoded and handed to the response before the
 next is read. Parquet gets a row group per
 `ROW_GROUP` rows; the bytes the writer produced are yielded as soon as a group is written.
@@ -36,9 +36,10 @@ def rollup_columns(query: SeriesQuery) -> list[str]:
 
 
 async def _raw_tables(pool: asyncpg.Pool, query: SeriesQuery) -> AsyncIterator[pa.Table]:
-    """Raw readings, one window (1 h – 1 day, ~50,000 readings) at a time, as columns: time, value, *extra (null
-    where the reading's segment has none)."""
-    window = min(86_400_000, max(3_600_000, raw_interval_ms(query.metric) * 50_000))
+    """Raw readings, one window (1 h – 1 day, ≤ ~100,000 readings) at a time, as columns: time, value, *extra
+    (null where the reading's segment has none). A day of a 1-second metric is one window: one query, and each
+    segment decoded once."""
+    window = min(86_400_000, max(3_600_000, raw_interval_ms(query.metric) * 100_000))
     schema = _arrow_schema(raw_columns(query))
     async with pool.acquire() as connection:
         low = query.start_ms
