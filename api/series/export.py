@@ -3,7 +3,8 @@
 Raw readings are read a window of up to a day (at most about 100,000 readings) at a time, as numpy columns (rollups a
 page of buckets at a time) on one connection, and each window is encoded and handed to the response before the
 next is read. Parquet gets a row group per
-`ROW_GROUP` rows; the bytes the writer produced are yielded as soon as a group is written.
+`ROW_GROUP` rows; the bytes the writer produced are yielded as soon as a group is written (a window's rows
+beyond its last whole group wait for the next window's).
 """
 
 from __future__ import annotations
@@ -143,19 +144,21 @@ async def parquet_stream(columns: list[str], chunks: AsyncIterator[pa.Table]) ->
     )
     pending: list[pa.Table] = []
 
-    def write_group() -> None:
+    def write_groups(*, last: bool) -> None:
+        """Writes the pending rows' whole groups of ROW_GROUP (all of them if `last`); the rest stay pending."""
         table = pa.concat_tables(pending)
-        writer.write_table(table, row_group_size=ROW_GROUP)
-        metric_defs.EXPORT_ROWS.labels(format="parquet").inc(table.num_rows)
-        pending.clear()
+        cut = table.num_rows if last else table.num_rows // ROW_GROUP * ROW_GROUP
+        writer.write_table(table.slice(0, cut), row_group_size=ROW_GROUP)
+        metric_defs.EXPORT_ROWS.labels(format="parquet").inc(cut)
+        pending[:] = [table.slice(cut)] if cut < table.num_rows else []
 
     async for table in chunks:
         pending.append(table)
         if sum(t.num_rows for t in pending) >= ROW_GROUP:
-            write_group()
+            write_groups(last=False)
             yield sink.take()
     if pending:
-        write_group()
+        write_groups(last=True)
     writer.close()
     yield sink.take()
 
