@@ -62,7 +62,7 @@ def time_rows(epoch_ms: np.ndarray, template: bytes, at: int, *, millis: bool = 
     ms = np.asarray(epoch_ms, dtype=np.int64)
     days = ms // _DAY_MS
     of_day = ms - days * _DAY_MS
-    out = np.frombuffer(bytearray(template * len(ms)), dtype=np.uint8).reshape(len(ms), len(template))
+    out = np.frombuffer(bytearray(template) * len(ms), dtype=np.uint8).reshape(len(ms), len(template))
     if not len(ms):
         return out
     first, last = int(days.min()), int(days.max())
@@ -96,15 +96,52 @@ def rfc3339_ms(epoch_ms: np.ndarray) -> pa.StringArray:
     return fixed_width(time_rows(epoch_ms, _TEMPLATE, 0))
 
 
-def _few_distinct(values: np.ndarray, spell: Callable[[float], str]) -> pa.Array | None:
-    """Finite values as `spell` writes each, each distinct value (by its bits: -0.0 is not 0.0) spelt once; None
-    when more than one value in `_DISTINCT_SHARE` is distinct (the column-wise path is then the faster)."""
-    encoded = pa.array(values.view(np.int64)).dictionary_encode()
+def _dictionary(values: np.ndarray) -> tuple[list[float], pa.Array] | None:
+    """The distinct values (by their bits: -0.0 is not 0.0) and each value's position among them; None when more
+    than one value in `_DISTINCT_SHARE` is distinct (the column-wise path is then the faster)."""
+    encoded = pa.array(np.ascontiguousarray(values, dtype=np.float64).view(np.int64)).dictionary_encode()
     if len(encoded.dictionary) * _DISTINCT_SHARE > len(values):
         return None
-    distinct = encoded.dictionary.to_numpy().view(np.float64)
-    texts = pa.array([spell(value) for value in distinct.tolist()], type=pa.string())
-    return texts.take(encoded.indices)
+    return encoded.dictionary.to_numpy().view(np.float64).tolist(), encoded.indices
+
+
+def _few_distinct(values: np.ndarray, spell: Callable[[float], str]) -> pa.Array | None:
+    """Finite values as `spell` writes each, each distinct value spelt once (`_dictionary`; None where it is)."""
+    found = _dictionary(values)
+    if found is None:
+        return None
+    distinct, index = found
+    return pa.array([spell(value) for value in distinct], type=pa.string()).take(index)
+
+
+def fixed_lines(
+    epoch_ms: np.ndarray, template: bytes, at: int, values: np.ndarray, after: bytes, spell: Callable[[float], str]
+) -> bytes | None:
+    """Per reading, `template` with its time written at `at` (`time_rows`, milliseconds if the template holds
+    them), then its value as `spell` writes it and `after`; all readings' text in one piece. Built as rows of one
+    width (each distinct value's text spelt once), viewed as strings of their own lengths and compacted by Arrow;
+    for finite values of few distinct (None otherwise: the caller joins the columns instead)."""
+    found = _dictionary(values) if bool(np.all(np.isfinite(values))) and len(values) else None
+    if found is None:
+        return None
+    distinct, index = found
+    texts = [spell(value).encode() + after for value in distinct]
+    width = len(template) + max(map(len, texts))
+    if len(values) * width >= 2**31:
+        return None
+    table = np.frombuffer(b"".join(t.ljust(width - len(template), b"\0") for t in texts), dtype=np.uint8)
+    positions = index.to_numpy()
+    rows = time_rows(epoch_ms, template + bytes(width - len(template)), at, millis=b"." in template)
+    rows[:, len(template) :] = _gather(table.reshape(len(texts), -1), positions)
+    # Arrow's string views: length, first four bytes, buffer 0, offset (every row is longer than 12 bytes).
+    views = np.zeros((len(rows), 4), dtype=np.int32)
+    views[:, 0] = len(template) + np.array([len(t) for t in texts], dtype=np.int32)[positions]
+    views[:, 1] = np.ascontiguousarray(rows[:, :4]).view(np.int32)[:, 0]
+    views[:, 3] = np.arange(len(rows), dtype=np.int32) * width
+    text = pa.Array.from_buffers(pa.string_view(), len(rows), [None, pa.py_buffer(views), pa.py_buffer(rows)])
+    compact = text.cast(pa.string())
+    offsets = np.frombuffer(compact.buffers()[1], dtype=np.int32, count=len(compact) + 1, offset=compact.offset * 4)
+    return bytes(memoryview(compact.buffers()[2])[offsets[0] : offsets[-1]])
 
 
 def number_text(column: pa.Array | pa.ChunkedArray, spell: Callable[[float], str] = repr) -> pa.Array:
@@ -135,6 +172,12 @@ def number_text(column: pa.Array | pa.ChunkedArray, spell: Callable[[float], str
 
 def csv_lines(table: pa.Table) -> bytes:
     """The table's rows as CSV lines, each ended by a newline; the first column is the time."""
+    if table.num_columns == 2 and table.column(1).null_count == 0 and pa.types.is_floating(table.column(1).type):
+        times = table.column(0).cast(pa.int64()).to_numpy()
+        values = table.column(1).to_numpy()
+        lines = fixed_lines(times, _TEMPLATE + b",", 0, values, b"\n", repr)
+        if lines is not None:
+            return lines
     columns = [rfc3339_ms(table.column(0).cast(pa.int64()).to_numpy())]
     columns.extend(number_text(table.column(i)) for i in range(1, table.num_columns))
     # Each line joined with a trailing separator, which then becomes the line's newline.
