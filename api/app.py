@@ -105,6 +105,14 @@ def _openapi() -> OpenAPIConfig:
     )
 
 
+async def keep_session(connection: asyncpg.Connection) -> None:
+    """A released connection's reset beyond asyncpg's own (an open transaction rolled back, listeners dropped):
+    none. The API leaves no session state behind — no `SET`, `LISTEN`, cursor outside a transaction or
+    session-level advisory lock — so asyncpg's default reset query (`RESET ALL`, `CLOSE ALL`, …) would be a
+    database round trip per release that changes nothing; a raw page releases two connections."""
+    del connection
+
+
 def _lifecycle(settings: Settings, hub: LiveHub) -> tuple[LifecycleHook, LifecycleHook]:
     """Start-up opens the pool and key store and starts the live fan-out; shutdown stops both."""
 
@@ -115,6 +123,7 @@ def _lifecycle(settings: Settings, hub: LiveHub) -> tuple[LifecycleHook, Lifecyc
             max_size=max(2, settings.database.pool_size),
             command_timeout=120,
             server_settings={"jit": "off", "application_name": "wearstream-api"},
+            reset=keep_session,
         )
         assert pool is not None
         app.state.pool = pool

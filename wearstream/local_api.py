@@ -21,7 +21,7 @@ from litestar.middleware import AbstractAuthenticationMiddleware, Authentication
 from litestar.testing import TestClient
 from litestar.testing.transport import TestClientTransport
 
-from api.app import READ_CONTROLLERS
+from api.app import READ_CONTROLLERS, keep_session
 from api.auth.keys import ApiKey
 from api.deps import DEPENDENCIES
 from api.errors import database_data_error
@@ -52,7 +52,7 @@ def read_app(settings: Settings, dsn: str) -> Litestar:
 
     async def start(app: Litestar) -> None:
         app.state.pool = await asyncpg.create_pool(
-            dsn, min_size=1, max_size=2, command_timeout=600, server_settings={"jit": "off"}
+            dsn, min_size=1, max_size=2, command_timeout=600, server_settings={"jit": "off"}, reset=keep_session
         )
 
     async def stop(app: Litestar) -> None:

@@ -1,4 +1,6 @@
-"""Authorisation: who may read what. 403 with a JSON body when a key reaches beyond its role."""
+"""Authorisation: who may read what. 403 with a JSON body when a key reaches beyond its role.
+
+The guards are coroutines: Litestar runs a plain-function guard in a worker thread, a hop per request."""
 
 from __future__ import annotations
 
@@ -24,20 +26,20 @@ def denied(detail: str) -> PermissionDeniedException:
     return PermissionDeniedException(detail=detail)
 
 
-def cohort_guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+async def cohort_guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
     """Cohort-wide endpoints: admin and researcher keys only."""
     key = caller(connection)
     if not key.cohort:
         raise denied(f"a {key.role} key cannot read cohort-wide data")
 
 
-def admin_guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+async def admin_guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
     key = caller(connection)
     if key.role != "admin":
         raise denied("admin keys only")
 
 
-def participant_guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+async def participant_guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
     """`/v1/participants/{participant_id}/…`: a participant key reads its own participant only."""
     key = caller(connection)
     participant_id = str(connection.path_params.get("participant_id", ""))
@@ -45,7 +47,7 @@ def participant_guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRou
         raise denied("this key may read its own participant's data only")
 
 
-def notify_guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+async def notify_guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
     """Sending reminders: admin keys, and researcher keys when `WEARSTREAM_API_NOTIFICATIONS_ALLOW_RESEARCHERS`."""
     key = caller(connection)
     if key.role == "admin":

@@ -1,9 +1,10 @@
 """Streaming export of a range as CSV or Parquet, in bounded memory however long the range.
 
-Raw readings are read a window of up to a day (about 50,000 readings) at a time, as numpy columns (rollups a
+Raw readings are read a window of up to a day (at most about 100,000 readings) at a time, as numpy columns (rollups a
 page of buckets at a time) on one connection, and each window is encoded and handed to the response before the
 next is read. Parquet gets a row group per
-`ROW_GROUP` rows; the bytes the writer produced are yielded as soon as a group is written.
+`ROW_GROUP` rows; the bytes the writer produced are yielded as soon as a group is written (a window's rows
+beyond its last whole group wait for the next window's).
 """
 
 from __future__ import annotations
@@ -36,9 +37,10 @@ def rollup_columns(query: SeriesQuery) -> list[str]:
 
 
 async def _raw_tables(pool: asyncpg.Pool, query: SeriesQuery) -> AsyncIterator[pa.Table]:
-    """Raw readings, one window (1 h – 1 day, ~50,000 readings) at a time, as columns: time, value, *extra (null
-    where the reading's segment has none)."""
-    window = min(86_400_000, max(3_600_000, raw_interval_ms(query.metric) * 50_000))
+    """Raw readings, one window (1 h – 1 day, ≤ ~100,000 readings) at a time, as columns: time, value, *extra
+    (null where the reading's segment has none). A day of a 1-second metric is one window: one query, and each
+    segment decoded once."""
+    window = min(86_400_000, max(3_600_000, raw_interval_ms(query.metric) * 100_000))
     schema = _arrow_schema(raw_columns(query))
     async with pool.acquire() as connection:
         low = query.start_ms
@@ -142,19 +144,21 @@ async def parquet_stream(columns: list[str], chunks: AsyncIterator[pa.Table]) ->
     )
     pending: list[pa.Table] = []
 
-    def write_group() -> None:
+    def write_groups(*, last: bool) -> None:
+        """Writes the pending rows' whole groups of ROW_GROUP (all of them if `last`); the rest stay pending."""
         table = pa.concat_tables(pending)
-        writer.write_table(table, row_group_size=ROW_GROUP)
-        metric_defs.EXPORT_ROWS.labels(format="parquet").inc(table.num_rows)
-        pending.clear()
+        cut = table.num_rows if last else table.num_rows // ROW_GROUP * ROW_GROUP
+        writer.write_table(table.slice(0, cut), row_group_size=ROW_GROUP)
+        metric_defs.EXPORT_ROWS.labels(format="parquet").inc(cut)
+        pending[:] = [table.slice(cut)] if cut < table.num_rows else []
 
     async for table in chunks:
         pending.append(table)
         if sum(t.num_rows for t in pending) >= ROW_GROUP:
-            write_group()
+            write_groups(last=False)
             yield sink.take()
     if pending:
-        write_group()
+        write_groups(last=True)
     writer.close()
     yield sink.take()
 

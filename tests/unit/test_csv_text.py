@@ -55,3 +55,31 @@ def test_lines_match_the_row_wise_writer_with_nulls() -> None:
     assert text.count(b"\n") == 1_000
     assert text.splitlines()[1].split(b",")[2] == b""  # a null is an empty field
     assert text.splitlines()[1].endswith(b",-293")  # an integer column stays integral
+
+
+@pytest.mark.parametrize("scale", [1e-6, 1.0, 100.0, 1e10, 1e17])
+def test_few_distinct_values_are_written_as_repr_writes_them(scale: float) -> None:
+    rng = np.random.default_rng(int(scale * 1000) % 83)
+    distinct = np.concatenate([rng.normal(0, scale, 40), np.round(rng.normal(0, scale, 40)), [0.0, -0.0, 1e16]])
+    values = rng.choice(distinct, 20_000)  # at most 83 distinct values: spelt through the dictionary
+    assert number_text(pa.array(values)).to_pylist() == [repr(float(v)) for v in values]
+    assert number_text(pa.array([-0.0, 0.0] * 50)).to_pylist() == ["-0.0", "0.0"] * 50
+
+
+def test_times_of_a_few_days_and_of_one_day() -> None:
+    rng = np.random.default_rng(9)
+    for ms in (rng.integers(1_788_307_200_000, 1_788_566_400_000, 20_000), np.arange(-3_000, 3_000) * 997):
+        expected = np.datetime_as_string(ms.astype("datetime64[ms]"), unit="ms", timezone="UTC").tolist()
+        assert rfc3339_ms(ms).to_pylist() == expected
+
+
+@pytest.mark.parametrize(("scale", "readings"), [(1e-6, 12_000), (1.0, 1_000), (1e17, 12_000)])
+def test_lines_of_few_distinct_values_match_numpy_and_repr(scale: float, readings: int) -> None:
+    rng = np.random.default_rng(int(scale * 1000) % 71)
+    distinct = np.concatenate([rng.normal(0, scale, 30), np.round(rng.normal(0, scale, 30)), [0.0, -0.0, 72.0]])
+    values = rng.choice(distinct, readings)  # one text per distinct value
+    ms = np.sort(rng.integers(-2_208_988_800_000, 7_258_118_400_000, readings))  # 1,000 over centuries: few share a day
+    table = pa.table({"time": pa.array(ms).cast(pa.timestamp("ms", tz="UTC")), "value": pa.array(values)})
+    stamps = np.datetime_as_string(ms.astype("datetime64[ms]"), unit="ms", timezone="UTC").tolist()
+    expected = "".join(f"{t},{float(v)!r}\n" for t, v in zip(stamps, values, strict=True)).encode()
+    assert csv_lines(table) == expected

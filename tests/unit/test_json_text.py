@@ -49,6 +49,17 @@ def test_pages_are_byte_identical_over_magnitudes(scale: float) -> None:
     assert raw_page_json(FACTS, readings) == row_wise(readings)
 
 
+@pytest.mark.parametrize("scale", [1e-6, 1.0, 100.0, 1e10, 1e17])
+def test_pages_of_few_distinct_values_are_byte_identical(scale: float) -> None:
+    rng = np.random.default_rng(int(scale * 1000) % 79)
+    distinct = np.concatenate([rng.normal(0, scale, 40), np.round(rng.normal(0, scale, 40)), [0.0, -0.0, 72.0]])
+    values = rng.choice(distinct, 20_000)  # spelt through the dictionary
+    for step in (4_000, 4_001):  # every reading on a whole second; none on one
+        times = 1_788_307_200_000 + np.arange(len(values), dtype=np.int64) * step
+        readings = Decoded(times, values, [])
+        assert raw_page_json(FACTS, readings) == row_wise(readings)
+
+
 def test_empty_pages_and_the_row_wise_cases() -> None:
     empty = Decoded(np.zeros(0, dtype=np.int64), np.zeros(0), [])
     assert raw_page_json(FACTS, empty) == row_wise(empty)
