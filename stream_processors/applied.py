@@ -16,11 +16,10 @@ import asyncpg
 from opentelemetry import trace
 
 from core.telemetry import tracer
+from stream_processors.copy_binary import STAGED_COLUMNS, staged_rows
 from stream_processors.rollup_store import STAGING_TABLE
-from stream_processors.segments import RAW_COLUMNS, Segment, ms_to_datetime
+from stream_processors.segments import Segment
 from stream_processors.spans import copy_attributes
-
-STAGED_COLUMNS: Final = (*RAW_COLUMNS, "sync_time")
 
 _APPLIED_BEFORE: Final = f"""
 SELECT DISTINCT s.batch_id FROM {STAGING_TABLE} s
@@ -43,8 +42,9 @@ async def claim_raw(
 ) -> set[str]:
     """Stores the segments of batches not applied before; returns the ids of those batches.
 
-    Binary COPY into a per-connection staging table, then one INSERT of the new batches. `sync_times` maps
-    each batch id to its upload time (stored with its segments: it decides which reading wins a timestamp).
+    Binary COPY (the stream built by `copy_binary`) into a per-connection staging table, then one INSERT of
+    the new batches. `sync_times` maps each batch id to its upload time (stored with its segments: it decides
+    which reading wins a timestamp).
     The caller must hold the participants' gap locks, so no other transaction applies the same participant's
     batches meanwhile. The connection must have run CREATE_STAGING once (the pool's init does).
     """
@@ -56,10 +56,8 @@ async def claim_raw(
         kind=trace.SpanKind.CLIENT,
         attributes=copy_attributes(STAGING_TABLE, STAGED_COLUMNS, len(segments)),
     ):
-        await connection.copy_records_to_table(
-            STAGING_TABLE,
-            records=[(*s.record(), ms_to_datetime(sync_times[s.batch_id])) for s in segments],
-            columns=STAGED_COLUMNS,
+        await connection.copy_to_table(
+            STAGING_TABLE, source=memoryview(staged_rows(segments, sync_times)), columns=STAGED_COLUMNS, format="binary"
         )
     applied_before = [row["batch_id"] for row in await connection.fetch(_APPLIED_BEFORE)]
     rows = await connection.fetch(
