@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import struct
 import uuid
-from collections.abc import Mapping, Sequence
-from typing import Final
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, Final
 
 import numpy as np
+import numpy.typing as npt
 
 from stream_processors.segments import RAW_COLUMNS, Segment
 
@@ -75,3 +76,59 @@ def staged_rows(segments: Sequence[Segment], sync_times: Mapping[str, int]) -> b
         parts.append(_TIME.pack(8, _micros(sync_times[s.batch_id])))
     parts.append(_TRAILER)
     return b"".join(parts)
+
+
+ROLLUP_COLUMNS: Final = (
+    *("participant_id", "bucket", "count", "sum", "min", "max"),
+    *("first_time", "last_time", "minutes", "stage_epochs"),
+)
+"""The columns `rollup_rows` writes, in order (a rollup row without its metric id)."""
+_ROLLUP_FIELDS: Final = (
+    ("bucket", ">i8"),
+    ("count", ">i4"),
+    ("sum", ">f8"),
+    ("min", ">f8"),
+    ("max", ">f8"),
+    ("first", ">i8"),
+    ("last", ">i8"),
+    ("minutes", ">i4"),
+)
+
+
+def rollup_rows(
+    participant_id: str, columns: Mapping[str, npt.NDArray[np.generic]], stage_epochs: npt.NDArray[np.int64] | None
+) -> bytes:
+    """One participant's rollup rows for ROLLUP_COLUMNS, without the stream's signature and trailer (`stream`
+    adds them): every row has the same width, so all of them are one numpy record array. `columns` holds the
+    arrays named in `_ROLLUP_FIELDS` (times in ms); `stage_epochs` is (rows × 4) or None (NULL)."""
+    name = participant_id.encode()
+    rows = len(columns["bucket"])
+    layout: list[tuple[Any, ...]] = [("fields", ">i2"), ("name_size", ">i4")]
+    layout += [("name", f"V{len(name)}")] if name else []
+    for field, kind in _ROLLUP_FIELDS:
+        layout += [(f"{field}_size", ">i4"), (field, kind)]
+    layout += [("stages_size", ">i4")]
+    if stage_epochs is not None:
+        layout += [("stages_header", ">i4", (5,)), ("stages", [("size", ">i4"), ("value", ">i4")], (4,))]
+    cells = np.empty(rows, dtype=layout)
+    cells["fields"] = len(ROLLUP_COLUMNS)
+    cells["name_size"] = len(name)
+    if name:
+        cells["name"] = np.frombuffer(name, dtype=f"V{len(name)}")[0]
+    for field, kind in _ROLLUP_FIELDS:
+        cells[f"{field}_size"] = np.dtype(kind).itemsize
+        values = columns[field]
+        cells[field] = (values - _PG_EPOCH_MS) * 1000 if field in ("bucket", "first", "last") else values
+    if stage_epochs is None:
+        cells["stages_size"] = -1
+    else:
+        cells["stages_size"] = 20 + 4 * 8
+        cells["stages_header"] = (1, 0, _INT4[0], 4, 1)
+        cells["stages"]["size"] = 4
+        cells["stages"]["value"] = stage_epochs
+    return cells.tobytes()
+
+
+def stream(bodies: Iterable[bytes]) -> bytes:
+    """A whole binary COPY stream of row bodies."""
+    return b"".join((_SIGNATURE, *bodies, _TRAILER))
