@@ -195,3 +195,53 @@ def unpack(segment: Segment, scale: int) -> tuple[npt.NDArray[np.int64], npt.NDA
     metric's registry scale."""
     timestamps = segment.start_ms + np.cumsum(np.asarray(segment.ts_delta, dtype=np.int64))
     return timestamps, decode_values(segment.value_delta, segment.value_scale, segment.value_f8, scale)
+
+
+class Readings(NamedTuple):
+    """One batch's sorted readings, as `pack` takes them."""
+
+    participant_id: str
+    metric_id: int
+    batch_id: str
+    scale: int
+    timestamps: npt.NDArray[np.int64]
+    values: npt.NDArray[np.float64]
+    extra: list[npt.NDArray[np.float32]]
+
+
+def pack_many(batches: list[Readings]) -> list[Segment]:
+    """`pack` of every batch, in order, with the same result. When all of them are whole numbers at scale 1 with
+    int32 deltas and without extra columns (heart rate, steps), their segments are cut and encoded in one pass
+    over the concatenated arrays instead of a dozen numpy calls per batch."""
+    scales = {b.scale for b in batches}
+    if len(scales) != 1 or any(b.extra or len(b.timestamps) == 0 for b in batches):
+        return [s for b in batches for s in pack(**b._asdict())]
+    timestamps = np.concatenate([b.timestamps for b in batches])
+    starts = np.cumsum([0, *(len(b.timestamps) for b in batches)])
+    hours = timestamps // HOUR_MS
+    cut = np.zeros(len(timestamps), dtype=bool)
+    cut[1:] = hours[1:] != hours[:-1]
+    cut[starts[:-1]] = True
+    bounds = [*np.flatnonzero(cut).tolist(), len(timestamps)]
+    whole = _whole_batch_integers(np.concatenate([b.values for b in batches]), bounds)
+    if whole is None:
+        return [s for b in batches for s in pack(**b._asdict())]
+    ts_delta = np.diff(timestamps, prepend=timestamps[:1])
+    ts_delta[bounds[:-1]] = 0
+    ts_lists = ts_delta.astype(np.int32).tolist()
+    owner = np.searchsorted(starts, bounds[:-1], side="right") - 1
+    value_scale = None if scales == {1} else 1
+    return [
+        Segment(
+            participant_id=(b := batches[k]).participant_id,
+            metric_id=b.metric_id,
+            start_ms=int(timestamps[lo]),
+            end_ms=int(timestamps[hi - 1]),
+            batch_id=b.batch_id,
+            ts_delta=ts_lists[lo:hi],
+            value_delta=whole[lo:hi],
+            extra=None,
+            value_scale=value_scale,
+        )
+        for k, lo, hi in zip(owner.tolist(), bounds[:-1], bounds[1:], strict=True)
+    ]

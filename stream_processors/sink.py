@@ -33,7 +33,7 @@ from stream_processors.participant_records import materialise
 from stream_processors.retention import apply_retention
 from stream_processors.rollup_store import UPSERT_1D, UPSERT_1H, UPSERT_1M, RollupRows
 from stream_processors.rollups import HOUR_MS, MINUTE_MS, aggregate, fixed_buckets, local_day_buckets
-from stream_processors.segments import Segment, pack
+from stream_processors.segments import Readings, Segment, pack_many
 from stream_processors.state_store import store_uploads_and_state
 from stream_processors.store import Applied as Applied
 from stream_processors.store import ParticipantInfo
@@ -274,19 +274,20 @@ def _inserted_minutes(upserted: Sequence[asyncpg.Record]) -> dict[str, list[int]
 
 def _segments(batches: Sequence[ValidBatch]) -> list[Segment]:
     """The batches' raw readings as the store's per-hour delta-encoded segments."""
-    return [
-        segment
-        for b in batches
-        for segment in pack(
-            participant_id=b.batch.participant_id,
-            metric_id=b.metric_id,
-            batch_id=b.batch.batch_id,
-            scale=b.metric.scale,
-            timestamps=b.timestamps,
-            values=b.values,
-            extra=[b.extra[c] for c in b.metric.extra_columns],
-        )
-    ]
+    return pack_many(
+        [
+            Readings(
+                participant_id=b.batch.participant_id,
+                metric_id=b.metric_id,
+                batch_id=b.batch.batch_id,
+                scale=b.metric.scale,
+                timestamps=b.timestamps,
+                values=b.values,
+                extra=[b.extra[c] for c in b.metric.extra_columns],
+            )
+            for b in batches
+        ]
+    )
 
 
 def _earliest_night_readings(batches: Sequence[ValidBatch]) -> dict[str, int]:
