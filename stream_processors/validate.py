@@ -83,27 +83,51 @@ def validate(
         raise invalid(str(error)) from None
     if len(timestamps) == 0:
         raise invalid("empty batch")
-    problem = instant_problem(batch.sync_time, latest_ms=now_ms + future_tolerance_ms)
+    latest_ms = now_ms + future_tolerance_ms
+    problem = instant_problem(batch.sync_time, latest_ms=latest_ms)
     if problem is not None:
         raise invalid(f"sync_time {problem}")
 
-    reasons, codes = _reading_problems(
-        timestamps, values, metric, now_ms + future_tolerance_ms, (enrolment_start_ms or {}).get(batch.participant_id)
-    )
-    order = np.argsort(timestamps, kind="stable")
-    keep = order[reasons[order] == 0]  # in time order, as before
-    rejected = Counter(codes[code] for code in reasons[reasons != 0].tolist())
-    if len(keep) == 0:
-        raise invalid("no valid readings: " + ", ".join(f"{r} ({n})" for r, n in sorted(rejected.items())))
+    enrolled = (enrolment_start_ms or {}).get(batch.participant_id)
+    rejected: dict[str, int] = {}
+    if not _all_kept(timestamps, values, metric, latest_ms, enrolled):
+        reasons, codes = _reading_problems(timestamps, values, metric, latest_ms, enrolled)
+        order = np.argsort(timestamps, kind="stable")
+        keep = order[reasons[order] == 0]  # in time order, as before
+        rejected = dict(Counter(codes[code] for code in reasons[reasons != 0].tolist()))
+        if len(keep) == 0:
+            raise invalid("no valid readings: " + ", ".join(f"{r} ({n})" for r, n in sorted(rejected.items())))
+        timestamps, values = timestamps[keep], values[keep]
+        extra = {column: column_values[keep] for column, column_values in extra.items()}
     return ValidBatch(
         envelope=envelope,
         batch=batch,
         metric=metric,
         metric_id=METRIC_IDS[metric.name],
-        timestamps=timestamps[keep],
-        values=values[keep],
-        extra={column: column_values[keep] for column, column_values in extra.items()},
-        rejected=dict(rejected),
+        timestamps=timestamps,
+        values=values,
+        extra=extra,
+        rejected=rejected,
+    )
+
+
+def _all_kept(
+    timestamps: npt.NDArray[np.int64],
+    values: npt.NDArray[np.float64],
+    metric: Metric,
+    latest_ms: int,
+    enrolled: int | None,
+) -> bool:
+    """Whether `_reading_problems` would keep every reading, in a few whole-array comparisons: the common case
+    of a device's upload, strictly increasing in time (so the first and last are the extremes), every value in
+    range (NaN fails every comparison)."""
+    earliest = MIN_PLAUSIBLE_MS if enrolled is None else max(MIN_PLAUSIBLE_MS, enrolled - DAY_MS)
+    return bool(
+        timestamps[0] >= earliest
+        and timestamps[-1] <= latest_ms
+        and values.min() >= metric.min_value
+        and values.max() <= metric.max_value
+        and np.all(timestamps[1:] > timestamps[:-1])
     )
 
 
