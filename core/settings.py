@@ -76,9 +76,12 @@ class ProcessorSettings(BaseSettings):
     group_id: str = "wearstream-processor"
     """Kafka consumer group (faust app id) shared by all workers."""
     take_max: int = 1000
-    """Messages per group (one database transaction)."""
+    """Messages per group."""
     take_within_s: float = 0.5
     """Longest wait to fill a group before processing what arrived."""
+    store_concurrency: int = Field(default=2, ge=1)
+    """Transactions one group is stored in at once, its participants split between them (1: one transaction);
+    each takes a connection of the pool (`WEARSTREAM_DATABASE_POOL_SIZE`)."""
     not_synced_after_s: int = 6 * 3600
     """No upload for this long opens a `not_synced` gap."""
     gap_check_interval_s: float = 60.0

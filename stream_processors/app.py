@@ -154,6 +154,7 @@ class LazyProcessor:
                 crash_after_commit=os.environ.get(CRASH_AFTER_COMMIT_ENV) == "1",
                 on_pause=health.WORKER.pause,
                 consumer_group=processing.group_id,
+                store_concurrency=processing.store_concurrency,
             )
         return self._processor
 

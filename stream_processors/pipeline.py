@@ -35,6 +35,7 @@ from stream_processors.compaction import CompactionReport
 from stream_processors.deadletter import DeadLetter, DeadLetterLimit
 from stream_processors.envelope import Envelope
 from stream_processors.errors import InvalidMessage
+from stream_processors.parts import apply_in_parts
 from stream_processors.publisher import Publisher
 from stream_processors.retry import retrying
 from stream_processors.store import Applied, Store
@@ -62,11 +63,12 @@ class Processor:
         crash_after_commit: bool = False,
         on_pause: Callable[[str, str], None] | None = None,
         consumer_group: str = "",
+        store_concurrency: int = 2,
     ) -> None:
         """`limit` gives the parameters of each topic's dead-letter limit. `crash_after_commit` (tests only)
         kills the process with SIGKILL after the first transaction that staged gap events, before they are
         published. `on_pause(topic, reason)` is told when a topic's limit trips. `consumer_group` names the
-        Kafka group in the spans."""
+        Kafka group in the spans; a group's participants are stored in `store_concurrency` transactions at once."""
         self.store = store
         self.publisher = publisher
         self.limits = TopicLimits(limit or DeadLetterLimit(), on_pause)
@@ -75,6 +77,7 @@ class Processor:
         self.live_window_ms = live_window_ms
         self.crash_after_commit = crash_after_commit
         self.consumer_group = consumer_group
+        self.parts = store_concurrency
 
     async def process_group(self, metric: str, envelopes: Sequence[Envelope]) -> Applied:
         """Traced: each message's decode+validate span continues the producer's trace (`traceparent` header);
@@ -130,7 +133,7 @@ class Processor:
                 )
         db_started = time.perf_counter()
         with tracer().start_as_current_span(f"store {metric}", attributes={"wearstream.batches": len(valid)}):
-            applied = await self._apply_isolating(metric, valid, now_ms)
+            applied = await apply_in_parts(lambda p: self._apply_isolating(metric, p, now_ms), valid, self.parts)
             log.info(
                 "stored %d batches (%d readings, %d duplicates) of %s",
                 applied.batches,

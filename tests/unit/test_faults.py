@@ -126,7 +126,8 @@ class PoisonedSink:
         return Applied(batches=len(group), readings=sum(len(b.timestamps) for b in group))
 
 
-async def test_a_batch_that_keeps_failing_is_isolated_retried_and_dead_lettered() -> None:
+@pytest.mark.parametrize("parts", [1, 2])
+async def test_a_batch_that_keeps_failing_is_isolated_retried_and_dead_lettered(parts: int) -> None:
     now = 1_780_000_000_000
     generator = HostileGenerator(seed=1, now_ms=now)
     pids = [f"P{i:03d}" for i in range(16)]
@@ -146,16 +147,18 @@ async def test_a_batch_that_keeps_failing_is_isolated_retried_and_dead_lettered(
         return None
 
     sink = PoisonedSink()
-    processor = Processor(cast(Store, sink), Publisher(dead_letter=dead_letter, live=ignore, gap=ignore))
+    publisher = Publisher(dead_letter=dead_letter, live=ignore, gap=ignore)
+    processor = Processor(cast(Store, sink), publisher, store_concurrency=parts)
     applied = await processor.process_group("heart_rate", envelopes)
     assert sorted(sink.stored) == sorted(p for p in pids if p != "POISON")  # the rest goes on
     assert applied.batches == 15
     assert [(letter.envelope.offset, letter.reason) for letter in letters] == [
         (11, "apply: ValueError: day rollup: no time zone found")
     ]
-    # Halved down to the poisoned batch (16, 8, 4, 2, 1), which alone is tried APPLY_ATTEMPTS times.
+    # Halved down to the poisoned batch (16, 8, 4, 2, 1; in two parts of 8 at once: 8, 4, 2, 1), which alone
+    # is tried APPLY_ATTEMPTS times.
     assert sink.attempts.count(1) >= APPLY_ATTEMPTS
-    assert sink.attempts[:4] == [16, 8, 8, 4]
+    assert sink.attempts[:4] == ([16, 8, 8, 4] if parts == 1 else [8, 8, 4, 4])
     assert not processor.paused
 
 

@@ -8,9 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 
+import pytest
+
 from schemas.device_daily import DeviceDaily
 from schemas.events import AlertEvent, GapEvent, LiveUpdate, MinutePoint
 from schemas.participants import Participant
+from schemas.readings import decode_batch
 from stream_processors.compaction import CompactionReport
 from stream_processors.deadletter import HEADER_REASON, DeadLetter, DeadLetterLimit
 from stream_processors.envelope import Envelope
@@ -131,12 +134,16 @@ def heart_rate(count: int, *, seed: int = 1) -> list[Envelope]:
     ]
 
 
-async def test_a_recoverable_error_is_retried_until_the_group_is_stored() -> None:
+@pytest.mark.parametrize("parts", [1, 2])
+async def test_a_recoverable_error_is_retried_until_the_group_is_stored(parts: int) -> None:
     store = MemoryStore(failures=[RecoverableError("database away"), ConnectionRefusedError()])
     outputs = MemoryPublisher()
-    processor = Processor(store, outputs.publisher(), max_backoff_s=0.01)
-    applied = await processor.process_group("heart_rate", heart_rate(3))
-    assert store.calls == 3  # two failures, then the transaction that committed
+    processor = Processor(store, outputs.publisher(), max_backoff_s=0.01, store_concurrency=parts)
+    envelopes = heart_rate(3)
+    assert len({decode_batch(e.payload).participant_id for e in envelopes}) == 3
+    applied = await processor.process_group("heart_rate", envelopes)
+    # One transaction: two failures, then the one that committed. Two parts: each fails once, then commits.
+    assert store.calls == (3 if parts == 1 else 4)
     assert applied.batches == 3
     assert len(store.stored) == 3
     assert not outputs.letters
