@@ -10,9 +10,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
+from typing import Final
 
 from stream_processors.store import Applied
 from stream_processors.validate import ValidBatch
+
+SPLIT_MIN_READINGS: Final = 20_000
+"""A smaller group stays one transaction: each transaction has fixed work (locks, uploads, gaps, summaries, the
+nightly step, the commit), which two transactions of a few readings would each pay for little overlap."""
 
 
 def by_participant(batches: Sequence[ValidBatch], parts: int) -> list[list[ValidBatch]]:
@@ -35,11 +40,16 @@ def by_participant(batches: Sequence[ValidBatch], parts: int) -> list[list[Valid
 
 
 async def apply_in_parts(
-    apply: Callable[[list[ValidBatch]], Awaitable[Applied]], batches: Sequence[ValidBatch], parts: int
+    apply: Callable[[list[ValidBatch]], Awaitable[Applied]],
+    batches: Sequence[ValidBatch],
+    parts: int,
+    *,
+    min_readings: int = SPLIT_MIN_READINGS,
 ) -> Applied:
-    """`apply` over the parts of `batches` at once; what they stored, summed. Every part runs to its end (its
-    transaction commits or rolls back) before the first error, if any, is raised."""
-    split = by_participant(batches, parts)
+    """`apply` over the parts of `batches` at once (a group of fewer than `min_readings` readings is one part);
+    what they stored, summed. Every part runs to its end (its transaction commits or rolls back) before the
+    first error, if any, is raised."""
+    split = by_participant(batches, parts if sum(len(b.timestamps) for b in batches) >= min_readings else 1)
     if len(split) <= 1:
         return await apply(list(batches))
     results = await asyncio.gather(*(apply(part) for part in split), return_exceptions=True)

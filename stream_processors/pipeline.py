@@ -13,6 +13,7 @@ from it until the worker restarts, while the other topics go on.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import signal
@@ -35,7 +36,7 @@ from stream_processors.compaction import CompactionReport
 from stream_processors.deadletter import DeadLetter, DeadLetterLimit
 from stream_processors.envelope import Envelope
 from stream_processors.errors import InvalidMessage
-from stream_processors.parts import apply_in_parts
+from stream_processors.parts import SPLIT_MIN_READINGS, apply_in_parts
 from stream_processors.publisher import Publisher
 from stream_processors.retry import retrying
 from stream_processors.store import Applied, Store
@@ -64,11 +65,13 @@ class Processor:
         on_pause: Callable[[str, str], None] | None = None,
         consumer_group: str = "",
         store_concurrency: int = 2,
+        split_min_readings: int = SPLIT_MIN_READINGS,
     ) -> None:
         """`limit` gives the parameters of each topic's dead-letter limit. `crash_after_commit` (tests only)
         kills the process with SIGKILL after the first transaction that staged gap events, before they are
         published. `on_pause(topic, reason)` is told when a topic's limit trips. `consumer_group` names the
-        Kafka group in the spans; a group's participants are stored in `store_concurrency` transactions at once."""
+        Kafka group in the spans. A group of at least `split_min_readings` readings is stored in
+        `store_concurrency` transactions at once, its participants split between them."""
         self.store = store
         self.publisher = publisher
         self.limits = TopicLimits(limit or DeadLetterLimit(), on_pause)
@@ -77,7 +80,9 @@ class Processor:
         self.live_window_ms = live_window_ms
         self.crash_after_commit = crash_after_commit
         self.consumer_group = consumer_group
-        self.parts = store_concurrency
+        self.store_in_parts = functools.partial(
+            apply_in_parts, parts=store_concurrency, min_readings=split_min_readings
+        )
 
     async def process_group(self, metric: str, envelopes: Sequence[Envelope]) -> Applied:
         """Traced: each message's decode+validate span continues the producer's trace (`traceparent` header);
@@ -133,7 +138,7 @@ class Processor:
                 )
         db_started = time.perf_counter()
         with tracer().start_as_current_span(f"store {metric}", attributes={"wearstream.batches": len(valid)}):
-            applied = await apply_in_parts(lambda p: self._apply_isolating(metric, p, now_ms), valid, self.parts)
+            applied = await self.store_in_parts(lambda p: self._apply_isolating(metric, p, now_ms), valid)
             log.info(
                 "stored %d batches (%d readings, %d duplicates) of %s",
                 applied.batches,

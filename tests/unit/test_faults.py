@@ -148,7 +148,7 @@ async def test_a_batch_that_keeps_failing_is_isolated_retried_and_dead_lettered(
 
     sink = PoisonedSink()
     publisher = Publisher(dead_letter=dead_letter, live=ignore, gap=ignore)
-    processor = Processor(cast(Store, sink), publisher, store_concurrency=parts)
+    processor = Processor(cast(Store, sink), publisher, store_concurrency=parts, split_min_readings=0)
     applied = await processor.process_group("heart_rate", envelopes)
     assert sorted(sink.stored) == sorted(p for p in pids if p != "POISON")  # the rest goes on
     assert applied.batches == 15

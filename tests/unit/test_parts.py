@@ -1,6 +1,6 @@
 """A group split into parts by participant: every batch in exactly one part, each participant's batches together
-and in their order, the parts balanced by readings; applying the parts sums what each stored, runs them at once,
-and raises a part's error only after every part has finished."""
+and in their order, the parts balanced by readings; applying the parts sums what each stored, runs them at once
+(a group too small to split as one), and raises a part's error only after every part has finished."""
 
 from __future__ import annotations
 
@@ -57,8 +57,11 @@ def test_parts_run_at_once_and_sum() -> None:
         running -= 1
         return Applied(batches=len(part), readings=sum(len(b.timestamps) for b in part))
 
-    total = asyncio.run(apply_in_parts(apply, batches, 2))
+    total = asyncio.run(apply_in_parts(apply, batches, 2, min_readings=60))
     assert (total.batches, total.readings, most) == (3, 60, 2)
+    most = 0
+    total = asyncio.run(apply_in_parts(apply, batches, 2, min_readings=61))  # too small to split
+    assert (total.batches, total.readings, most) == (3, 60, 1)
 
 
 def test_an_error_is_raised_after_every_part_finished() -> None:
@@ -74,5 +77,5 @@ def test_an_error_is_raised_after_every_part_finished() -> None:
         return Applied(batches=len(part))
 
     with pytest.raises(RuntimeError, match="part b failed"):
-        asyncio.run(apply_in_parts(apply, batches, 2))
+        asyncio.run(apply_in_parts(apply, batches, 2, min_readings=0))
     assert finished == ["a"]

@@ -138,7 +138,7 @@ def heart_rate(count: int, *, seed: int = 1) -> list[Envelope]:
 async def test_a_recoverable_error_is_retried_until_the_group_is_stored(parts: int) -> None:
     store = MemoryStore(failures=[RecoverableError("database away"), ConnectionRefusedError()])
     outputs = MemoryPublisher()
-    processor = Processor(store, outputs.publisher(), max_backoff_s=0.01, store_concurrency=parts)
+    processor = Processor(store, outputs.publisher(), max_backoff_s=0.01, store_concurrency=parts, split_min_readings=0)
     envelopes = heart_rate(3)
     assert len({decode_batch(e.payload).participant_id for e in envelopes}) == 3
     applied = await processor.process_group("heart_rate", envelopes)
