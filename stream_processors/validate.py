@@ -23,6 +23,9 @@ from stream_processors.envelope import Envelope
 from stream_processors.errors import InvalidMessage
 
 DAY_MS: Final = 24 * 3600 * 1000
+ENROLMENT_GRACE_MS: Final = DAY_MS
+"""Readings this long before enrolment are kept: devices are often set up the evening before, or in another
+zone than recorded."""
 MAX_READINGS: Final = 250_000
 """Readings per batch (one upload is at most a day of 1 Hz heart rate, 86,400); larger arrays are refused."""
 
@@ -121,7 +124,7 @@ def _all_kept(
     """Whether `_reading_problems` would keep every reading, in a few whole-array comparisons: the common case
     of a device's upload, strictly increasing in time (so the first and last are the extremes), every value in
     range (NaN fails every comparison)."""
-    earliest = MIN_PLAUSIBLE_MS if enrolled is None else max(MIN_PLAUSIBLE_MS, enrolled - DAY_MS)
+    earliest = MIN_PLAUSIBLE_MS if enrolled is None else max(MIN_PLAUSIBLE_MS, enrolled - ENROLMENT_GRACE_MS)
     return bool(
         timestamps[0] >= earliest
         and timestamps[-1] <= latest_ms
@@ -150,8 +153,7 @@ def _reading_problems(
     too_late = timestamps > latest_ms
     reasons[(too_late | (timestamps < MIN_PLAUSIBLE_MS)) & (reasons == 0)] = 3
     if enrolled is not None:
-        # A day's grace: devices are often set up the evening before, or in another zone than recorded.
-        reasons[(timestamps < enrolled - DAY_MS) & (reasons == 0)] = 4
+        reasons[(timestamps < enrolled - ENROLMENT_GRACE_MS) & (reasons == 0)] = 4
     order = np.argsort(timestamps, kind="stable")
     order = order[reasons[order] == 0]
     sorted_ts = timestamps[order]
