@@ -78,7 +78,9 @@ class ProcessorSettings(BaseSettings):
     take_max: int = 1000
     """Messages per group."""
     take_within_s: float = 0.5
-    """Longest wait to fill a group before processing what arrived."""
+    """Longest wait to fill a group (from its first message) before processing what arrived."""
+    take_idle_s: float = Field(default=0.05, gt=0)
+    """A group is processed once no message arrived for this long (the input paused), full or not."""
     store_concurrency: int = Field(default=2, ge=1)
     """Transactions one group is stored in at once, its participants split between them (1: one transaction);
     each takes a connection of the pool (`WEARSTREAM_DATABASE_POOL_SIZE`)."""

@@ -1,13 +1,13 @@
 """The faust-streaming app: one agent per metric topic, one for participants, one for device-reported daily
 values, the not-synced timer and the outbox drain.
 
-Each agent takes groups of events (`take_events`) and hands them to the Processor; faust acknowledges a
-group when the loop body returns. The Processor retries recoverable errors and dead-letters what keeps
-failing, so a message cannot stop the worker; on anything else (a bug, bad configuration) the body ends the
-process at once (os._exit) so that nothing it holds is acknowledged. When a topic's dead-letter limit trips,
-its agent acknowledges and commits the group it holds (its dead letters are never published again) and then
-takes nothing more until the worker restarts; the other agents go on. `concurrency=1` per agent: scale with
-partitions and worker processes.
+Each agent takes groups of events (`take.take_groups`: the next group fills while one is stored) and hands
+them to the Processor; it acknowledges a group once the Processor returned. The Processor retries
+recoverable errors and dead-letters what keeps failing, so a message cannot stop the worker; on anything else
+(a bug, bad configuration) the body ends the process at once (os._exit) so that nothing it holds is
+acknowledged. When a topic's dead-letter limit trips, its agent commits the group it holds (its dead letters
+are never published again) and then takes nothing more until the worker restarts; the other agents go on.
+`concurrency=1` per agent: scale with partitions and worker processes.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from typing import Any, Final, cast
 
 import asyncpg
@@ -33,6 +33,7 @@ from stream_processors.envelope import Envelope
 from stream_processors.pipeline import Processor
 from stream_processors.publisher import Publisher
 from stream_processors.sink import Sink
+from stream_processors.take import acknowledge, take_groups
 
 log = logging.getLogger("wearstream.processor")
 EXIT_FATAL: Final = 70
@@ -167,15 +168,11 @@ async def wait_while_paused(worker: LazyProcessor, topic: str) -> None:
         await asyncio.Event().wait()
 
 
-async def halt_if_paused(
-    app: faust.App, worker: LazyProcessor, topic: str, stream: faust.Stream[bytes], events: Sequence[Any]
-) -> None:
-    """After a group that tripped the topic's limit: acknowledge and commit it, then take nothing more."""
+async def halt_if_paused(app: faust.App, worker: LazyProcessor, topic: str) -> None:
+    """After a group (acknowledged) that tripped the topic's limit: commit it, then take nothing more."""
     if not (await worker()).is_paused(topic):
         return
     try:
-        for event in events:
-            await stream.ack(event)
         await app.consumer.commit()
     except Exception:  # the periodic commit (every second) commits the acknowledged offsets anyway
         log.exception("committing the group that paused %s", topic)
@@ -193,13 +190,17 @@ def group_agent(
         typed = cast(faust.Stream[bytes], stream)
         if pausable:
             await wait_while_paused(worker, topic)
-        async for events in typed.take_events(processing.take_max, within=processing.take_within_s):
+        groups = take_groups(
+            typed, max_events=processing.take_max, within_s=processing.take_within_s, idle_s=processing.take_idle_s
+        )
+        async for events in groups:
             try:
                 await handle(await worker(), [envelope_of(e) for e in events])
             except Exception as error:
                 fatal(error)
+            await acknowledge(typed, events)
             if pausable:
-                await halt_if_paused(app, worker, topic, typed, events)
+                await halt_if_paused(app, worker, topic)
 
     return consume
 
