@@ -22,18 +22,24 @@ def live_updates(
     metric: Metric,
     upserted: list[asyncpg.Record],
     readings: dict[str, tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]],
+    since_ms: int | None = None,
 ) -> list[LiveUpdate]:
     """One update per participant: the 1-minute rollups this batch touched, as merged in the database, and
-    for a metric sampled every second (heart rate) the batch's readings thinned to at most one per second."""
-    points: dict[str, list[MinutePoint]] = defaultdict(list)
+    for a metric sampled every second (heart rate) the batch's readings thinned to at most one per second.
+    With `since_ms`, only participants whose latest touched minute starts then or later (backfilled history is
+    not news, and building its updates is most of their cost)."""
+    rows_of: dict[str, list[asyncpg.Record]] = defaultdict(list)
     for row in upserted:
-        count, total = row["count"], row["sum"]
-        points[row["participant_id"]].append(
-            MinutePoint(row["bucket_ms"], count, total / count, row["min"], row["max"], total)
-        )
+        rows_of[row["participant_id"]].append(row)
     updates = []
     emitted_ms = int(time.time() * 1000)
-    for pid, minutes in points.items():
+    for pid, rows in rows_of.items():
+        if since_ms is not None and max(row["bucket_ms"] for row in rows) < since_ms:
+            continue
+        minutes = []
+        for row in rows:
+            count, total = row["count"], row["sum"]
+            minutes.append(MinutePoint(row["bucket_ms"], count, total / count, row["min"], row["max"], total))
         thinned_ts: list[int] = []
         thinned_values: list[float] = []
         if 0 < metric.resolution_s <= 1:  # sampled every second: the readings themselves are news

@@ -39,12 +39,25 @@ from stream_processors.detectors import (
 )
 from stream_processors.metric_defs import ALERT_CHANGES, NIGHT_UPDATES
 from stream_processors.night_store import NightRange
+from stream_processors.validate import ValidBatch
 
 HR_ID: Final = METRIC_IDS[HEART_RATE.name]
 STEPS_ID: Final = METRIC_IDS[STEPS.name]
+NIGHT_METRICS: Final = frozenset({HEART_RATE.name, STEPS.name})
+"""The metrics the nightly step reads: a batch of either may change a night."""
 NIGHT_END: Final = dt.time(7, 0)
 AlertState = Literal["raised", "upgraded", "downgraded", "withdrawn"]
 _RANK: Final[dict[Level | None, int]] = {None: 0, "yellow": 1, "red": 2}
+
+
+def earliest_night_readings(batches: Sequence[ValidBatch]) -> dict[str, int]:
+    """Per participant, the earliest heart-rate or steps reading of the batches (epoch ms)."""
+    earliest: dict[str, int] = {}
+    for b in batches:
+        if b.metric.name in NIGHT_METRICS and len(b.timestamps):
+            first = int(b.timestamps.min())
+            earliest[b.batch.participant_id] = min(first, earliest.get(b.batch.participant_id, first))
+    return earliest
 
 
 def default_detectors() -> dict[str, Detector]:

@@ -21,7 +21,7 @@ import numpy.typing as npt
 
 from schemas.device_daily import DeviceDaily
 from schemas.events import AlertEvent, GapEvent, LiveUpdate
-from schemas.metrics import HEART_RATE, METRICS, STEPS
+from schemas.metrics import METRICS
 from schemas.participants import Participant
 from stream_processors import corrections, gap_store, nightly, outbox, summaries
 from stream_processors.applied import claim_raw
@@ -45,8 +45,6 @@ if TYPE_CHECKING:
 WEAR_SIGNAL: Final = next(metric for metric in METRICS.values() if metric.gap_threshold_s is not None)
 """The registry's wear signal: the metric with a `not_worn` threshold (no heart rate ⇒ not worn)."""
 WEAR_GAP_MS: Final = (WEAR_SIGNAL.gap_threshold_s or 0) * 1000
-NIGHT_METRICS: Final = frozenset({HEART_RATE.name, STEPS.name})
-"""The metrics the nightly step reads: a batch of either may change a night."""
 
 
 class Sink:
@@ -70,9 +68,12 @@ class Sink:
     def forget_participants(self) -> None:
         self._loaded_at = 0.0
 
-    async def apply(self, group: Sequence[ValidBatch], *, stage_events: StageEvents | None = None) -> Applied:
+    async def apply(
+        self, group: Sequence[ValidBatch], *, stage_events: StageEvents | None = None, live_since_ms: int | None = None
+    ) -> Applied:
         """Stores a group of validated batches in one transaction; safe to call again with the same batches.
-        `stage_events` runs in the same transaction (the events commit with the data)."""
+        `stage_events` runs in the same transaction (the events commit with the data); live updates only for
+        participants with minutes from `live_since_ms` on (all: None)."""
         unique = list({b.batch.batch_id: b for b in group}.values())
         applied = Applied(duplicates=len(group) - len(unique))
         if not unique:
@@ -102,10 +103,10 @@ class Sink:
             wear_windows: list[tuple[str, int, int]] = []
             for metric_batches in by_metric.values():
                 wear_windows += await self._store_metric(
-                    connection, metric_batches, timezones, overlaps, superseded, applied
+                    connection, metric_batches, timezones, overlaps, superseded, applied, live_since_ms
                 )
             if fresh:
-                earliest = _earliest_night_readings(fresh)
+                earliest = nightly.earliest_night_readings(fresh)
                 before = await nightly.last_readings(connection, sorted(earliest)) if earliest else {}
                 upload_windows, participants = await store_uploads_and_state(connection, fresh, superseded)
                 applied.gap_events += await self._gaps(connection, wear_windows, upload_windows, participants)
@@ -131,6 +132,7 @@ class Sink:
         overlaps: set[tuple[str, int]],
         superseded: dict[tuple[str, int], int],
         applied: Applied,
+        live_since_ms: int | None,
     ) -> list[tuple[str, int, int]]:
         """Stores one metric's batches: raw (claimed already), minute, hour and local-day rollups, corrections
         where they overlap stored readings; returns the windows of new wear-signal data (for `not_worn`)."""
@@ -179,7 +181,7 @@ class Sink:
         await hour_rows.upsert(connection, UPSERT_1H, metric_id, stages=stages)
         await day_rows.upsert(connection, UPSERT_1D, metric_id, stages=stages)
 
-        applied.live.extend(live_updates(metric, [*upserted, *corrected], readings))
+        applied.live.extend(live_updates(metric, [*upserted, *corrected], readings, live_since_ms))
         return gap_windows if metric.gap_threshold_s is not None else []
 
     async def _gaps(
@@ -218,7 +220,7 @@ class Sink:
             recent = [u for u in live if u.minutes and u.minutes[-1].bucket_ms >= live_since_ms]
             return await outbox.stage(connection, gap_events, recent, alerts)
 
-        return await self.apply(group, stage_events=stage)
+        return await self.apply(group, stage_events=stage, live_since_ms=live_since_ms)
 
     async def open_not_synced(self, now_ms: int) -> list[GapEvent]:
         """`check_not_synced` with the events written to the outbox in the transaction."""
@@ -288,13 +290,3 @@ def _segments(batches: Sequence[ValidBatch]) -> list[Segment]:
             for b in batches
         ]
     )
-
-
-def _earliest_night_readings(batches: Sequence[ValidBatch]) -> dict[str, int]:
-    """Per participant, the earliest heart-rate or steps reading of the batches (epoch ms)."""
-    earliest: dict[str, int] = {}
-    for b in batches:
-        if b.metric.name in NIGHT_METRICS and len(b.timestamps):
-            first = int(b.timestamps.min())
-            earliest[b.batch.participant_id] = min(first, earliest.get(b.batch.participant_id, first))
-    return earliest
