@@ -100,6 +100,8 @@ def _serve(
         log_config=logging_config(telemetry),
         log_level=telemetry.log_level.lower(),
         ws="websockets",
+        loop="uvloop",
+        http="httptools",
         proxy_headers=True,
     )
 
